@@ -1,0 +1,1 @@
+"""The runtime: CLI, configuration, the Discord bot, start-up and shut-down."""

@@ -1,0 +1,47 @@
+"""What every interaction needs before a command runs: the hub, the user and the actor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import discord
+
+from models import hubs, members, users
+from models.hubs import Hub
+from models.permissions import Actor
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    actor: Actor
+    hub: Hub | None
+
+
+async def load_context(interaction: discord.Interaction) -> Context:
+    """Record the invoking user (and their Discord roles in this hub) and build the actor.
+
+    Run on every interaction, so the database mirrors the roles Discord just told us about:
+    the API then decides permissions without asking Discord.
+    """
+    if "context" in interaction.extras:
+        return interaction.extras["context"]
+    author = interaction.user
+    user = await users.user_for_discord(
+        author.id, author.name, author.display_avatar.url if author.avatar else ""
+    )
+    interaction.extras["user_locale"] = user.locale
+    hub = None
+    guild = interaction.guild
+    if guild is not None and isinstance(author, discord.Member):
+        hub = await hubs.ensure_hub_for_guild(
+            guild.id, guild.name, guild.owner_id, str(interaction.guild_locale or "")
+        )
+        await members.sync_discord_state(
+            hub.id,
+            user,
+            [role.id for role in author.roles if not role.is_default()],
+            is_admin=author.guild_permissions.administrator,
+        )
+    context = Context(Actor(user.id, author.id, user.is_superuser), hub)
+    interaction.extras["context"] = context
+    return context

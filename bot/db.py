@@ -1,0 +1,66 @@
+"""The database: Tortoise initialised once per process, and its built-in migrations."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from tortoise import Tortoise, connections
+from tortoise.migrations.api import migrate
+from tortoise.migrations.autodetector import MigrationAutodetector
+
+from models import tortoise_config
+
+log = logging.getLogger(__name__)
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    path = url.removeprefix("sqlite://").split("?", 1)[0]
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+async def open_database(url: str, *, apply_migrations: bool = False) -> None:
+    """Initialise Tortoise for the whole process, migrating first if asked."""
+    if url.startswith("sqlite://"):
+        _ensure_sqlite_dir(url)
+    config = tortoise_config(url)
+    # The global fallback lets every task (bot, web handlers, workers) see the same ORM state.
+    await Tortoise.init(config=config, _enable_global_fallback=True)
+    if apply_migrations:
+        await migrate(config=config)
+        log.info("database migrated")
+
+
+async def close_database() -> None:
+    await connections.close_all()
+
+
+async def ping_database() -> None:
+    """Raise if the database cannot answer (for readiness checks)."""
+    await connections.get("default").execute_query("SELECT 1")
+
+
+async def pending_model_changes() -> list[str]:
+    """Describe model changes that have no migration yet (empty when in step)."""
+    config = tortoise_config("sqlite://:memory:")
+    apps = config["apps"]
+    detector = MigrationAutodetector(Tortoise.apps, apps)
+    writers = await detector.changes()
+    return [f"{w.app_label}: {op!r}" for w in writers for op in w.operations]
+
+
+async def make_migrations(name: str | None = None) -> list[Path]:
+    """Write migration files for model changes (developers; `drivershub makemigrations`)."""
+    config = tortoise_config("sqlite://:memory:")
+    await Tortoise.init(config=config, _enable_global_fallback=True)
+    try:
+        detector = MigrationAutodetector(Tortoise.apps, config["apps"])
+        paths = []
+        for writer in await detector.changes():
+            if name:
+                writer.name = f"{writer.name.split('_', 1)[0]}_{name}"
+            paths.append(Path(writer.write()))
+        return paths
+    finally:
+        await close_database()

@@ -1,0 +1,66 @@
+"""The one error policy for app commands and components: localized, ephemeral, never a trace."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import discord
+from discord import app_commands
+
+from bot.i18n import locale_of, t
+from models.errors import DomainError
+from models.i18n import N_, translate
+
+log = logging.getLogger(__name__)
+
+
+async def reply_ephemeral(interaction: discord.Interaction, text: str) -> None:
+    """Answer privately, whether or not the interaction was already acknowledged."""
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(text, ephemeral=True)
+        else:
+            await interaction.response.send_message(text, ephemeral=True)
+    except discord.HTTPException:
+        log.warning("could not deliver an error reply to interaction %s", interaction.id)
+
+
+def describe(interaction: discord.Interaction, error: Exception) -> str | None:
+    """The user-facing text for an expected error, or None for a bug."""
+    if isinstance(error, DomainError):
+        return translate(error.message, locale_of(interaction), **error.params)
+    if isinstance(error, app_commands.NoPrivateMessage):
+        return t(interaction, N_("This command only works in a server."))
+    if isinstance(error, app_commands.CommandOnCooldown):
+        return t(
+            interaction,
+            N_("Too many requests. Try again in {seconds} seconds."),
+            seconds=round(error.retry_after, 1),
+        )
+    if isinstance(error, app_commands.MissingPermissions | app_commands.CheckFailure):
+        return t(interaction, N_("You are not allowed to do that."))
+    if isinstance(error, app_commands.TransformerError):
+        return t(interaction, N_("{value} is not a valid value here."), value=error.value)
+    return None
+
+
+async def handle_error(interaction: discord.Interaction, error: Exception) -> None:
+    """Reply to a failed command or component with a localized, ephemeral message."""
+    if isinstance(error, app_commands.CommandInvokeError):
+        error = error.original
+    text = describe(interaction, error)
+    if text is None:
+        reference = uuid.uuid4().hex[:8]
+        log.error(
+            "unexpected error in interaction %s (reference %s)",
+            interaction.id,
+            reference,
+            exc_info=error,
+        )
+        text = t(
+            interaction,
+            N_("Something went wrong on our side. Reference: {reference}"),
+            reference=reference,
+        )
+    await reply_ephemeral(interaction, text)

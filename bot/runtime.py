@@ -1,0 +1,160 @@
+"""Start-up and shut-down: resources opened in order and closed in reverse."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import yarl
+from aiohttp import web
+from discord.gateway import DiscordWebSocket
+from discord.http import Route
+
+from bot.bot import DriversHubBot
+from bot.config import Settings
+from bot.db import close_database, open_database
+from models.cache import close_cache, configure_cache
+from web.app import create_app, no_gateway
+from web.metrics import metrics_app
+
+log = logging.getLogger(__name__)
+DISCORD_API = "https://discord.com/api/v10"
+
+
+@dataclass
+class Runtime:
+    """What a running process holds; tests reach the bot and the API through it."""
+
+    settings: Settings
+    bot: DriversHubBot | None = None
+    runners: list[web.AppRunner] = field(default_factory=list)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def web_url(self) -> str:
+        """The API's base URL (the first site's actual port, also when configured as 0)."""
+        server = self.runners[0].addresses[0]
+        return f"http://{server[0]}:{server[1]}"
+
+    async def wait(self) -> None:
+        """Run until a background task ends (the bot failing for good) or we are cancelled."""
+        if not self.tasks:
+            await asyncio.Event().wait()
+        done, _ = await asyncio.wait(self.tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            task.result()
+
+
+def init_sentry(settings: Settings) -> None:
+    if settings.sentry.dsn is None:
+        return
+    import sentry_sdk
+
+    sentry_sdk.init(
+        dsn=settings.sentry.dsn.get_secret_value(),
+        environment=settings.sentry.environment,
+        traces_sample_rate=settings.sentry.traces_sample_rate,
+        send_default_pii=False,
+    )
+    log.info("error reporting to Sentry is on")
+
+
+async def _start_site(
+    app: web.Application, host: str, port: int, *, reuse_port: bool, grace: float
+) -> web.AppRunner:
+    runner = web.AppRunner(app, shutdown_timeout=grace, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port, reuse_port=reuse_port or None).start()
+    return runner
+
+
+async def _start_web(rt: Runtime, *, reuse_port: bool) -> None:
+    settings = rt.settings
+    gateway_state = rt.bot.gateway_state if rt.bot is not None else no_gateway
+    app = create_app(settings, gateway_state=gateway_state)
+    grace = settings.web.shutdown_timeout
+    runner = await _start_site(
+        app, settings.web.host, settings.web.port, reuse_port=reuse_port, grace=grace
+    )
+    rt.runners.append(runner)
+    log.info("API listening on %s/api/v1", rt.web_url)
+    listen = settings.metrics.listen
+    if settings.metrics.enabled and listen:
+        host, _, port = listen.rpartition(":")
+        rt.runners.append(
+            await _start_site(metrics_app(), host, int(port), reuse_port=reuse_port, grace=1)
+        )
+        log.info("metrics on http://%s/metrics", listen)
+
+
+async def _start_bot(rt: Runtime) -> None:
+    settings = rt.settings
+    assert rt.bot is not None
+    assert settings.discord.token is not None
+    await rt.bot.login(settings.discord.token.get_secret_value())
+    if settings.discord.api_base != DISCORD_API:
+        # Another Discord (the emulator): every gateway connection must go there too.
+        _, url, _ = await rt.bot.http.get_bot_gateway()
+        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
+    rt.tasks.append(asyncio.create_task(rt.bot.connect(), name="discord-gateway"))
+
+
+@contextlib.asynccontextmanager
+async def running(
+    settings: Settings, *, bot: bool = True, reuse_port: bool = False
+) -> AsyncIterator[Runtime]:
+    """Open everything in order (database, cache, bot, web) and close it in reverse."""
+    rt = Runtime(settings)
+    await open_database(
+        settings.database.url, apply_migrations=settings.database.should_auto_migrate
+    )
+    try:
+        configure_cache(settings.cache.url, settings.cache.namespace)
+        if bot and settings.discord.token is not None:
+            Route.BASE = settings.discord.api_base
+            rt.bot = DriversHubBot(settings)
+        elif bot:
+            log.info("no Discord token configured: running the API and workers without the bot")
+        async with contextlib.AsyncExitStack() as stack:
+            stack.push_async_callback(_stop_bot, rt)
+            stack.push_async_callback(_stop_web, rt)
+            await _start_web(rt, reuse_port=reuse_port)
+            if rt.bot is not None:
+                await _start_bot(rt)
+            yield rt
+    finally:
+        await close_cache()
+        await close_database()
+
+
+async def _stop_web(rt: Runtime) -> None:
+    # The web server stops first, so no request runs against a closing bot or database.
+    for runner in rt.runners:
+        await runner.cleanup()
+
+
+async def _stop_bot(rt: Runtime) -> None:
+    if rt.bot is not None:
+        await rt.bot.close()
+    for task in rt.tasks:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+
+async def serve(settings: Settings, *, bot: bool = True, reuse_port: bool = False) -> None:
+    """Run until SIGTERM or SIGINT, then shut down gracefully."""
+    main_task = asyncio.current_task()
+    assert main_task is not None
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, main_task.cancel)
+    try:
+        async with running(settings, bot=bot, reuse_port=reuse_port) as rt:
+            await rt.wait()
+    except asyncio.CancelledError:
+        log.info("shut down")

@@ -1,0 +1,1 @@
+"""One module per plugin: slash commands, views, modals and listeners (thin adapters)."""

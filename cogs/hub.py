@@ -1,0 +1,142 @@
+"""/hub: what a hub is and how staff configure it."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+from discord import app_commands
+from discord.app_commands import locale_str as _T  # noqa: N812 - the gettext-style marker
+from discord.ext import commands
+
+from bot.context import load_context
+from bot.i18n import t
+from models import hubs
+from models.hubs import Hub, HubUpdate, HubView, Plugin
+from models.i18n import LANGUAGES, N_
+from models.validation import validate
+
+log = logging.getLogger(__name__)
+
+PLUGIN_NAMES = {
+    Plugin.ANNOUNCEMENTS: N_("Announcements"),
+    Plugin.APPLICATIONS: N_("Applications"),
+    Plugin.BANNERS: N_("Banners"),
+    Plugin.CHALLENGES: N_("Challenges"),
+    Plugin.DIVISIONS: N_("Divisions"),
+    Plugin.DOWNLOADS: N_("Downloads"),
+    Plugin.EVENTS: N_("Events"),
+    Plugin.TRACKER: N_("Job tracker"),
+    Plugin.POLLS: N_("Polls"),
+    Plugin.TASKS: N_("Tasks"),
+}
+UNIT_NAMES = {"km": N_("Kilometres"), "mi": N_("Miles")}
+PLUGIN_CHOICES = [app_commands.Choice(name=_T(PLUGIN_NAMES[p]), value=p.value) for p in Plugin]
+LANGUAGE_CHOICES = [app_commands.Choice(name=name, value=code) for code, name in LANGUAGES.items()]
+UNIT_CHOICES = [app_commands.Choice(name=_T(name), value=code) for code, name in UNIT_NAMES.items()]
+
+
+def hub_embed(interaction: discord.Interaction, view: HubView) -> discord.Embed:
+    """The hub's public card, in the reader's language."""
+    embed = discord.Embed(title=view.name[:256], color=view.accent_color)
+    if view.description:
+        embed.description = view.description[:4096]
+    plugins = ", ".join(t(interaction, PLUGIN_NAMES[p]) for p in view.plugins)
+    embed.add_field(name=t(interaction, N_("Members")), value=str(view.members))
+    embed.add_field(name=t(interaction, N_("Language")), value=LANGUAGES[view.language])
+    embed.add_field(
+        name=t(interaction, N_("Distance unit")),
+        value=t(interaction, UNIT_NAMES[view.distance_unit]),
+    )
+    embed.add_field(name=t(interaction, N_("Time zone")), value=view.timezone)
+    embed.add_field(
+        name=t(interaction, N_("Plugins")),
+        value=(plugins or t(interaction, N_("None")))[:1024],
+        inline=False,
+    )
+    embed.set_footer(text=t(interaction, N_("Hub: {slug}"), slug=view.slug))
+    return embed
+
+
+async def current_hub(interaction: discord.Interaction) -> Hub:
+    context = await load_context(interaction)
+    if context.hub is None:
+        raise app_commands.NoPrivateMessage()
+    return context.hub
+
+
+class HubCog(
+    commands.GroupCog, group_name=_T("hub"), group_description=_T("Your trucking company's hub")
+):
+    def __init__(self, bot: commands.Bot) -> None:
+        self.bot = bot
+        super().__init__()
+
+    @app_commands.command(name=_T("info"), description=_T("Show this server's hub"))
+    @app_commands.guild_only()
+    async def info(self, interaction: discord.Interaction) -> None:
+        hub = await current_hub(interaction)
+        view = await hubs.hub_info(hub)
+        await interaction.response.send_message(embed=hub_embed(interaction, view))
+
+    @app_commands.command(name=_T("settings"), description=_T("Show or change the hub's settings"))
+    @app_commands.describe(
+        language=_T("Language of the hub's messages"),
+        distance_unit=_T("Unit for distances"),
+        timezone=_T("Time zone, e.g. Europe/Berlin"),
+        enable=_T("Turn a plugin on"),
+        disable=_T("Turn a plugin off"),
+    )
+    @app_commands.rename(
+        language=_T("language"),
+        distance_unit=_T("distance_unit"),
+        timezone=_T("timezone"),
+        enable=_T("enable"),
+        disable=_T("disable"),
+    )
+    @app_commands.choices(
+        language=LANGUAGE_CHOICES,
+        distance_unit=UNIT_CHOICES,
+        enable=PLUGIN_CHOICES,
+        disable=PLUGIN_CHOICES,
+    )
+    @app_commands.guild_only()
+    async def settings(
+        self,
+        interaction: discord.Interaction,
+        language: str | None = None,
+        distance_unit: str | None = None,
+        timezone: str | None = None,
+        enable: str | None = None,
+        disable: str | None = None,
+    ) -> None:
+        hub = await current_hub(interaction)
+        context = await load_context(interaction)
+        toggles = {key: on for key, on in ((enable, True), (disable, False)) if key}
+        raw = {"language": language, "distance_unit": distance_unit, "timezone": timezone}
+        change = validate(
+            HubUpdate,
+            {k: v for k, v in raw.items() if v is not None}
+            | ({"plugins": toggles} if toggles else {}),
+        )
+        hub = await hubs.update_hub(context.actor, hub, change)
+        view = await hubs.hub_info(hub)
+        changed = bool(change.model_dump(exclude_unset=True))
+        text = (
+            t(interaction, N_("Settings saved."))
+            if changed
+            else t(interaction, N_("Current settings:"))
+        )
+        await interaction.response.send_message(
+            text, embed=hub_embed(interaction, view), ephemeral=True
+        )
+
+    @settings.autocomplete("timezone")
+    async def timezone_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=tz, value=tz) for tz in hubs.matching_timezones(current)]
+
+
+async def setup(bot: commands.Bot) -> None:
+    await bot.add_cog(HubCog(bot))

@@ -1,0 +1,53 @@
+"""The shared cache: in memory for one process, Redis when several processes share state."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from aiocache import RedisCache, SimpleMemoryCache
+from aiocache.base import BaseCache
+
+_cache: BaseCache | None = None
+
+
+def configure_cache(url: str, namespace: str = "drivershub") -> BaseCache:
+    """Create the process's cache from a `memory://` or `redis://host:port/db` URL."""
+    global _cache
+    parts = urlsplit(url)
+    if parts.scheme == "memory":
+        _cache = SimpleMemoryCache(namespace=namespace)
+    else:
+        _cache = RedisCache(
+            endpoint=parts.hostname or "127.0.0.1",
+            port=parts.port or 6379,
+            db=int(parts.path.strip("/") or 0),
+            password=parts.password,
+            namespace=namespace,
+            timeout=2,
+        )
+    return _cache
+
+
+def cache() -> BaseCache:
+    """The configured cache (a memory cache until `configure_cache` is called)."""
+    global _cache
+    if _cache is None:
+        _cache = SimpleMemoryCache(namespace="drivershub")
+    return _cache
+
+
+async def close_cache() -> None:
+    global _cache
+    if isinstance(_cache, RedisCache):
+        # aiocache 0.12.3 calls redis' deprecated close(); aclose() is the current API.
+        await _cache.client.aclose()
+    elif _cache is not None:
+        await _cache.close()
+    _cache = None
+
+
+async def ping_cache() -> None:
+    """Raise if the cache cannot be reached (for readiness checks)."""
+    await cache().set("__ping__", "1", ttl=5)
+    if await cache().get("__ping__") != "1":
+        raise ConnectionError("cache did not return what was stored")

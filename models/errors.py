@@ -1,0 +1,58 @@
+"""Domain errors, defined once; `web/` maps them to problem+json, `bot/` to ephemeral replies."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from models.i18n import N_
+
+
+class DomainError(Exception):
+    """A rule refused an operation; `message` is a translatable text with `{placeholders}`."""
+
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = "invalid"
+    default_message: ClassVar[str] = N_("The request is not valid.")
+
+    def __init__(self, message: str | None = None, *, code: str | None = None, **params: Any):
+        self.message = message or self.default_message
+        self.params = params
+        if code is not None:
+            self.code = code  # type: ignore[misc]  # a more specific stable code
+        super().__init__(self.message.format(**params) if params else self.message)
+
+
+class Invalid(DomainError):
+    status = 422
+    code = "invalid"
+    default_message = N_("The request is not valid.")
+
+
+class Unauthorized(DomainError):
+    status = 401
+    code = "unauthorized"
+    default_message = N_("You need to log in first.")
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "forbidden"
+    default_message = N_("You are not allowed to do that.")
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+    default_message = N_("That does not exist.")
+
+
+class Conflict(DomainError):
+    status = 409
+    code = "conflict"
+    default_message = N_("That conflicts with the current state.")
+
+
+class RateLimited(DomainError):
+    status = 429
+    code = "rate_limited"
+    default_message = N_("Too many requests. Try again in {seconds} seconds.")

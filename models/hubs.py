@@ -1,0 +1,341 @@
+"""Hubs: one virtual trucking company, one per Discord guild."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import zoneinfo
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from enum import StrEnum
+from functools import cache as memoize
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+from tortoise import fields
+from tortoise.exceptions import IntegrityError
+from tortoise.models import Model
+from tortoise.transactions import in_transaction
+
+from models import audit
+from models.cache import cache
+from models.errors import Conflict, Forbidden, Invalid, NotFound
+from models.i18n import LANGUAGES, N_
+from models.members import Member, MemberStatus
+from models.pagination import Page, PageQuery
+from models.permissions import Actor, Permission, authorize
+
+
+class Plugin(StrEnum):
+    ANNOUNCEMENTS = "announcements"
+    APPLICATIONS = "applications"
+    BANNERS = "banners"
+    CHALLENGES = "challenges"
+    DIVISIONS = "divisions"
+    DOWNLOADS = "downloads"
+    EVENTS = "events"
+    TRACKER = "tracker"
+    POLLS = "polls"
+    TASKS = "tasks"
+
+
+DistanceUnit = Literal["km", "mi"]
+Language = Literal["en", "de"]
+assert set(Language.__args__) == set(LANGUAGES)  # type: ignore[attr-defined]
+
+SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+VIEW_TTL = 60  # seconds; writes invalidate at once, the TTL bounds any missed invalidation
+
+
+@memoize
+def _timezones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def check_timezone(value: str) -> str:
+    if value not in _timezones():
+        raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Berlin)")
+    return value
+
+
+def matching_timezones(text: str, limit: int = 25) -> list[str]:
+    """Time zones containing `text`, for autocompletion."""
+    needle = text.lower().replace(" ", "_")
+    return sorted(tz for tz in _timezones() if needle in tz.lower())[:limit]
+
+
+def all_plugins() -> list[str]:
+    """A new hub starts with every plugin on; staff turn off what they do not use."""
+    return [p.value for p in Plugin]
+
+
+class HubSettings(BaseModel):
+    """Free-form per-hub settings, validated; plugins add their own fields here."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    description: str = Field(default="", max_length=1000)
+    website: HttpUrl | None = None
+    accent_color: int = Field(default=0x2B6CB0, ge=0, le=0xFFFFFF)
+    audit_channel_id: int | None = Field(default=None, gt=0)
+
+
+class HubSettingsPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    description: str | None = Field(default=None, max_length=1000)
+    website: HttpUrl | None = None
+    accent_color: int | None = Field(default=None, ge=0, le=0xFFFFFF)
+    audit_channel_id: int | None = Field(default=None, gt=0)
+
+
+class HubUpdate(BaseModel):
+    """A change to a hub's settings; fields left out stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    public: bool | None = None
+    language: Language | None = None
+    distance_unit: DistanceUnit | None = None
+    timezone: str | None = Field(default=None, examples=["Europe/Berlin"])
+    plugins: dict[Plugin, bool] | None = Field(
+        default=None, description="Plugins to turn on (true) or off (false)."
+    )
+    settings: HubSettingsPatch | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str | None) -> str | None:
+        return None if value is None else check_timezone(value)
+
+
+class HubView(BaseModel):
+    """What anyone may see of a hub."""
+
+    slug: str
+    name: str
+    language: Language
+    distance_unit: DistanceUnit
+    timezone: str
+    plugins: list[Plugin]
+    members: int
+    description: str
+    website: str | None
+    accent_color: int
+    created_at: datetime
+
+
+class Hub(Model):
+    id = fields.BigIntField(primary_key=True)
+    guild_id = fields.BigIntField(null=True, unique=True)
+    slug = fields.CharField(max_length=64, unique=True)
+    name = fields.CharField(max_length=100)
+    active = fields.BooleanField(default=True, db_index=True)
+    public = fields.BooleanField(default=True)
+    language = fields.CharField(max_length=8, default="en")
+    distance_unit = fields.CharField(max_length=2, default="km")
+    timezone = fields.CharField(max_length=64, default="UTC")
+    plugins = fields.JSONField(default=all_plugins)
+    settings = fields.JSONField(default=dict)
+    owner_discord_id = fields.BigIntField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "hubs"
+
+    def __str__(self) -> str:
+        return self.slug
+
+    @property
+    def hub_settings(self) -> HubSettings:
+        return HubSettings.model_validate(self.settings or {})
+
+    def has_plugin(self, plugin: Plugin) -> bool:
+        return plugin.value in self.plugins
+
+
+def slugify(name: str, fallback: str) -> str:
+    """A URL slug from a guild name: ASCII, lowercase, dashes; `fallback` if nothing is left."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:48].strip("-")
+    return slug or fallback
+
+
+async def _create_with_unique_slug(base: str, **values: Any) -> Hub:
+    for attempt in range(1, 1000):
+        slug = base if attempt == 1 else f"{base}-{attempt}"
+        if await Hub.filter(slug=slug).exists():
+            continue
+        try:
+            return await Hub.create(slug=slug, **values)
+        except IntegrityError:
+            if "guild_id" in values and await Hub.filter(guild_id=values["guild_id"]).exists():
+                raise
+    raise Conflict(N_("No free slug for {name}."), name=base)
+
+
+async def ensure_hub_for_guild(
+    guild_id: int, name: str, owner_discord_id: int | None, locale: str | None = None
+) -> Hub:
+    """The guild's hub: created on first join, reactivated on rejoin, renamed with the guild."""
+    hub = await Hub.get_or_none(guild_id=guild_id)
+    if hub is None:
+        language = (locale or "en").split("-")[0]
+        try:
+            return await _create_with_unique_slug(
+                slugify(name, f"hub-{guild_id}"),
+                guild_id=guild_id,
+                name=name[:100],
+                owner_discord_id=owner_discord_id,
+                language=language if language in LANGUAGES else "en",
+            )
+        except IntegrityError:  # the same guild, created by a concurrent event
+            hub = await Hub.get(guild_id=guild_id)
+    changes = {"active": True, "name": name[:100], "owner_discord_id": owner_discord_id}
+    if any(getattr(hub, key) != value for key, value in changes.items()):
+        hub.update_from_dict(changes)
+        await hub.save(update_fields=[*changes, "updated_at"])
+        await invalidate_view(hub.slug)
+    return hub
+
+
+async def deactivate_guild(guild_id: int) -> None:
+    """The bot left the guild: the hub goes inactive and keeps all its data."""
+    hub = await Hub.get_or_none(guild_id=guild_id, active=True)
+    if hub is not None:
+        hub.active = False
+        await hub.save(update_fields=["active", "updated_at"])
+        await invalidate_view(hub.slug)
+
+
+async def reconcile_guilds(present: Iterable[int], mine: Callable[[int], bool]) -> int:
+    """Deactivate hubs of guilds this process serves (`mine`) that are gone; return how many."""
+    present_ids = set(present)
+    stale = [
+        guild_id
+        for guild_id in await Hub.filter(active=True, guild_id__not_isnull=True).values_list(
+            "guild_id", flat=True
+        )
+        if mine(guild_id) and guild_id not in present_ids
+    ]
+    for guild_id in stale:
+        await deactivate_guild(guild_id)
+    return len(stale)
+
+
+async def create_hub(actor: Actor, name: str, slug: str | None = None) -> Hub:
+    """Create a hub without a Discord guild (operators; superusers only)."""
+    if not actor.is_superuser:
+        raise Forbidden()
+    if slug is not None and not SLUG_PATTERN.fullmatch(slug):
+        raise Invalid(N_("A slug uses lowercase letters, digits and dashes."), code="bad_slug")
+    if slug is not None and await Hub.filter(slug=slug).exists():
+        raise Conflict(N_("The slug {slug} is taken."), code="slug_taken", slug=slug)
+    async with in_transaction():
+        hub = await _create_with_unique_slug(slug or slugify(name, "hub"), name=name[:100])
+        await audit.record(actor, "hub.create", hub_id=hub.id, target=hub.slug)
+    return hub
+
+
+async def get_hub(slug: str) -> Hub:
+    """An active hub by slug, or `NotFound`."""
+    hub = await Hub.get_or_none(slug=slug, active=True) if SLUG_PATTERN.fullmatch(slug) else None
+    if hub is None:
+        raise NotFound(N_("There is no hub called {slug}."), code="hub_not_found", slug=slug)
+    return hub
+
+
+async def get_hub_for_guild(guild_id: int) -> Hub:
+    hub = await Hub.get_or_none(guild_id=guild_id, active=True)
+    if hub is None:
+        raise NotFound(N_("This server has no hub yet."), code="hub_not_found")
+    return hub
+
+
+async def member_count(hub: Hub) -> int:
+    return await Member.filter(hub_id=hub.id, status=MemberStatus.ACTIVE).count()
+
+
+async def _view(hub: Hub) -> HubView:
+    settings = hub.hub_settings
+    return HubView(
+        slug=hub.slug,
+        name=hub.name,
+        language=hub.language,  # type: ignore[arg-type]
+        distance_unit=hub.distance_unit,  # type: ignore[arg-type]
+        timezone=hub.timezone,
+        plugins=[Plugin(p) for p in hub.plugins if p in Plugin],
+        members=await member_count(hub),
+        description=settings.description,
+        website=str(settings.website) if settings.website else None,
+        accent_color=settings.accent_color,
+        created_at=hub.created_at,
+    )
+
+
+def _view_key(slug: str) -> str:
+    return f"hub-view:{slug}"
+
+
+async def hub_view(slug: str) -> dict[str, Any]:
+    """The public view of an active hub as JSON-ready data, cached (the hottest read)."""
+    key = _view_key(slug)
+    data = await cache().get(key)
+    if data is None:
+        hub = await get_hub(slug)
+        data = (await _view(hub)).model_dump(mode="json")
+        await cache().set(key, data, ttl=VIEW_TTL)
+    return data
+
+
+async def invalidate_view(slug: str) -> None:
+    await cache().delete(_view_key(slug))
+
+
+async def list_public_hubs(query: PageQuery) -> Page[HubView]:
+    base = Hub.filter(active=True, public=True)
+    total = await base.count()
+    hubs = await base.order_by("name", "id").offset(query.offset).limit(query.per_page)
+    items = [await _view(hub) for hub in hubs]
+    return Page[HubView](items=items, page=query.page, per_page=query.per_page, total=total)
+
+
+def _snapshot(hub: Hub) -> dict[str, Any]:
+    keys = ("name", "public", "language", "distance_unit", "timezone", "plugins", "settings")
+    return {key: getattr(hub, key) for key in keys}
+
+
+def _apply(hub: Hub, change: HubUpdate) -> None:
+    values = change.model_dump(exclude_unset=True, exclude={"plugins", "settings"})
+    hub.update_from_dict({k: v for k, v in values.items() if v is not None})
+    if change.plugins:
+        enabled = set(hub.plugins)
+        enabled |= {p.value for p, on in change.plugins.items() if on}
+        enabled -= {p.value for p, on in change.plugins.items() if not on}
+        hub.plugins = [p.value for p in Plugin if p.value in enabled]
+    if change.settings is not None:
+        patch = change.settings.model_dump(mode="json", exclude_unset=True)
+        hub.settings = HubSettings.model_validate({**hub.settings, **patch}).model_dump(mode="json")
+
+
+async def update_hub(actor: Actor, hub: Hub, change: HubUpdate) -> Hub:
+    """Change a hub's settings (needs manage_hub); the audit log keeps before and after."""
+    await authorize(actor, hub, Permission.MANAGE_HUB)
+    before = _snapshot(hub)
+    _apply(hub, change)
+    after = _snapshot(hub)
+    if after == before:
+        return hub
+    diff = {k: {"before": before[k], "after": after[k]} for k in after if after[k] != before[k]}
+    async with in_transaction():
+        await hub.save()
+        await audit.record(actor, "hub.update", hub_id=hub.id, target=hub.slug, details=diff)
+    await invalidate_view(hub.slug)
+    return hub
+
+
+async def hub_info(hub: Hub) -> HubView:
+    """The public view of a hub, fresh from the database (for the bot's /hub info)."""
+    return await _view(hub)

@@ -1,0 +1,56 @@
+"""Translations: one set of gettext catalogs (`locales/<lang>/LC_MESSAGES/drivershub.po`).
+
+The bot, the API and notifications all render text through `translate`, so a message
+reads the same in Discord and on the website. Catalogs are read from the `.po` files with
+Babel at first use: there is no compile step to forget.
+"""
+
+from __future__ import annotations
+
+import functools
+import string
+from pathlib import Path
+from typing import Any
+
+from babel.messages.pofile import read_po
+
+DOMAIN = "drivershub"
+LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+DEFAULT_LANGUAGE = "en"
+# Languages with a complete catalog; a hub or user may choose any of them.
+LANGUAGES: dict[str, str] = {"en": "English", "de": "Deutsch"}
+
+
+def N_(message: str) -> str:  # noqa: N802 - the gettext convention extractors look for
+    """Mark a text for extraction without translating it yet."""
+    return message
+
+
+def language_of(locale: str | None) -> str:
+    """Map a Discord/HTTP locale such as `de`, `en-GB` or `de-AT` to a supported language."""
+    if not locale:
+        return DEFAULT_LANGUAGE
+    primary = locale.replace("_", "-").split("-", 1)[0].lower()
+    return primary if primary in LANGUAGES else DEFAULT_LANGUAGE
+
+
+@functools.cache
+def catalog(language: str) -> dict[str, str]:
+    """The translations of one language, msgid to msgstr (empty ones left out)."""
+    path = LOCALES_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+    if not path.is_file():
+        return {}
+    with path.open("rb") as fh:
+        po = read_po(fh, locale=language)
+    return {str(m.id): str(m.string) for m in po if m.id and m.string}
+
+
+def translate(message: str, locale: str | None = None, **params: Any) -> str:
+    """Translate `message` into the language of `locale` and fill its placeholders."""
+    text = catalog(language_of(locale)).get(message, message)
+    return text.format(**params) if params else text
+
+
+def placeholders(message: str) -> set[str]:
+    """The `{name}` fields of a message, to check that a translation keeps them."""
+    return {name for _, name, _, _ in string.Formatter().parse(message) if name}

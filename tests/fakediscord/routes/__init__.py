@@ -1,0 +1,13 @@
+"""REST routes of the emulator, one module per area of Discord's API."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from . import app, channels, guilds, interactions
+
+
+def add_routes(router: web.UrlDispatcher, prefix: str) -> None:
+    for module in (app, channels, guilds, interactions):
+        for method, path, handler in module.ROUTES:
+            router.add_route(method, prefix + path, handler)

@@ -1,0 +1,1 @@
+"""The HTTP API: an aiohttp application serving `/api/v1`."""

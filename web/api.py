@@ -1,0 +1,105 @@
+"""Route declarations that also feed the OpenAPI document, and request/response helpers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from models.errors import Invalid
+from models.i18n import N_
+from models.validation import validate
+from web.keys import SETTINGS
+
+PREFIX = "/api/v1"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    description: str = ""
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: Any = None
+    status: int = 200
+    errors: tuple[int, ...] = ()
+    auth: bool = False
+    content_type: str = "application/json"
+
+
+@dataclass
+class Router:
+    """The endpoints of one plugin, each with what the OpenAPI document needs to describe it."""
+
+    tag: str
+    endpoints: list[Endpoint] = field(default_factory=list)
+
+    def route(self, method: str, path: str, **meta: Any) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            summary = meta.pop("summary", None) or (handler.__doc__ or "").strip().split("\n")[0]
+            self.endpoints.append(
+                Endpoint(method, path, handler, summary=summary, tag=self.tag, **meta)
+            )
+            return handler
+
+        return register
+
+    def get(self, path: str, **meta: Any) -> Callable[[Handler], Handler]:
+        return self.route("GET", path, **meta)
+
+    def post(self, path: str, **meta: Any) -> Callable[[Handler], Handler]:
+        return self.route("POST", path, **meta)
+
+    def patch(self, path: str, **meta: Any) -> Callable[[Handler], Handler]:
+        return self.route("PATCH", path, **meta)
+
+    def delete(self, path: str, **meta: Any) -> Callable[[Handler], Handler]:
+        return self.route("DELETE", path, **meta)
+
+    def install(self, app: web.Application) -> None:
+        for endpoint in self.endpoints:
+            app.router.add_route(endpoint.method, PREFIX + endpoint.path, endpoint.handler)
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    body = data.model_dump_json() if isinstance(data, BaseModel) else json.dumps(data)
+    return web.Response(body=body.encode(), status=status, content_type="application/json")
+
+
+def parse_query(request: web.Request, model: type[M]) -> M:
+    return validate(model, dict(request.query))
+
+
+async def read_json(request: web.Request, model: type[M]) -> M:
+    """Read a JSON body into `model`: 415 on another content type, 400 with the position of
+    a syntax error, 413 when over the size limit, 422 when fields are wrong."""
+    if request.content_type != "application/json":
+        raise web.HTTPUnsupportedMediaType(
+            text=json.dumps({"detail": "Send the body as application/json."})
+        )
+    max_size = request.app[SETTINGS].web.max_body_size
+    if request.content_length is not None and request.content_length > max_size:
+        raise web.HTTPRequestEntityTooLarge(max_size=max_size, actual_size=request.content_length)
+    raw = await request.read()
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        line, column = (exc.lineno, exc.colno) if isinstance(exc, json.JSONDecodeError) else (1, 1)
+        raise Invalid(
+            N_("The body is not valid JSON: {error} at line {line}, column {column}."),
+            code="malformed_json",
+            error=getattr(exc, "msg", str(exc)),
+            line=line,
+            column=column,
+        ) from None
+    return validate(model, data)

@@ -1,0 +1,61 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from aiohttp import web
+
+from bot.config import Settings
+from web import hubs, middlewares, system
+from web.api import PREFIX, Endpoint, Router
+from web.keys import GATEWAY_STATE, SETTINGS
+from web.metrics import protected_metrics
+from web.openapi import build_document
+
+# Every plugin's router, in the order they appear in the docs.
+ROUTERS: list[Router] = [system.router, hubs.router]
+
+
+def all_endpoints() -> list[Endpoint]:
+    return [endpoint for router in ROUTERS for endpoint in router.endpoints]
+
+
+def _version() -> str:
+    try:
+        return version("drivershub")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
+def no_gateway() -> dict[str, Any]:
+    return {"state": "disabled"}
+
+
+def create_app(
+    settings: Settings, *, gateway_state: Callable[[], dict[str, Any]] = no_gateway
+) -> web.Application:
+    """Build the API application; resources (database, cache) are opened by the runtime."""
+    stack = [middlewares.observe(log_requests=settings.web.access_log)]
+    if settings.web.cors_origins:
+        stack.append(middlewares.cors(settings.web.cors_origins))
+    stack.append(middlewares.errors)
+    app = web.Application(middlewares=stack, client_max_size=settings.web.max_body_size)
+    app[SETTINGS] = settings
+    app[GATEWAY_STATE] = gateway_state
+    for router in ROUTERS:
+        router.install(app)
+    system.install_docs_assets(app)
+    if settings.metrics.enabled and settings.metrics.token is not None:
+        app.router.add_get("/metrics", protected_metrics)
+    document = build_document(
+        all_endpoints(), version=_version(), server_url=settings.web.public_url.rstrip("/")
+    )
+    app[system.OPENAPI] = json.dumps(document).encode()
+    return app
+
+
+__all__ = ["PREFIX", "create_app"]

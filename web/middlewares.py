@@ -1,0 +1,109 @@
+"""Middlewares: request ids, metrics and access logs, problem responses, CORS."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from bot.logs import request_id
+from models.errors import DomainError
+from web import problems
+from web.metrics import observe_request
+
+log = logging.getLogger(__name__)
+access_log = logging.getLogger("drivershub.access")
+
+REQUEST_ID_HEADER = "X-Request-Id"
+
+
+def _incoming_id(request: web.Request) -> str:
+    given = request.headers.get(REQUEST_ID_HEADER, "")
+    # Accept a proxy's id only if it is short and printable; never echo arbitrary input.
+    if 0 < len(given) <= 64 and given.isascii() and given.isprintable():
+        return given
+    return uuid.uuid4().hex
+
+
+def observe(*, log_requests: bool) -> web.Middleware:
+    """Give every request an id, time it, count it and (optionally) log it."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        rid = _incoming_id(request)
+        token = request_id.set(rid)
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await handler(request)
+            status = response.status
+            response.headers[REQUEST_ID_HEADER] = rid
+            return response
+        except web.HTTPException as exc:
+            status = exc.status
+            raise
+        finally:
+            elapsed = time.perf_counter() - started
+            observe_request(request, status, elapsed)
+            if log_requests:
+                access_log.info(
+                    "%s %s %s %.1fms", request.method, request.path, status, elapsed * 1e3
+                )
+            request_id.reset(token)
+
+    return middleware
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn every failure into a problem+json response; never leak a traceback."""
+    try:
+        return await handler(request)
+    except DomainError as exc:
+        return problems.from_domain(request, exc)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return problems.from_http(request, exc)
+    except Exception:
+        reference = request_id.get()
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return problems.problem(
+            request,
+            500,
+            "internal_error",
+            f"Something went wrong on our side. Reference: {reference}",
+            reference=reference,
+        )
+
+
+def cors(origins: list[str]) -> web.Middleware:
+    """Allow the configured browser origins (exactly) to call the API with credentials."""
+    allowed = frozenset(o.rstrip("/") for o in origins)
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        origin = request.headers.get("Origin")
+        if origin is None or origin not in allowed:
+            return await handler(request)
+        if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+            response: web.StreamResponse = web.Response(status=204)
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST, PATCH, PUT, DELETE"
+            response.headers["Access-Control-Allow-Headers"] = (
+                "Authorization, Content-Type, Accept-Language, X-Request-Id"
+            )
+            response.headers["Access-Control-Max-Age"] = "600"
+        else:
+            response = await handler(request)
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Allow-Credentials"] = "true"
+        response.headers["Access-Control-Expose-Headers"] = (
+            "X-Request-Id, Retry-After, RateLimit, RateLimit-Policy"
+        )
+        response.headers["Vary"] = "Origin"
+        return response
+
+    return middleware

@@ -1,0 +1,122 @@
+"""The OpenAPI 3.1 document, generated from the routers and the domain's pydantic models."""
+
+from __future__ import annotations
+
+import re
+from http import HTTPStatus
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from web.api import PREFIX, Endpoint
+
+REF_TEMPLATE = "#/components/schemas/{model}"
+PROBLEM_SCHEMA = {
+    "type": "object",
+    "description": "An RFC 9457 problem; `code` is stable and meant for programs.",
+    "required": ["type", "title", "status", "code", "detail"],
+    "properties": {
+        "type": {"type": "string", "format": "uri"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "code": {"type": "string"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "field": {"type": ["string", "null"]},
+                    "message": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+
+
+def _schemas(endpoints: list[Endpoint]) -> tuple[dict[Any, dict[str, Any]], dict[str, Any]]:
+    wanted: list[tuple[type[BaseModel], Any]] = []
+    for ep in endpoints:
+        for model, mode in ((ep.body, "validation"), (ep.query, "validation")):
+            if model is not None:
+                wanted.append((model, mode))
+        if isinstance(ep.response, type) and issubclass(ep.response, BaseModel):
+            wanted.append((ep.response, "serialization"))
+    refs, top = models_json_schema(list(dict.fromkeys(wanted)), ref_template=REF_TEMPLATE)
+    return refs, top.get("$defs", {})
+
+
+def _parameters(ep: Endpoint, query_schema: dict[str, Any] | None) -> list[dict[str, Any]]:
+    params = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in re.findall(r"{(\w+)}", ep.path)
+    ]
+    if ep.query is not None and query_schema is not None:
+        required = set(query_schema.get("required", []))
+        for name, schema in query_schema.get("properties", {}).items():
+            params.append(
+                {"name": name, "in": "query", "required": name in required, "schema": schema}
+            )
+    return params
+
+
+def _problem(status: int) -> dict[str, Any]:
+    return {
+        "description": HTTPStatus(status).phrase,
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        },
+    }
+
+
+def _operation(ep: Endpoint, refs: dict[Any, dict[str, Any]], defs: dict[str, Any]) -> dict:
+    query_schema = None
+    if ep.query is not None:
+        query_schema = defs.get(refs[(ep.query, "validation")]["$ref"].rsplit("/", 1)[1])
+    ok: dict[str, Any] = {"description": HTTPStatus(ep.status).phrase}
+    if ep.response is not None:
+        ok["content"] = {ep.content_type: {"schema": refs[(ep.response, "serialization")]}}
+    operation: dict[str, Any] = {
+        "operationId": ep.handler.__name__,
+        "summary": ep.summary,
+        "tags": [ep.tag],
+        "parameters": _parameters(ep, query_schema),
+        "responses": {str(ep.status): ok} | {str(s): _problem(s) for s in ep.errors},
+    }
+    if ep.description:
+        operation["description"] = ep.description
+    if ep.body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": refs[(ep.body, "validation")]}},
+        }
+    if ep.auth:
+        operation["security"] = [{"bearerAuth": []}]
+    return operation
+
+
+def build_document(endpoints: list[Endpoint], *, version: str, server_url: str) -> dict:
+    """The whole document; every registered endpoint appears in it."""
+    refs, defs = _schemas(endpoints)
+    paths: dict[str, dict[str, Any]] = {}
+    for ep in endpoints:
+        paths.setdefault(PREFIX + ep.path, {})[ep.method.lower()] = _operation(ep, refs, defs)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Drivers Hub API",
+            "version": version,
+            "description": "The companion API of the Drivers Hub Discord bot.",
+        },
+        "servers": [{"url": server_url}],
+        "paths": paths,
+        "components": {
+            "schemas": {**defs, "Problem": PROBLEM_SCHEMA},
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            },
+        },
+    }
