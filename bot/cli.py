@@ -30,6 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     make = sub.add_parser("makemigrations", help="write migrations for model changes")
     make.add_argument("--name", help="a name for the migration file")
     sub.add_parser("check-config", help="print the effective configuration, secrets masked")
+    sub.add_parser("messages", help="update the translation catalogs from the source")
     create = sub.add_parser("create-hub", help="create a hub without a Discord guild")
     create.add_argument("name")
     create.add_argument("--slug")
@@ -149,6 +150,16 @@ def _check_config(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _messages(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.messages import update_catalogs
+
+    missing = update_catalogs()
+    for language, ids in missing.items():
+        for message in ids:
+            print(f"{language}: untranslated: {message}")  # noqa: T201
+    return 1 if any(missing.values()) else 0
+
+
 def _operator(settings: Settings, action: Callable[[], Awaitable[str]]) -> int:
     """Run an operator action against a migrated database; domain errors print cleanly."""
     from models.errors import DomainError
@@ -202,6 +213,7 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int | None]] = {
     "migrate": _migrate,
     "makemigrations": _makemigrations,
     "check-config": _check_config,
+    "messages": _messages,
     "create-hub": _create_hub,
     "promote": _promote,
     "update-hub": _update_hub,

@@ -104,19 +104,37 @@ async def _start_bot(rt: Runtime) -> None:
 
 
 @contextlib.asynccontextmanager
-async def running(
-    settings: Settings, *, bot: bool = True, reuse_port: bool = False
-) -> AsyncIterator[Runtime]:
-    """Open everything in order (database, cache, bot, web) and close it in reverse."""
-    rt = Runtime(settings)
+async def _resources(settings: Settings, *, own: bool) -> AsyncIterator[None]:
+    """The database and the cache, unless the caller (a test session) already owns them."""
+    if not own:
+        yield
+        return
     await open_database(
         settings.database.url, apply_migrations=settings.database.should_auto_migrate
     )
     try:
         configure_cache(settings.cache.url, settings.cache.namespace)
+        yield
+    finally:
+        await close_cache()
+        await close_database()
+
+
+@contextlib.asynccontextmanager
+async def running(
+    settings: Settings,
+    *,
+    bot: bool = True,
+    reuse_port: bool = False,
+    own_resources: bool = True,
+    bot_class: type[DriversHubBot] = DriversHubBot,
+) -> AsyncIterator[Runtime]:
+    """Open everything in order (database, cache, web, bot) and close it in reverse."""
+    rt = Runtime(settings)
+    async with _resources(settings, own=own_resources):
         if bot and settings.discord.token is not None:
             Route.BASE = settings.discord.api_base
-            rt.bot = DriversHubBot(settings)
+            rt.bot = bot_class(settings)
         elif bot:
             log.info("no Discord token configured: running the API and workers without the bot")
         async with contextlib.AsyncExitStack() as stack:
@@ -126,9 +144,6 @@ async def running(
             if rt.bot is not None:
                 await _start_bot(rt)
             yield rt
-    finally:
-        await close_cache()
-        await close_database()
 
 
 async def _stop_web(rt: Runtime) -> None:

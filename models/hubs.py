@@ -39,6 +39,7 @@ class Plugin(StrEnum):
     TASKS = "tasks"
 
 
+PLUGIN_VALUES = frozenset(p.value for p in Plugin)
 DistanceUnit = Literal["km", "mi"]
 Language = Literal["en", "de"]
 assert set(Language.__args__) == set(LANGUAGES)  # type: ignore[attr-defined]
@@ -266,7 +267,7 @@ async def _view(hub: Hub) -> HubView:
         language=hub.language,  # type: ignore[arg-type]
         distance_unit=hub.distance_unit,  # type: ignore[arg-type]
         timezone=hub.timezone,
-        plugins=[Plugin(p) for p in hub.plugins if p in Plugin],
+        plugins=[Plugin(p) for p in hub.plugins if p in PLUGIN_VALUES],
         members=await member_count(hub),
         description=settings.description,
         website=str(settings.website) if settings.website else None,

@@ -101,7 +101,8 @@ async def grant_of(actor: Actor, hub: Hub) -> Grant:
     if member is None:
         return Grant(frozenset(), -1)
     roles = await member.effective_roles()
-    permissions = {Permission(p) for role in roles for p in role.permissions if p in Permission}
+    known = {p.value for p in Permission}
+    permissions = {Permission(p) for role in roles for p in role.permissions if p in known}
     rank = max((role.position for role in roles), default=0)
     if member.discord_admin:
         permissions.add(Permission.ADMINISTRATOR)

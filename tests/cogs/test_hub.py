@@ -1,0 +1,81 @@
+"""/hub through the Discord emulator: the real bot, over real sockets."""
+
+from __future__ import annotations
+
+from models.hubs import Hub
+from models.members import Member
+from tests.conftest import AppFactory
+from tests.fakediscord import FakeDiscord
+
+
+def _world(discord: FakeDiscord):
+    owner = discord.user("olga")
+    alice = discord.user("alice", locale="de")
+    guild = discord.guild("Road Kings", owner=owner)
+    guild.add_member(alice)
+    return guild, owner, alice
+
+
+async def test_hub_info_shows_the_guilds_hub(discord: FakeDiscord, start_app: AppFactory) -> None:
+    guild, owner, _ = _world(discord)
+    async with start_app():
+        reply = await owner.run("hub info", guild=guild)
+    embed = reply.embeds[0]
+    assert embed["title"] == "Road Kings"
+    fields = {f["name"]: f["value"] for f in embed["fields"]}
+    assert fields["Language"] == "English"
+    assert "Job tracker" in fields["Plugins"]
+    assert not reply.ephemeral
+
+
+async def test_german_locale_gets_german_text(discord: FakeDiscord, start_app: AppFactory) -> None:
+    guild, _, alice = _world(discord)
+    async with start_app():
+        reply = await alice.run("hub info", guild=guild)
+    fields = {f["name"]: f["value"] for f in reply.embeds[0]["fields"]}
+    assert fields["Mitglieder"] == "1"
+    assert fields["Entfernungseinheit"] == "Kilometer"
+
+
+async def test_settings_refused_without_permission_in_users_language(
+    discord: FakeDiscord, start_app: AppFactory
+) -> None:
+    guild, _, alice = _world(discord)
+    async with start_app():
+        reply = await alice.run("hub settings", guild=guild, language="de")
+    assert reply.ephemeral
+    assert "manage_hub" in reply.content and "Berechtigung" in reply.content
+    assert (await Hub.get(guild_id=guild.id)).language == "en"
+
+
+async def test_owner_changes_settings_and_plugins(discord: FakeDiscord, start_app: AppFactory) -> None:
+    guild, owner, _ = _world(discord)
+    async with start_app():
+        reply = await owner.run(
+            "hub settings", guild=guild, distance_unit="mi", timezone="Europe/Berlin", disable="polls"
+        )
+        choices = await owner.autocomplete("hub settings", "timezone", "berl", guild=guild)
+    assert reply.ephemeral and reply.content == "Settings saved."
+    hub = await Hub.get(guild_id=guild.id)
+    assert (hub.distance_unit, hub.timezone, "polls" in hub.plugins) == ("mi", "Europe/Berlin", False)
+    assert "Europe/Berlin" in [c["value"] for c in choices]
+
+
+async def test_bad_timezone_gets_a_clear_error(discord: FakeDiscord, start_app: AppFactory) -> None:
+    guild, owner, _ = _world(discord)
+    async with start_app():
+        reply = await owner.run("hub settings", guild=guild, timezone="Mars/Olympus")
+    assert reply.ephemeral and "unknown time zone" in reply.content
+
+
+async def test_discord_administrators_are_hub_administrators(
+    discord: FakeDiscord, start_app: AppFactory
+) -> None:
+    guild, _, alice = _world(discord)
+    admins = guild.create_role("Admins", permissions=8)
+    discord.member(guild, alice).set_roles([admins])
+    async with start_app():
+        reply = await alice.run("hub settings", guild=guild, language="de")
+    assert reply.content == "Einstellungen gespeichert."
+    member = await Member.get(user__discord_id=alice.id)
+    assert member.discord_admin and admins.id in member.discord_role_ids

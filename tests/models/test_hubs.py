@@ -1,0 +1,98 @@
+"""Hubs: created from guilds, unique slugs, settings with audit, public views."""
+
+from __future__ import annotations
+
+import pytest
+
+from models import hubs
+from models.audit import AuditLog
+from models.errors import Forbidden, Invalid, NotFound
+from models.hubs import Hub, HubUpdate, slugify
+from models.pagination import PageQuery
+from models.permissions import SYSTEM, Actor
+from models.validation import validate
+
+
+def test_slugify_makes_ascii_slugs_and_falls_back() -> None:
+    assert slugify("Täst VTC!  Logistics", "x") == "tast-vtc-logistics"
+    assert slugify("トラック", "hub-42") == "hub-42"
+
+
+async def test_joining_a_guild_creates_a_hub_with_a_unique_slug() -> None:
+    first = await hubs.ensure_hub_for_guild(1, "Road Kings", 10, "de")
+    second = await hubs.ensure_hub_for_guild(2, "Road Kings", 20)
+    assert (first.slug, second.slug) == ("road-kings", "road-kings-2")
+    assert first.language == "de"
+    assert await Hub.all().count() == 2
+
+
+async def test_leaving_deactivates_and_rejoining_reactivates_keeping_data() -> None:
+    hub = await hubs.ensure_hub_for_guild(1, "Road Kings", 10)
+    await hubs.update_hub(SYSTEM, hub, HubUpdate(language="de"))
+    await hubs.deactivate_guild(1)
+    with pytest.raises(NotFound):
+        await hubs.get_hub("road-kings")
+    again = await hubs.ensure_hub_for_guild(1, "Road Kings Renamed", 10)
+    assert again.id == hub.id
+    assert (again.active, again.language, again.name) == (True, "de", "Road Kings Renamed")
+
+
+async def test_reconcile_deactivates_only_missing_guilds_of_this_shard() -> None:
+    for guild_id in (1 << 22, 2 << 22, 3 << 22):
+        await hubs.ensure_hub_for_guild(guild_id, f"g{guild_id}", None)
+    # Shard 0 of 2 serves even guild ids (>> 22); guild 2<<22 is gone, 1<<22 is another shard's.
+    gone = await hubs.reconcile_guilds([], lambda g: (g >> 22) % 2 == 0)
+    assert gone == 1
+    active = set(await Hub.filter(active=True).values_list("guild_id", flat=True))
+    assert active == {1 << 22, 3 << 22}
+
+
+async def test_update_needs_manage_hub_and_is_audited() -> None:
+    hub = await hubs.ensure_hub_for_guild(1, "Road Kings", 10)
+    stranger = Actor(user_id=None, discord_id=99)
+    with pytest.raises(Forbidden):
+        await hubs.update_hub(stranger, hub, HubUpdate(language="de"))
+    owner = Actor(user_id=None, discord_id=10)
+    change = HubUpdate(distance_unit="mi", plugins={"polls": False}, settings={"description": "Hi"})
+    await hubs.update_hub(owner, hub, change)
+    hub = await Hub.get(id=hub.id)
+    assert hub.distance_unit == "mi"
+    assert "polls" not in hub.plugins
+    assert hub.hub_settings.description == "Hi"
+    entry = await AuditLog.get(hub_id=hub.id, action="hub.update")
+    assert entry.details["distance_unit"] == {"before": "km", "after": "mi"}
+
+
+def test_bad_settings_are_refused_with_every_field_named() -> None:
+    with pytest.raises(Invalid) as caught:
+        validate(HubUpdate, {"timezone": "Mars/Olympus", "language": "xx", "extra": 1})
+    fields = {error["field"] for error in caught.value.params["errors"]}
+    assert fields == {"timezone", "language", "extra"}
+
+
+async def test_hub_view_is_cached_and_invalidated_on_update() -> None:
+    hub = await hubs.ensure_hub_for_guild(1, "Road Kings", 10)
+    assert (await hubs.hub_view("road-kings"))["language"] == "en"
+    await Hub.filter(id=hub.id).update(language="de")  # behind the domain's back: still cached
+    assert (await hubs.hub_view("road-kings"))["language"] == "en"
+    await hubs.update_hub(SYSTEM, hub, HubUpdate(distance_unit="mi"))
+    assert (await hubs.hub_view("road-kings"))["distance_unit"] == "mi"
+
+
+async def test_public_list_is_paginated_and_hides_private_and_inactive_hubs() -> None:
+    for i in range(5):
+        await hubs.ensure_hub_for_guild(i + 1, f"Hub {i}", None)
+    await Hub.filter(guild_id=1).update(public=False)
+    await hubs.deactivate_guild(2)
+    page = await hubs.list_public_hubs(PageQuery(page=2, per_page=2))
+    assert page.total == 3
+    assert [h.name for h in page.items] == ["Hub 4"]
+
+
+async def test_create_hub_is_for_operators_and_checks_the_slug() -> None:
+    with pytest.raises(Forbidden):
+        await hubs.create_hub(Actor(user_id=1), "X")
+    with pytest.raises(Invalid):
+        await hubs.create_hub(SYSTEM, "X", slug="Bad Slug")
+    hub = await hubs.create_hub(SYSTEM, "Night Owls")
+    assert hub.slug == "night-owls" and hub.guild_id is None
