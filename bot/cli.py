@@ -156,7 +156,7 @@ def _messages(settings: Settings, args: argparse.Namespace) -> int:
     missing = update_catalogs()
     for language, ids in missing.items():
         for message in ids:
-            print(f"{language}: untranslated: {message}")  # noqa: T201
+            print(f"{language}: untranslated: {message}")
     return 1 if any(missing.values()) else 0
 
 

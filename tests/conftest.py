@@ -49,7 +49,9 @@ async def _drop_pg_database(url: str, admin_url: str) -> None:
 
     conn = await asyncpg.connect(admin_url)
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{urlsplit(url).path.strip("/")}" WITH (FORCE)')
+        await conn.execute(
+            f'DROP DATABASE IF EXISTS "{urlsplit(url).path.strip("/")}" WITH (FORCE)'
+        )
     finally:
         await conn.close()
 
@@ -73,9 +75,7 @@ async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
 async def _empty_tables() -> None:
     connection = connections.get("default")
     tables = [
-        model._meta.db_table
-        for app in (Tortoise.apps or {}).values()
-        for model in app.values()
+        model._meta.db_table for app in (Tortoise.apps or {}).values() for model in app.values()
     ]
     if connection.capabilities.dialect == "postgres":
         await connection.execute_script(
@@ -83,7 +83,9 @@ async def _empty_tables() -> None:
         )
     else:
         statements = "".join(f'DELETE FROM "{t}";' for t in tables)
-        await connection.execute_script(f"PRAGMA foreign_keys=OFF;{statements}PRAGMA foreign_keys=ON;")
+        await connection.execute_script(
+            f"PRAGMA foreign_keys=OFF;{statements}PRAGMA foreign_keys=ON;"
+        )
 
 
 @pytest_asyncio.fixture(autouse=True)

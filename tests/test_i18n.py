@@ -33,7 +33,8 @@ def test_translations_keep_the_placeholders(language: str) -> None:
 def test_translated_command_names_stay_valid(language: str) -> None:
     names = [m for m in MESSAGES if COMMAND_NAME.fullmatch(m) and m.islower()]
     bad = [catalog(language)[n] for n in names if not COMMAND_NAME.fullmatch(catalog(language)[n])]
-    assert names and not bad
+    assert names
+    assert not bad
 
 
 def test_source_finds_the_marked_messages() -> None:

@@ -44,20 +44,32 @@ async def test_settings_refused_without_permission_in_users_language(
     async with start_app():
         reply = await alice.run("hub settings", guild=guild, language="de")
     assert reply.ephemeral
-    assert "manage_hub" in reply.content and "Berechtigung" in reply.content
+    assert "manage_hub" in reply.content
+    assert "Berechtigung" in reply.content
     assert (await Hub.get(guild_id=guild.id)).language == "en"
 
 
-async def test_owner_changes_settings_and_plugins(discord: FakeDiscord, start_app: AppFactory) -> None:
+async def test_owner_changes_settings_and_plugins(
+    discord: FakeDiscord, start_app: AppFactory
+) -> None:
     guild, owner, _ = _world(discord)
     async with start_app():
         reply = await owner.run(
-            "hub settings", guild=guild, distance_unit="mi", timezone="Europe/Berlin", disable="polls"
+            "hub settings",
+            guild=guild,
+            distance_unit="mi",
+            timezone="Europe/Berlin",
+            disable="polls",
         )
         choices = await owner.autocomplete("hub settings", "timezone", "berl", guild=guild)
-    assert reply.ephemeral and reply.content == "Settings saved."
+    assert reply.ephemeral
+    assert reply.content == "Settings saved."
     hub = await Hub.get(guild_id=guild.id)
-    assert (hub.distance_unit, hub.timezone, "polls" in hub.plugins) == ("mi", "Europe/Berlin", False)
+    assert (hub.distance_unit, hub.timezone, "polls" in hub.plugins) == (
+        "mi",
+        "Europe/Berlin",
+        False,
+    )
     assert "Europe/Berlin" in [c["value"] for c in choices]
 
 
@@ -65,7 +77,8 @@ async def test_bad_timezone_gets_a_clear_error(discord: FakeDiscord, start_app: 
     guild, owner, _ = _world(discord)
     async with start_app():
         reply = await owner.run("hub settings", guild=guild, timezone="Mars/Olympus")
-    assert reply.ephemeral and "unknown time zone" in reply.content
+    assert reply.ephemeral
+    assert "unknown time zone" in reply.content
 
 
 async def test_discord_administrators_are_hub_administrators(
@@ -78,4 +91,5 @@ async def test_discord_administrators_are_hub_administrators(
         reply = await alice.run("hub settings", guild=guild, language="de")
     assert reply.content == "Einstellungen gespeichert."
     member = await Member.get(user__discord_id=alice.id)
-    assert member.discord_admin and admins.id in member.discord_role_ids
+    assert member.discord_admin
+    assert admins.id in member.discord_role_ids

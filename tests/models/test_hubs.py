@@ -95,4 +95,5 @@ async def test_create_hub_is_for_operators_and_checks_the_slug() -> None:
     with pytest.raises(Invalid):
         await hubs.create_hub(SYSTEM, "X", slug="Bad Slug")
     hub = await hubs.create_hub(SYSTEM, "Night Owls")
-    assert hub.slug == "night-owls" and hub.guild_id is None
+    assert hub.slug == "night-owls"
+    assert hub.guild_id is None
