@@ -22,6 +22,14 @@ class DomainError(Exception):
         super().__init__(self.message.format(**params) if params else self.message)
 
 
+class BadRequest(DomainError):
+    """The input cannot even be read (malformed JSON, a wrong content type)."""
+
+    status = 400
+    code = "bad_request"
+    default_message = N_("The request is not valid.")
+
+
 class Invalid(DomainError):
     status = 422
     code = "invalid"

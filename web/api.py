@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel
 
-from models.errors import Invalid
+from models.errors import BadRequest
 from models.i18n import N_
 from models.validation import validate
 from web.keys import SETTINGS
@@ -81,8 +81,11 @@ def parse_query(request: web.Request, model: type[M]) -> M:
 
 
 async def read_json(request: web.Request, model: type[M]) -> M:
-    """Read a JSON body into `model`: 415 on another content type, 400 with the position of
-    a syntax error, 413 when over the size limit, 422 when fields are wrong."""
+    """Read a JSON body into `model`.
+
+    415 on another content type, 413 over the size limit, 400 with the position of a syntax
+    error, 422 naming every wrong field.
+    """
     if request.content_type != "application/json":
         raise web.HTTPUnsupportedMediaType(
             text=json.dumps({"detail": "Send the body as application/json."})
@@ -95,7 +98,7 @@ async def read_json(request: web.Request, model: type[M]) -> M:
         data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         line, column = (exc.lineno, exc.colno) if isinstance(exc, json.JSONDecodeError) else (1, 1)
-        raise Invalid(
+        raise BadRequest(
             N_("The body is not valid JSON: {error} at line {line}, column {column}."),
             code="malformed_json",
             error=getattr(exc, "msg", str(exc)),

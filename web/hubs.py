@@ -36,8 +36,8 @@ async def get_hub(request: web.Request) -> web.Response:
 )
 async def update_hub(request: web.Request) -> web.Response:
     """Change a hub's settings."""
+    actor = await actor_of(request)
     hub = await hubs.get_hub(request.match_info["hub"])
     change = await read_json(request, HubUpdate)
-    actor = await actor_of(request)
     hub = await hubs.update_hub(actor, hub, change)
     return json_response(await hubs.hub_info(hub))

@@ -1,0 +1,470 @@
+"""Drivers Hub benchmarks: hub info throughput, memory and cold start (not a pytest test).
+
+Run from the project root with the project's virtualenv:
+
+    .venv/bin/python tests/benchmarks/run.py            # everything, about a minute
+    .venv/bin/python tests/benchmarks/run.py --only throughput --duration 20
+
+Each part prints PASS/FAIL against its target; the figures go to tests/benchmarks/results/.
+The exit status is 0 when every target passed, 1 otherwise. See tests/benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+RESULTS_DIR = HERE / "results"
+HOST = "127.0.0.1"
+
+# Targets.
+MIN_THROUGHPUT_RATIO = 0.30  # hub info req/s as a share of the bare aiohttp baseline
+MAX_P99_MS = 20.0
+MAX_RSS_1000_HUBS_MB = 150.0
+MAX_COLD_START_S = 3.0
+
+READY_TIMEOUT_S = 20.0
+MEMORY_HUBS = 1000
+
+# wrk prints its own report; this adds one machine-readable line with exact percentiles.
+WRK_REPORT_LUA = """
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'WRK_JSON {"requests": %.0f, "duration_us": %.0f, "bytes": %.0f, '
+    .. '"errors": {"connect": %.0f, "read": %.0f, "write": %.0f, "status": %.0f, '
+    .. '"timeout": %.0f}, "latency_us": {"mean": %.1f, "p50": %.0f, "p90": %.0f, '
+    .. '"p99": %.0f, "max": %.0f}}\\n',
+    summary.requests, summary.duration, summary.bytes,
+    e.connect, e.read, e.write, e.status, e.timeout,
+    latency.mean, latency:percentile(50), latency:percentile(90),
+    latency:percentile(99), latency.max))
+end
+"""
+
+
+@dataclass
+class Check:
+    name: str
+    measured: float
+    target: str
+    passed: bool
+
+    def line(self) -> str:
+        return f"  {'PASS' if self.passed else 'FAIL'}  {self.name}: {self.measured:g} ({self.target})"
+
+
+# --- processes -------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def drivershub_exe() -> str:
+    beside = Path(sys.executable).with_name("drivershub")
+    found = str(beside) if beside.exists() else shutil.which("drivershub")
+    if found is None:
+        raise SystemExit(
+            "drivershub is not installed: run `.venv/bin/pip install -e .[dev]` and start this "
+            "script with .venv/bin/python"
+        )
+    return found
+
+
+def app_env(tmp: Path, db_file: Path, port: int) -> dict[str, str]:
+    """The environment of a drivershub process: this run's settings only, no Discord token."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("DRIVERSHUB_") and k not in ("SENTRY_DSN", "WEB_CONCURRENCY")
+    }
+    config = tmp / "config.toml"
+    if not config.exists():
+        config.write_text("# benchmark: every setting comes from the environment\n")
+    env.update(
+        DRIVERSHUB_CONFIG=str(config),
+        DRIVERSHUB_DATA_DIR=str(tmp / "data"),
+        DRIVERSHUB_DATABASE__URL=f"sqlite://{db_file}",
+        DRIVERSHUB_WEB__HOST=HOST,
+        DRIVERSHUB_WEB__PORT=str(port),
+        DRIVERSHUB_WEB__PUBLIC_URL=f"http://{HOST}:{port}",
+        # As the shipped config.toml: metrics on an internal port (any free one here).
+        DRIVERSHUB_METRICS__LISTEN=f"{HOST}:0",
+        DRIVERSHUB_LOGGING__LEVEL="WARNING",
+    )
+    return env
+
+
+@contextmanager
+def spawned(args: list[str], log_file: Path, env: dict[str, str] | None = None) -> Iterator[Any]:
+    """Start a process with its output in `log_file`; always terminate and reap it."""
+    with log_file.open("ab") as log:
+        proc = subprocess.Popen(  # noqa: S603 (our own executables, fixed arguments)
+            args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def log_tail(log_file: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(log_file.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def seed(tmp: Path, name: str, hubs: int) -> tuple[Path, list[str]]:
+    """A migrated SQLite file with `hubs` hubs created through the domain; their slugs."""
+    db_file = tmp / f"{name}.sqlite3"
+    out = subprocess.run(  # noqa: S603
+        [sys.executable, str(HERE / "seed.py"), f"sqlite://{db_file}", str(hubs)],
+        cwd=ROOT,
+        env=app_env(tmp, db_file, 0),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return db_file, out.stdout.split()
+
+
+# --- HTTP ------------------------------------------------------------------------------------
+
+
+def http_get(port: int, path: str, timeout: float = 5.0) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def wait_ready(proc: subprocess.Popen[bytes], port: int, path: str, log_file: Path) -> float:
+    """Poll `path` until it answers 200; return the seconds waited."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < READY_TIMEOUT_S:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args} exited with {proc.returncode}:\n{log_tail(log_file)}")
+        try:
+            if http_get(port, path, timeout=1.0)[0] == 200:
+                return time.perf_counter() - started
+        except OSError:
+            pass
+        time.sleep(0.005)
+    raise RuntimeError(f"{proc.args} not ready after {READY_TIMEOUT_S}s:\n{log_tail(log_file)}")
+
+
+def rss_mb(pid: int) -> dict[str, float]:
+    """VmRSS (now) and VmHWM (peak) of a process, in MB (1 MB = 1024 kB as the kernel counts)."""
+    values = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            values[key] = round(int(rest.split()[0]) / 1024, 1)
+    return values
+
+
+# --- 1. hub info throughput ------------------------------------------------------------------
+
+
+def require_wrk() -> str:
+    found = shutil.which("wrk")
+    if found is None:
+        raise SystemExit(
+            "wrk is not installed. On Debian/Ubuntu: sudo apt-get update && "
+            "sudo apt-get install -y wrk (macOS: brew install wrk)"
+        )
+    return found
+
+
+def run_wrk(wrk: str, lua: Path, url: str, connections: int, seconds: float) -> dict[str, Any]:
+    args = [
+        wrk,
+        "-t1",
+        f"-c{connections}",
+        f"-d{seconds:g}s",
+        "--latency",
+        "--timeout",
+        "2s",
+        "-s",
+        str(lua),
+        url,
+    ]
+    out = subprocess.run(  # noqa: S603
+        args, capture_output=True, text=True, timeout=seconds + 30, check=True
+    ).stdout
+    line = next((x for x in out.splitlines() if x.startswith("WRK_JSON ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk printed no report:\n{out}")
+    raw = json.loads(line.removeprefix("WRK_JSON "))
+    lat = raw["latency_us"]
+    errors = sum(raw["errors"].values())
+    return {
+        "requests": int(raw["requests"]),
+        "seconds": raw["duration_us"] / 1e6,
+        "rps": round(raw["requests"] / (raw["duration_us"] / 1e6), 1),
+        "p50_ms": lat["p50"] / 1000,
+        "p90_ms": lat["p90"] / 1000,
+        "p99_ms": lat["p99"] / 1000,
+        "max_ms": lat["max"] / 1000,
+        "mean_ms": round(lat["mean"] / 1000, 3),
+        "errors": errors,
+        "error_detail": raw["errors"],
+    }
+
+
+def bench_throughput(tmp: Path, opts: argparse.Namespace) -> tuple[dict[str, Any], list[Check]]:
+    wrk = require_wrk()
+    lua = tmp / "report.lua"
+    lua.write_text(WRK_REPORT_LUA)
+    db_file, (slug,) = seed(tmp, "throughput", 1)
+    path = f"/api/v1/hubs/{slug}"
+    port, bare_port = free_port(), free_port()
+    app_log, bare_log = tmp / "web.log", tmp / "bare.log"
+    env = app_env(tmp, db_file, port)
+    print(f"\n[1] hub info throughput: wrk -t1 -c{opts.connections} -d{opts.duration:g}s {path}")
+    with spawned([drivershub_exe(), "web"], app_log, env) as app:
+        wait_ready(app, port, "/api/v1/ready", app_log)
+        status, body = http_get(port, path)
+        if status != 200:
+            raise RuntimeError(f"GET {path} answered {status}: {body[:300]!r}")
+        body_file = tmp / "hub.json"
+        body_file.write_bytes(body)
+        bare_cmd = [sys.executable, str(HERE / "bare_server.py"), str(bare_port), str(body_file)]
+        with spawned(bare_cmd, bare_log) as bare:
+            wait_ready(bare, bare_port, path, bare_log)
+            if http_get(bare_port, path)[1] != body:
+                raise RuntimeError("the bare server does not serve the hub's bytes")
+            results = {}
+            for name, target in (("drivershub", port), ("bare", bare_port)):
+                url = f"http://{HOST}:{target}{path}"
+                run_wrk(wrk, lua, url, opts.connections, opts.warmup)
+                results[name] = run_wrk(wrk, lua, url, opts.connections, opts.duration)
+    app_r, bare_r = results["drivershub"], results["bare"]
+    ratio = round(app_r["rps"] / bare_r["rps"], 3)
+    p99_ratio = round(app_r["p99_ms"] / bare_r["p99_ms"], 2) if bare_r["p99_ms"] else None
+    print(f"  {'':14} {'req/s':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8} errors")
+    for name, r in (("drivershub web", app_r), ("bare aiohttp", bare_r)):
+        print(
+            f"  {name:14} {r['rps']:9.0f} {r['p50_ms']:8.2f} {r['p90_ms']:8.2f} "
+            f"{r['p99_ms']:8.2f} {r['max_ms']:8.2f} {r['errors']}"
+        )
+    print(f"  {'ratio':14} {ratio:9.2f} {'':8} {'':8} {p99_ratio or 0:8.2f}  (drivershub / bare)")
+    print(f"  response: {len(body)} bytes of JSON")
+    checks = [
+        Check("hub info req/s vs bare", ratio, f">= {MIN_THROUGHPUT_RATIO}", ratio >= 0.30),
+        Check(
+            "hub info p99 ms", app_r["p99_ms"], f"< {MAX_P99_MS:g} ms", app_r["p99_ms"] < MAX_P99_MS
+        ),
+        Check("hub info errors", app_r["errors"], "== 0", app_r["errors"] == 0),
+    ]
+    data = {
+        "path": path,
+        "body_bytes": len(body),
+        "connections": opts.connections,
+        "duration_s": opts.duration,
+        "warmup_s": opts.warmup,
+        "drivershub": app_r,
+        "bare": bare_r,
+        "rps_ratio": ratio,
+        "p99_ratio": p99_ratio,
+    }
+    return data, checks
+
+
+# --- 2. memory -------------------------------------------------------------------------------
+
+
+def fetch_all(port: int, slugs: list[str]) -> int:
+    """GET every hub once (8 at a time); return how many answered 200."""
+
+    def one(slug: str) -> int:
+        return http_get(port, f"/api/v1/hubs/{slug}")[0]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return sum(status == 200 for status in pool.map(one, slugs))
+
+
+def measure_run(tmp: Path, hubs: int) -> dict[str, Any]:
+    db_file, slugs = seed(tmp, f"memory-{hubs}", hubs)
+    port = free_port()
+    log_file = tmp / f"run-{hubs}.log"
+    with spawned([drivershub_exe(), "run"], log_file, app_env(tmp, db_file, port)) as proc:
+        wait_ready(proc, port, "/api/v1/ready", log_file)
+        for path in ("/api/v1/health", "/api/v1/ready", f"/api/v1/hubs/{slugs[0]}"):
+            for _ in range(3):
+                http_get(port, path)
+        time.sleep(0.5)
+        result: dict[str, Any] = {"hubs": hubs, "idle": rss_mb(proc.pid)}
+        if hubs > 1:
+            started = time.perf_counter()
+            ok = fetch_all(port, slugs)
+            result["fill_seconds"] = round(time.perf_counter() - started, 2)
+            result["fill_ok"] = ok
+            time.sleep(0.5)
+            result["cache_filled"] = rss_mb(proc.pid)
+            if ok != len(slugs):
+                raise RuntimeError(f"only {ok} of {len(slugs)} hubs answered 200")
+    return result
+
+
+def bench_memory(tmp: Path, opts: argparse.Namespace) -> tuple[dict[str, Any], list[Check]]:
+    print("\n[2] memory of `drivershub run` (no Discord token), VmRSS / VmHWM in MB")
+    one = measure_run(tmp, 1)
+    many = measure_run(tmp, MEMORY_HUBS)
+    rows = [
+        ("1 hub, idle after requests", one["idle"]),
+        (f"{MEMORY_HUBS} hubs, idle after requests", many["idle"]),
+        (f"{MEMORY_HUBS} hubs, after GET of every hub", many["cache_filled"]),
+    ]
+    print(f"  {'':40} {'VmRSS':>7} {'VmHWM':>7}")
+    for name, mem in rows:
+        print(f"  {name:40} {mem['VmRSS']:7.1f} {mem['VmHWM']:7.1f}")
+    print(f"  ({MEMORY_HUBS} hub GETs took {many['fill_seconds']} s)")
+    worst = max(many["idle"]["VmRSS"], many["cache_filled"]["VmRSS"])
+    checks = [
+        Check(
+            f"RSS MB with {MEMORY_HUBS} hubs",
+            worst,
+            f"< {MAX_RSS_1000_HUBS_MB:g} MB",
+            worst < MAX_RSS_1000_HUBS_MB,
+        )
+    ]
+    return {"one_hub": one, "many_hubs": many}, checks
+
+
+# --- 3. cold start ---------------------------------------------------------------------------
+
+
+def bench_cold_start(tmp: Path, opts: argparse.Namespace) -> tuple[dict[str, Any], list[Check]]:
+    print(f"\n[3] cold start: spawn `drivershub run` on a fresh SQLite file -> first 200 /ready")
+    times = []
+    for i in range(opts.runs):
+        db_file = tmp / f"cold-{i}.sqlite3"
+        port = free_port()
+        log_file = tmp / f"cold-{i}.log"
+        env = app_env(tmp, db_file, port)
+        started = time.perf_counter()
+        with spawned([drivershub_exe(), "run"], log_file, env) as proc:
+            wait_ready(proc, port, "/api/v1/ready", log_file)
+            times.append(round(time.perf_counter() - started, 3))
+        if not db_file.exists():
+            raise RuntimeError("the database file was not created")
+    median = round(statistics.median(times), 3)
+    print(f"  runs (s): {', '.join(f'{t:.3f}' for t in times)}")
+    print(f"  median {median:.3f} s, min {min(times):.3f} s, max {max(times):.3f} s")
+    checks = [
+        Check("cold start median s", median, f"< {MAX_COLD_START_S:g} s", median < 3.0),
+    ]
+    return {"runs_s": times, "median_s": median}, checks
+
+
+# --- main ------------------------------------------------------------------------------------
+
+
+PARTS = {"throughput": bench_throughput, "memory": bench_memory, "coldstart": bench_cold_start}
+
+
+def machine() -> dict[str, Any]:
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(  # noqa: S603
+                ["git", *args],  # noqa: S607
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=True,
+            ).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "commit": git("rev-parse", "--short", "HEAD"),
+        "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+    }
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--only", choices=list(PARTS), action="append", help="repeatable")
+    parser.add_argument("--duration", type=float, default=10, help="wrk seconds per server")
+    parser.add_argument("--warmup", type=float, default=3, help="wrk warm-up seconds")
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--runs", type=int, default=5, help="cold starts to take the median of")
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, DBs)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts = parse_args(argv)
+    parts = opts.only or list(PARTS)
+    if "throughput" in parts:
+        require_wrk()  # fail before anything starts
+    tmp = Path(tempfile.mkdtemp(prefix="drivershub-bench-"))
+    report: dict[str, Any] = {
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+    }
+    checks: list[Check] = []
+    try:
+        for part in parts:
+            report[part], part_checks = PARTS[part](tmp, opts)
+            for check in part_checks:
+                print(check.line())
+            checks += part_checks
+    finally:
+        if opts.keep:
+            print(f"\ntemp files kept in {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    report["checks"] = [asdict(c) for c in checks]
+    report["passed"] = all(c.passed for c in checks)
+    RESULTS_DIR.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    out = RESULTS_DIR / f"bench-{stamp}.json"
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print("\nSummary")
+    for check in checks:
+        print(check.line())
+    print(f"results: {out.relative_to(ROOT)}")
+    return 0 if report["passed"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
