@@ -65,6 +65,7 @@ async def current_hub(interaction: discord.Interaction) -> Hub:
     return context.hub
 
 
+@app_commands.guild_only()  # a hub is a server's; Discord hides /hub in DMs
 class HubCog(
     commands.GroupCog, group_name=_T("hub"), group_description=_T("Your trucking company's hub")
 ):
@@ -73,7 +74,6 @@ class HubCog(
         super().__init__()
 
     @app_commands.command(name=_T("info"), description=_T("Show this server's hub"))
-    @app_commands.guild_only()
     async def info(self, interaction: discord.Interaction) -> None:
         hub = await current_hub(interaction)
         view = await hubs.hub_info(hub)
@@ -100,7 +100,6 @@ class HubCog(
         enable=PLUGIN_CHOICES,
         disable=PLUGIN_CHOICES,
     )
-    @app_commands.guild_only()
     async def settings(
         self,
         interaction: discord.Interaction,

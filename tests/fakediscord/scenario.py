@@ -264,6 +264,7 @@ class InteractionDriver:
         guild: Guild | None,
         values: dict[str, Any],
         focused: str | None = None,
+        check_visible: bool = True,
     ) -> dict[str, Any]:
         name, *words = command.lstrip("/").split()
         registered = self.emulator.commands.find(name, guild.id if guild else None)
@@ -275,7 +276,8 @@ class InteractionDriver:
             raise ScenarioError(
                 f"/{name} is not registered (registered here: {sorted(set(scope))})"
             )
-        _check_visible(registered, guild, guild.member(user) if guild else None)
+        if check_visible:
+            _check_visible(registered, guild, guild.member(user) if guild else None)
         path, definitions = resolve_command(registered, words)
         typed = {k: v for k, v in values.items() if k != focused}
         encoded, resolved = encode_options(_optional(definitions), typed, guild)
@@ -297,10 +299,15 @@ class InteractionDriver:
         channel: Channel | None = None,
         options: dict[str, Any] | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        stale_client: bool = False,
         **values: Any,
     ) -> Interaction:
+        """Invoke a command; `stale_client` skips the visibility checks, as an outdated
+        Discord client with a cached command list would."""
         guild, channel = self._place(user, guild, channel)
-        data = self._command_data(user, command, guild, {**(options or {}), **values})
+        data = self._command_data(
+            user, command, guild, {**(options or {}), **values}, check_visible=not stale_client
+        )
         _require_options(self.emulator, data, guild, command, {**(options or {}), **values})
         interaction = self._create(APPLICATION_COMMAND, user, guild, channel, data)
         await interaction.wait_complete(timeout)

@@ -1,0 +1,95 @@
+"""The one authorization function: roles, linked Discord roles, hierarchy, owners, superusers."""
+
+from __future__ import annotations
+
+import pytest
+
+from models import hubs, members, users
+from models.errors import Forbidden
+from models.members import MemberRole, Role
+from models.permissions import SYSTEM, Actor, Permission, authorize, grant_of
+
+
+@pytest.fixture
+async def hub() -> hubs.Hub:
+    return await hubs.ensure_hub_for_guild(1, "Road Kings", owner_discord_id=100)
+
+
+async def _member(hub: hubs.Hub, discord_id: int, *roles: Role, discord_roles=(), admin=False):
+    user = await users.user_for_discord(discord_id, f"user{discord_id}")
+    member = await members.sync_discord_state(hub.id, user, discord_roles, is_admin=admin)
+    for role in roles:
+        await MemberRole.create(member=member, role=role)
+    return Actor(user.id, discord_id)
+
+
+async def test_permission_from_a_role_given_in_the_hub(hub: hubs.Hub) -> None:
+    staff = await Role.create(hub=hub, name="Staff", position=5, permissions=["manage_events"])
+    actor = await _member(hub, 2, staff)
+    await authorize(actor, hub, Permission.MANAGE_EVENTS)
+    with pytest.raises(Forbidden) as refused:
+        await authorize(actor, hub, Permission.MANAGE_HUB)
+    assert refused.value.code == "missing_permission"
+
+
+async def test_linked_discord_role_applies_and_stops_when_removed(hub: hubs.Hub) -> None:
+    await Role.create(hub=hub, name="HR", permissions=["manage_applications"], discord_role_id=55)
+    actor = await _member(hub, 2, discord_roles=[55])
+    await authorize(actor, hub, Permission.MANAGE_APPLICATIONS)
+    user = await users.User.get(discord_id=2)
+    await members.sync_discord_state(hub.id, user, [], is_admin=False)
+    with pytest.raises(Forbidden):
+        await authorize(actor, hub, Permission.MANAGE_APPLICATIONS)
+
+
+async def test_administrator_role_grants_everything_but_obeys_hierarchy(hub: hubs.Hub) -> None:
+    admin_role = await Role.create(
+        hub=hub, name="Admin", position=10, permissions=["administrator"]
+    )
+    actor = await _member(hub, 2, admin_role)
+    await authorize(actor, hub, Permission.MANAGE_DOWNLOADS)
+    await authorize(actor, hub, Permission.MANAGE_ROLES, over_rank=9)
+    with pytest.raises(Forbidden) as refused:
+        await authorize(actor, hub, Permission.MANAGE_ROLES, over_rank=10)
+    assert refused.value.code == "role_hierarchy"
+
+
+async def test_discord_administrators_are_hub_administrators(hub: hubs.Hub) -> None:
+    actor = await _member(hub, 2, admin=True)
+    grant = await authorize(actor, hub, Permission.MANAGE_MEMBERS, over_rank=1000)
+    assert not grant.unrestricted
+
+
+async def test_owner_and_superusers_may_do_everything(hub: hubs.Hub) -> None:
+    owner = Actor(user_id=None, discord_id=100)
+    assert (await grant_of(owner, hub)).unrestricted
+    await authorize(SYSTEM, hub, Permission.MANAGE_ROLES, over_rank=10**9)
+    superuser = await users.User.create(username="root", is_superuser=True)
+    await authorize(Actor(superuser.id, is_superuser=True), hub, Permission.ADMINISTRATOR)
+
+
+async def test_strangers_and_former_members_hold_nothing(hub: hubs.Hub) -> None:
+    staff = await Role.create(hub=hub, name="Staff", position=5, permissions=["manage_hub"])
+    actor = await _member(hub, 2, staff)
+    await members.mark_left(hub.id, 2)
+    with pytest.raises(Forbidden):
+        await authorize(actor, hub, Permission.MANAGE_HUB)
+    with pytest.raises(Forbidden):
+        await authorize(Actor(user_id=None, discord_id=999), hub, Permission.DRIVER)
+
+
+async def test_roles_in_another_hub_do_not_count(hub: hubs.Hub) -> None:
+    other = await hubs.ensure_hub_for_guild(2, "Night Owls", owner_discord_id=200)
+    foreign = await Role.create(hub=other, name="Boss", permissions=["administrator"])
+    actor = await _member(other, 2, foreign)
+    await _member(hub, 2)
+    with pytest.raises(Forbidden):
+        await authorize(actor, hub, Permission.MANAGE_HUB)
+
+
+async def test_member_numbers_are_sequential_per_hub(hub: hubs.Hub) -> None:
+    numbers = []
+    for discord_id in (2, 3, 4):
+        user = await users.user_for_discord(discord_id, "x")
+        numbers.append((await members.ensure_member(hub.id, user)).number)
+    assert numbers == [1, 2, 3]
