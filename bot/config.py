@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import os
+from itertools import takewhile
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
@@ -22,6 +32,25 @@ DEFAULT_CONFIG_FILE = Path("config.toml")
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_means_unset(cls, data: Any) -> Any:
+        # `listen = ""` or `DRIVERSHUB_DISCORD__TOKEN=` turns an optional setting off.
+        if not isinstance(data, dict):
+            return data
+        optional = {name for name, f in cls.model_fields.items() if f.default is None}
+        return {k: None if v == "" and k in optional else v for k, v in data.items()}
+
+
+class OAuthSettings(Section):
+    """Discord OAuth2 (login with Discord); the client id is the bot's application id."""
+
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    # Must equal a redirect registered in the Developer Portal, exactly.
+    redirect_uri: str | None = None
+    authorize_url: str = "https://discord.com/oauth2/authorize"
+
 
 class DiscordSettings(Section):
     token: SecretStr | None = None
@@ -30,6 +59,7 @@ class DiscordSettings(Section):
     shard_count: int | None = Field(default=None, ge=1)
     shard_ids: list[int] | None = None
     sync_commands: bool = True
+    oauth: OAuthSettings = OAuthSettings()
 
     @field_validator("api_base")
     @classmethod
@@ -100,6 +130,58 @@ class MetricsSettings(Section):
         return value
 
 
+class AuthSettings(Section):
+    issuer: str = "drivershub"
+    audience: str = "drivershub-api"
+    algorithm: Literal["EdDSA", "RS256"] = "EdDSA"
+    access_token_ttl: int = Field(default=900, ge=60, le=3600)
+    refresh_token_ttl: int = Field(default=30 * 86400, ge=3600)
+    # A PEM private key; by default one is generated into <data_dir>/keys on first start.
+    private_key: SecretStr | None = None
+    # Sensitive actions need a login or MFA code at most this many seconds old.
+    reauth_window: int = Field(default=600, ge=60)
+    login_link_ttl: int = Field(default=300, ge=30, le=3600)
+    email_link_ttl: int = Field(default=86400, ge=300)
+    password_reset_ttl: int = Field(default=3600, ge=300)
+    account_deletion_grace_days: int = Field(default=14, ge=0)
+    # Where the website lives: login flows only redirect there (or to relative paths).
+    frontend_origins: list[str] = []
+
+
+class SteamSettings(Section):
+    openid_endpoint: str = "https://steamcommunity.com/openid/login"
+
+
+class SmtpSettings(Section):
+    host: str | None = None
+    port: int = Field(default=587, ge=1, le=65535)
+    username: str | None = None
+    password: SecretStr | None = None
+    sender: str = "Drivers Hub <noreply@localhost>"
+    starttls: bool = True
+    use_tls: bool = False
+
+
+class CaptchaSettings(Section):
+    provider: Literal["none", "hcaptcha", "turnstile"] = "none"
+    secret: SecretStr | None = None
+    # Defaults to the provider's siteverify endpoint; tests point it at a local fake.
+    verify_url: str | None = None
+
+
+class RateLimitSettings(Section):
+    enabled: bool = True
+    # Requests per window for each identity (user id when authenticated, else client IP).
+    global_limit: int = Field(default=600, ge=1)
+    global_window: int = Field(default=60, ge=1)
+    # Sensitive routes (login, register, reset, MFA, token creation) have their own budget.
+    auth_limit: int = Field(default=10, ge=1)
+    auth_window: int = Field(default=60, ge=1)
+    # Failed logins per account before it is throttled, regardless of IP.
+    account_failures: int = Field(default=5, ge=1)
+    account_window: int = Field(default=900, ge=1)
+
+
 class LoggingSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["plain", "json"] = "plain"
@@ -125,6 +207,11 @@ class Settings(BaseSettings):
     cache: CacheSettings = CacheSettings()
     web: WebSettings = WebSettings()
     metrics: MetricsSettings = MetricsSettings()
+    auth: AuthSettings = AuthSettings()
+    steam: SteamSettings = SteamSettings()
+    smtp: SmtpSettings = SmtpSettings()
+    captcha: CaptchaSettings = CaptchaSettings()
+    rate_limit: RateLimitSettings = RateLimitSettings()
     logging: LoggingSettings = LoggingSettings()
     sentry: SentrySettings = SentrySettings()
 
@@ -157,7 +244,9 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         settings = Settings(**overrides)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc)) from None
+        raise ConfigError(_describe(exc, path)) from None
+    except SettingsError as exc:  # an environment variable that is not the JSON a list needs
+        raise ConfigError(f"environment: {exc} (lists and tables are JSON there)") from None
     except ValueError as exc:  # a broken TOML file
         raise ConfigError(f"{path}: {exc}") from None
     # Sentry's own variable is the one operators know.
@@ -167,15 +256,19 @@ def load_settings(**overrides: Any) -> Settings:
     return settings
 
 
-def _describe(exc: ValidationError) -> str:
+def _describe(exc: ValidationError, path: Path) -> str:
     lines = []
     for error in exc.errors():
-        key = ".".join(str(part) for part in error["loc"])
-        env = "DRIVERSHUB_" + "__".join(str(part) for part in error["loc"]).upper()
+        loc = error["loc"]
+        key = ".".join(str(part) for part in loc)
+        # The variable sets the whole setting: a list's item number is not part of its name.
+        names = takewhile(lambda part: isinstance(part, str), loc)
+        env = "DRIVERSHUB_" + "__".join(names).upper()
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
-            message = "unknown key"
-        lines.append(f"{key}: {message} (set in config.toml or {env})")
+            unknown_table = len(loc) == 1 and isinstance(error.get("input"), dict)
+            message = "unknown section" if unknown_table else "unknown key"
+        lines.append(f"{key}: {message} (set in {path} or {env})")
     return "; ".join(lines)
 
 

@@ -17,7 +17,9 @@ from discord.http import Route
 from bot.bot import DriversHubBot
 from bot.config import Settings
 from bot.db import close_database, open_database
+from models.auth import TokenConfig, configure_tokens
 from models.cache import close_cache, configure_cache
+from models.keys import load_keyring
 from web.app import create_app, no_gateway
 from web.metrics import metrics_app
 
@@ -47,6 +49,25 @@ class Runtime:
         done, _ = await asyncio.wait(self.tasks, return_when=asyncio.FIRST_COMPLETED)
         for task in done:
             task.result()
+
+
+def setup_tokens(settings: Settings) -> None:
+    """Load (or create) the signing keys and configure token issuing for this process."""
+    config = settings.auth
+    secret = config.private_key.get_secret_value() if config.private_key else None
+    keyring = load_keyring(
+        settings.data_dir / "keys", config.algorithm, config.access_token_ttl, secret
+    )
+    configure_tokens(
+        TokenConfig(
+            issuer=config.issuer,
+            audience=config.audience,
+            access_ttl=config.access_token_ttl,
+            refresh_ttl=config.refresh_token_ttl,
+            keyring=keyring,
+            reauth_window=config.reauth_window,
+        )
+    )
 
 
 def init_sentry(settings: Settings) -> None:
@@ -131,6 +152,7 @@ async def running(
 ) -> AsyncIterator[Runtime]:
     """Open everything in order (database, cache, web, bot) and close it in reverse."""
     rt = Runtime(settings)
+    setup_tokens(settings)
     async with _resources(settings, own=own_resources):
         if bot and settings.discord.token is not None:
             Route.BASE = settings.discord.api_base

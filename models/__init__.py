@@ -16,6 +16,9 @@ MODEL_MODULES = [
     "models.members",
     "models.audit",
     "models.kv",
+    "models.auth",
+    "models.mfa",
+    "models.outbox",
 ]
 
 

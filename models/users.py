@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
 from tortoise import fields
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from models import audit
+from models.cache import cache
 from models.errors import Forbidden, NotFound
 from models.i18n import N_
 from models.permissions import Actor
@@ -28,6 +33,13 @@ class User(Model):
     avatar = fields.CharField(max_length=512, default="")
     locale = fields.CharField(max_length=16, null=True)
     timezone = fields.CharField(max_length=64, null=True)
+    privacy = fields.JSONField(default=dict)
+    # TOTP: the shared secret and the last time step accepted (a code works once).
+    mfa_secret = fields.CharField(max_length=64, null=True)
+    mfa_enabled = fields.BooleanField(default=False)
+    mfa_last_step = fields.BigIntField(default=0)
+    # Set when the user asks to delete the account; it is erased after a grace period.
+    deletion_requested_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -46,6 +58,7 @@ async def user_for_discord(discord_id: int, username: str, avatar: str = "") -> 
     if not created and (user.username, user.avatar) != (username, avatar or user.avatar):
         user.username, user.avatar = username, avatar or user.avatar
         await user.save(update_fields=["username", "avatar", "updated_at"])
+        await forget_profile(user.id)
     return user
 
 
@@ -74,4 +87,78 @@ async def set_superuser(actor: Actor, reference: str, value: bool) -> User:
         await audit.record(
             actor, "user.superuser", target=str(user.id), details={"is_superuser": value}
         )
+    await forget_profile(user.id)
     return user
+
+
+class Connections(BaseModel):
+    discord_id: str | None
+    steam_id: str | None
+    truckersmp_id: str | None
+    email: str | None
+    email_verified: bool
+
+
+class Profile(BaseModel):
+    """What a user sees of their own account."""
+
+    id: int
+    username: str
+    first_name: str
+    last_name: str
+    avatar: str
+    locale: str | None
+    timezone: str | None
+    privacy: dict[str, Any]
+    is_superuser: bool
+    mfa_enabled: bool
+    connections: Connections
+    created_at: datetime
+    deletion_requested_at: datetime | None
+
+
+def profile_of(user: User) -> Profile:
+    return Profile(
+        id=user.id,
+        username=user.username,
+        first_name=user.first_name,
+        last_name=user.last_name,
+        avatar=user.avatar,
+        locale=user.locale,
+        timezone=user.timezone,
+        privacy=user.privacy,
+        is_superuser=user.is_superuser,
+        mfa_enabled=user.mfa_enabled,
+        connections=Connections(
+            discord_id=str(user.discord_id) if user.discord_id else None,
+            steam_id=str(user.steam_id) if user.steam_id else None,
+            truckersmp_id=str(user.truckersmp_id) if user.truckersmp_id else None,
+            email=user.email,
+            email_verified=user.is_verified,
+        ),
+        created_at=user.created_at,
+        deletion_requested_at=user.deletion_requested_at,
+    )
+
+
+PROFILE_TTL = 300
+
+
+def _profile_key(user_id: int) -> str:
+    return f"profile:{user_id}"
+
+
+async def cached_profile(user_id: int) -> dict[str, Any]:
+    """The user's profile as JSON-ready data, cached; every change calls `forget_profile`."""
+    data = await cache().get(_profile_key(user_id))
+    if data is None:
+        user = await User.get_or_none(id=user_id)
+        if user is None:
+            raise NotFound(N_("That user does not exist."), code="user_not_found")
+        data = profile_of(user).model_dump(mode="json")
+        await cache().set(_profile_key(user_id), data, ttl=PROFILE_TTL)
+    return data
+
+
+async def forget_profile(user_id: int) -> None:
+    await cache().delete(_profile_key(user_id))

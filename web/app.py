@@ -10,14 +10,14 @@ from typing import Any
 from aiohttp import web
 
 from bot.config import Settings
-from web import hubs, middlewares, system
+from web import hubs, middlewares, sessions, system, users
 from web.api import PREFIX, Endpoint, Router
 from web.keys import GATEWAY_STATE, SETTINGS
 from web.metrics import protected_metrics
 from web.openapi import build_document
 
 # Every plugin's router, in the order they appear in the docs.
-ROUTERS: list[Router] = [system.router, hubs.router]
+ROUTERS: list[Router] = [system.router, sessions.router, users.router, hubs.router]
 
 
 def all_endpoints() -> list[Endpoint]:

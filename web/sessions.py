@@ -1,0 +1,191 @@
+"""Tokens and sessions over HTTP: public keys, refresh, logout, sessions, application tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from models import auth
+from web.api import Router, json_response, read_json
+from web.auth import current_claims
+
+router = Router("auth")
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: str = "Bearer"  # noqa: S105 - the OAuth token type, not a secret
+    expires_in: int
+    session_id: str
+
+
+def token_response(pair: auth.TokenPair) -> web.Response:
+    return json_response(
+        TokenResponse(
+            access_token=pair.access_token,
+            refresh_token=pair.refresh_token,
+            expires_in=pair.expires_in,
+            session_id=pair.session_id,
+        )
+    )
+
+
+class RefreshRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    refresh_token: str = Field(min_length=8, max_length=200)
+
+
+class SessionView(BaseModel):
+    id: str
+    method: str
+    created_at: datetime
+    last_used_at: datetime
+    user_agent: str
+    ip: str
+    current: bool
+
+
+class SessionList(BaseModel):
+    items: list[SessionView]
+
+
+class AppTokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=100)
+    scopes: list[str] = Field(default_factory=list, max_length=32)
+    expires_at: datetime | None = None
+
+
+class AppTokenView(BaseModel):
+    id: int
+    name: str
+    scopes: list[str]
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+
+
+class AppTokenCreated(AppTokenView):
+    token: str = Field(description="Shown once; store it now.")
+
+
+class AppTokenList(BaseModel):
+    items: list[AppTokenView]
+
+
+class Jwks(BaseModel):
+    keys: list[dict]
+
+
+@router.get("/auth/jwks.json", response=Jwks)
+async def jwks(request: web.Request) -> web.Response:
+    """Public keys that verify access tokens (JWKS)."""
+    return json_response(auth.token_config().keyring.jwks())
+
+
+@router.get("/auth/pub-key", content_type="application/x-pem-file", response=None)
+async def public_key(request: web.Request) -> web.Response:
+    """The active public key as PEM."""
+    pem = auth.token_config().keyring.active.public_pem()
+    return web.Response(text=pem, content_type="application/x-pem-file")
+
+
+@router.post("/auth/refresh", body=RefreshRequest, response=TokenResponse, errors=(400, 401, 422))
+async def refresh(request: web.Request) -> web.Response:
+    """Exchange a refresh token for new tokens (the old refresh token stops working)."""
+    body = await read_json(request, RefreshRequest)
+    return token_response(await auth.refresh_session(body.refresh_token, ip=request.remote or ""))
+
+
+@router.post("/auth/logout", status=204, errors=(401,), auth=True)
+async def logout(request: web.Request) -> web.Response:
+    """End the current session."""
+    claims = await current_claims(request)
+    if claims.session_id:
+        await auth.revoke_session_of(claims.user_id, claims.session_id)
+    return web.Response(status=204)
+
+
+@router.post("/auth/logout-everywhere", status=204, errors=(401,), auth=True)
+async def logout_everywhere(request: web.Request) -> web.Response:
+    """End every session of the current user."""
+    await auth.revoke_all_sessions((await current_claims(request)).user_id)
+    return web.Response(status=204)
+
+
+@router.get("/auth/sessions", response=SessionList, errors=(401,), auth=True)
+async def list_sessions(request: web.Request) -> web.Response:
+    """The current user's active sessions."""
+    claims = await current_claims(request)
+    sessions = await auth.active_sessions(claims.user_id)
+    items = [
+        SessionView(
+            id=str(s.id),
+            method=s.method,
+            created_at=s.created_at,
+            last_used_at=s.last_used_at,
+            user_agent=s.user_agent,
+            ip=s.ip,
+            current=str(s.id) == claims.session_id,
+        )
+        for s in sessions
+    ]
+    return json_response(SessionList(items=items))
+
+
+@router.delete("/auth/sessions/{session_id}", status=204, errors=(401, 404), auth=True)
+async def revoke_session(request: web.Request) -> web.Response:
+    """End one of the current user's sessions."""
+    await auth.revoke_session_of(
+        (await current_claims(request)).user_id, request.match_info["session_id"]
+    )
+    return web.Response(status=204)
+
+
+def _app_token_view(token: auth.AppToken) -> dict:
+    return AppTokenView(
+        id=token.id,
+        name=token.name,
+        scopes=token.scopes,
+        created_at=token.created_at,
+        expires_at=token.expires_at,
+        last_used_at=token.last_used_at,
+    ).model_dump(mode="json")
+
+
+@router.get("/auth/app-tokens", response=AppTokenList, errors=(401,), auth=True)
+async def list_app_tokens(request: web.Request) -> web.Response:
+    """The current user's application tokens (without their secrets)."""
+    tokens = await auth.list_app_tokens((await current_claims(request)).user_id)
+    return json_response({"items": [_app_token_view(t) for t in tokens]})
+
+
+@router.post(
+    "/auth/app-tokens",
+    body=AppTokenCreate,
+    response=AppTokenCreated,
+    status=201,
+    errors=(400, 401, 403, 422),
+    auth=True,
+)
+async def create_app_token(request: web.Request) -> web.Response:
+    """Create an application token for an integration (needs a recent login)."""
+    claims = await current_claims(request)
+    body = await read_json(request, AppTokenCreate)
+    await auth.require_recent_login(claims)
+    token, secret = await auth.create_app_token(
+        claims.user_id, body.name, body.scopes, body.expires_at
+    )
+    return json_response({**_app_token_view(token), "token": secret}, status=201)
+
+
+@router.delete("/auth/app-tokens/{token_id}", status=204, errors=(401, 404), auth=True)
+async def revoke_app_token(request: web.Request) -> web.Response:
+    """Revoke an application token."""
+    raw = request.match_info["token_id"]
+    token_id = int(raw) if raw.isdigit() else -1
+    await auth.revoke_app_token((await current_claims(request)).user_id, token_id)
+    return web.Response(status=204)
