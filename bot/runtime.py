@@ -17,6 +17,7 @@ from discord.http import Route
 from bot.bot import DriversHubBot
 from bot.config import Settings
 from bot.db import close_database, open_database
+from bot.outbox import Worker
 from models.auth import TokenConfig, configure_tokens
 from models.cache import close_cache, configure_cache
 from models.keys import load_keyring
@@ -112,6 +113,17 @@ async def _start_web(rt: Runtime, *, reuse_port: bool) -> None:
         log.info("metrics on http://%s/metrics", listen)
 
 
+def _start_workers(rt: Runtime) -> None:
+    """Background workers: each outbox kind with a way to send it gets a delivery loop."""
+    for worker in outbox_workers(rt.settings, rt.bot):
+        rt.tasks.append(asyncio.create_task(worker.run_forever(), name=f"outbox-{worker.kind}"))
+
+
+def outbox_workers(settings: Settings, bot: DriversHubBot | None) -> list[Worker]:
+    """The delivery workers this process can run (senders register here)."""
+    return []
+
+
 async def _start_bot(rt: Runtime) -> None:
     settings = rt.settings
     assert rt.bot is not None
@@ -165,6 +177,7 @@ async def running(
             await _start_web(rt, reuse_port=reuse_port)
             if rt.bot is not None:
                 await _start_bot(rt)
+            _start_workers(rt)
             yield rt
 
 

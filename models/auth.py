@@ -461,3 +461,34 @@ async def require_recent_login(claims: Claims) -> None:
             N_("Please confirm it is you: log in again or enter a code from your app."),
             code="reauthentication_required",
         )
+
+
+# Completing a login: every method (password, Discord, Steam, link) ends here.
+
+MFA_TICKET = "mfa"
+MFA_TICKET_TTL = 300
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """Either tokens, or a ticket to exchange with an MFA code for them."""
+
+    tokens: TokenPair | None = None
+    mfa_ticket: str | None = None
+
+
+async def complete_login(
+    user: User, method: str, *, user_agent: str = "", ip: str = ""
+) -> LoginResult:
+    """Start a session, unless the user has MFA on: then the caller must ask for a code."""
+    if not user.is_active:
+        raise Forbidden(N_("This account is disabled."), code="account_disabled")
+    if user.mfa_enabled:
+        ticket = await issue_ticket(
+            user.id,
+            MFA_TICKET,
+            MFA_TICKET_TTL,
+            {"method": method, "user_agent": user_agent[:256], "ip": ip[:64], "failures": 0},
+        )
+        return LoginResult(mfa_ticket=ticket)
+    return LoginResult(tokens=await start_session(user, method, user_agent=user_agent, ip=ip))

@@ -20,7 +20,7 @@ from tortoise import Tortoise, connections
 from bot.bot import DriversHubBot
 from bot.config import DiscordSettings, Settings
 from bot.db import close_database, open_database
-from bot.runtime import Runtime, running
+from bot.runtime import Runtime, running, setup_tokens
 from models.cache import cache, close_cache, configure_cache
 from tests.fakediscord import FakeDiscord
 from tests.fakediscord.fixtures import fake_discord_session, patch_discord_py
@@ -65,6 +65,8 @@ async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
         url, admin_url = f"sqlite://{tmp_path_factory.mktemp('db') / 'test.sqlite3'}", ""
     await open_database(url, apply_migrations=True)
     configure_cache(TEST_CACHE_URL, namespace=f"test-{uuid.uuid4().hex[:8]}")
+    # Signing keys for access tokens, generated once for the session.
+    setup_tokens(Settings(data_dir=tmp_path_factory.mktemp("data")))
     yield url
     await close_cache()
     await close_database()

@@ -1,0 +1,73 @@
+"""Delivery of the outbox: claim due rows, send them, record the outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from models import outbox
+from models.outbox import OutboxItem, OutboxKind
+
+log = logging.getLogger(__name__)
+
+
+class RetryLater(Exception):
+    """A temporary failure (rate limit, 5xx, network): try again after a backoff."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class PermanentFailure(Exception):
+    """The item can never be delivered (no such address, DMs closed): do not retry."""
+
+
+# A sender delivers one item and returns what to record (e.g. the Discord message id).
+Sender = Callable[[OutboxItem], Awaitable[dict[str, Any]]]
+MAX_ATTEMPTS = 10
+
+
+@dataclass
+class Worker:
+    kind: OutboxKind
+    send: Sender
+    interval: float = 1.0
+    batch: int = 20
+
+    async def run_once(self) -> int:
+        """Deliver what is due now; return how many items were handled."""
+        items = await outbox.claim_due(self.kind, limit=self.batch)
+        for item in items:
+            await self._deliver(item)
+        return len(items)
+
+    async def _deliver(self, item: OutboxItem) -> None:
+        try:
+            result = await self.send(item)
+        except RetryLater as exc:
+            if item.attempts + 1 >= MAX_ATTEMPTS:
+                await outbox.mark_failed(item, f"gave up: {exc}")
+            else:
+                await outbox.mark_retry(item, str(exc), exc.retry_after)
+        except PermanentFailure as exc:
+            log.info("outbox item %s cannot be delivered: %s", item.id, exc)
+            await outbox.mark_failed(item, str(exc))
+        except Exception as exc:  # a bug in a sender must not stop delivery of other items
+            log.exception("outbox item %s failed unexpectedly", item.id)
+            await outbox.mark_retry(item, repr(exc))
+        else:
+            await outbox.mark_sent(item, result)
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                handled = await self.run_once()
+            except Exception:  # the database may be briefly unavailable; keep going
+                log.exception("outbox worker for %s failed; retrying", self.kind)
+                handled = 0
+            if not handled:
+                await asyncio.sleep(self.interval)
