@@ -35,6 +35,8 @@ class Endpoint:
     errors: tuple[int, ...] = ()
     auth: bool = False
     content_type: str = "application/json"
+    # "auth" puts the route under the smaller budget of sensitive routes (login, reset...).
+    limit: str | None = None
 
 
 @dataclass

@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.config import Settings
-from web import hubs, middlewares, sessions, system, users
+from web import hubs, middlewares, ratelimit, sessions, system, users
 from web.api import PREFIX, Endpoint, Router
 from web.keys import GATEWAY_STATE, SETTINGS
 from web.metrics import protected_metrics
@@ -43,6 +43,11 @@ def create_app(
     if settings.web.cors_origins:
         stack.append(middlewares.cors(settings.web.cors_origins))
     stack.append(middlewares.errors)
+    if settings.rate_limit.enabled:
+        endpoints = {endpoint.handler: endpoint for endpoint in all_endpoints()}
+        stack.append(
+            ratelimit.middleware(settings.rate_limit, settings.web.trusted_proxies, endpoints)
+        )
     app = web.Application(middlewares=stack, client_max_size=settings.web.max_body_size)
     app[SETTINGS] = settings
     app[GATEWAY_STATE] = gateway_state

@@ -67,6 +67,8 @@ def from_domain(request: web.Request, error: DomainError) -> web.Response:
     headers = None
     if error.status == 429 and "seconds" in error.params:
         headers = {"Retry-After": str(error.params["seconds"])}
+    elif error.status == 401:
+        headers = {"WWW-Authenticate": 'Bearer realm="drivershub"'}
     return problem(request, error.status, error.code, detail, headers=headers, **extensions)
 
 

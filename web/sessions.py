@@ -93,7 +93,13 @@ async def public_key(request: web.Request) -> web.Response:
     return web.Response(text=pem, content_type="application/x-pem-file")
 
 
-@router.post("/auth/refresh", body=RefreshRequest, response=TokenResponse, errors=(400, 401, 422))
+@router.post(
+    "/auth/refresh",
+    body=RefreshRequest,
+    response=TokenResponse,
+    errors=(400, 401, 422, 429),
+    limit="auth",
+)
 async def refresh(request: web.Request) -> web.Response:
     """Exchange a refresh token for new tokens (the old refresh token stops working)."""
     body = await read_json(request, RefreshRequest)
@@ -168,8 +174,9 @@ async def list_app_tokens(request: web.Request) -> web.Response:
     body=AppTokenCreate,
     response=AppTokenCreated,
     status=201,
-    errors=(400, 401, 403, 422),
+    errors=(400, 401, 403, 422, 429),
     auth=True,
+    limit="auth",
 )
 async def create_app_token(request: web.Request) -> web.Response:
     """Create an application token for an integration (needs a recent login)."""

@@ -1,0 +1,103 @@
+"""Rate limits per identity (user when authenticated, else client IP) and per sensitive route."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Iterable
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from bot.config import RateLimitSettings
+from models import ratelimit
+from models.errors import DomainError, Unauthorized
+from models.ratelimit import Limit, Verdict
+from web.api import Endpoint
+from web.auth import current_claims
+
+log = logging.getLogger(__name__)
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(values: Iterable[str]) -> list[Network]:
+    return [ipaddress.ip_network(value, strict=False) for value in values]
+
+
+def client_ip(request: web.Request, trusted: list[Network]) -> str:
+    """The client's address; X-Forwarded-For counts only when sent by a trusted proxy."""
+    peer = request.remote or ""
+    if not trusted or not _is_trusted(peer, trusted):
+        return peer
+    hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
+    for hop in reversed(hops):  # the right-most address not added by our own proxies
+        if not _is_trusted(hop, trusted):
+            return hop
+    return hops[0] if hops else peer
+
+
+def _is_trusted(address: str, trusted: list[Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in trusted)
+
+
+async def identity(request: web.Request, trusted: list[Network]) -> str:
+    """`user:<id>` for a valid bearer token, else `ip:<address>`."""
+    if "Authorization" in request.headers:
+        try:
+            return f"user:{(await current_claims(request)).user_id}"
+        except (Unauthorized, DomainError):
+            pass  # the handler reports bad credentials; the limit falls back to the IP
+    return f"ip:{client_ip(request, trusted)}"
+
+
+def middleware(
+    settings: RateLimitSettings, trusted_proxies: list[str], endpoints: dict
+) -> web.Middleware:
+    """Count every API request against the caller's global budget, and sensitive routes
+    (login, register, reset, MFA, token creation) against a smaller one."""
+    global_limit = Limit("global", settings.global_limit, settings.global_window)
+    auth_limit = Limit("auth", settings.auth_limit, settings.auth_window)
+    trusted = parse_networks(trusted_proxies)
+
+    @web.middleware
+    async def limit(request: web.Request, handler: Handler) -> web.StreamResponse:
+        endpoint: Endpoint | None = endpoints.get(request.match_info.handler)
+        if endpoint is None or endpoint.tag == "system":
+            return await handler(request)  # health checks and docs are never limited
+        who = await identity(request, trusted)
+        verdicts = [await _spend(global_limit, who, fail_open=True)]
+        if endpoint.limit == "auth":
+            verdicts.append(
+                await _spend(auth_limit, f"{endpoint.handler.__name__}:{who}", fail_open=False)
+            )
+        refused = next((v for v in verdicts if v is not None and not v.allowed), None)
+        if refused is not None:
+            raise refused.refuse()
+        response = await handler(request)
+        _add_headers(response, [v for v in verdicts if v is not None])
+        return response
+
+    return limit
+
+
+async def _spend(limit: Limit, key: str, *, fail_open: bool) -> Verdict | None:
+    try:
+        return await ratelimit.hit(limit, key)
+    except Exception:  # the cache is down
+        if fail_open:
+            log.warning("rate limit %s not checked: cache unavailable", limit.name)
+            return None
+        from models.auth import Unavailable
+
+        raise Unavailable() from None
+
+
+def _add_headers(response: web.StreamResponse, verdicts: list[Verdict]) -> None:
+    if verdicts and not response.prepared:
+        tightest = min(verdicts, key=lambda v: v.remaining)
+        response.headers["RateLimit-Policy"] = ", ".join(v.limit.policy() for v in verdicts)
+        response.headers["RateLimit"] = tightest.header()
