@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import sys
@@ -72,6 +73,8 @@ def _web(settings: Settings, args: argparse.Namespace) -> int:
     from bot.runtime import init_sentry, serve
 
     workers = _concurrency()
+    if workers is None:
+        return EXIT_CONFIG
     if workers <= 1:
         init_sentry(settings)
         asyncio.run(serve(settings, bot=False))
@@ -81,11 +84,21 @@ def _web(settings: Settings, args: argparse.Namespace) -> int:
     return _supervise(workers)
 
 
-def _concurrency() -> int:
+def _concurrency() -> int | None:
+    """How many web processes to run (WEB_CONCURRENCY), or None after saying why not."""
     raw = os.environ.get("WEB_CONCURRENCY", "1")
-    if not raw.isdigit() or int(raw) < 1:
-        raise SystemExit(f"drivershub: WEB_CONCURRENCY must be a positive integer, not {raw!r}")
-    return int(raw)
+    try:
+        workers = int(raw)
+    except ValueError:
+        workers = 0
+    if workers < 1:
+        print(
+            f"drivershub: configuration error: WEB_CONCURRENCY must be a positive integer,"
+            f" not {raw!r}",
+            file=sys.stderr,
+        )
+        return None
+    return workers
 
 
 def _web_worker() -> None:
@@ -99,23 +112,42 @@ def _web_worker() -> None:
 
 
 def _supervise(workers: int) -> int:
-    """Start worker processes sharing the port (SO_REUSEPORT) and stop them on SIGTERM."""
+    """Start worker processes sharing the port (SO_REUSEPORT) and stop them on SIGTERM.
+
+    If a worker dies on its own, the others are stopped too and the exit code is 1, so the
+    service manager (systemd, Docker, Kubernetes) restarts a whole service instead of
+    leaving it running at part capacity.
+    """
     context = multiprocessing.get_context("spawn")
     processes = [context.Process(target=_web_worker, name=f"web-{i}") for i in range(workers)]
-    for process in processes:
-        process.start()
-    log.info("started %d web workers", workers)
+    stopping = False
 
     def stop(signum: int, frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
         for process in processes:
             if process.is_alive():
                 process.terminate()
 
+    # Handlers first: a SIGTERM during start-up must not orphan the workers already started.
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    started = []
     for process in processes:
+        if not stopping:
+            process.start()
+            started.append(process)
+    log.info("started %d web workers", len(started))
+    if started:
+        multiprocessing.connection.wait([p.sentinel for p in started])
+    crashed = not stopping
+    if crashed:
+        log.error("a web worker stopped unexpectedly: stopping the others")
+        stop(signal.SIGTERM, None)
+    for process in started:
         process.join()
-    return max((p.exitcode or 0) for p in processes)
+    failed = crashed or any(p.exitcode != 0 for p in started)
+    return 1 if failed else 0
 
 
 def _with_db(settings: Settings, action: Callable[[], Awaitable[Any]], *, migrate: bool) -> Any:

@@ -47,7 +47,7 @@ async def pending_model_changes() -> list[str]:
     apps = config["apps"]
     detector = MigrationAutodetector(Tortoise.apps, apps)
     writers = await detector.changes()
-    return [f"{w.app_label}: {op!r}" for w in writers for op in w.operations]
+    return [f"{w.app_label}: {op.describe()}" for w in writers for op in w.operations]
 
 
 async def make_migrations(name: str | None = None) -> list[Path]:

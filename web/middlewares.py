@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 
@@ -18,12 +19,14 @@ log = logging.getLogger(__name__)
 access_log = logging.getLogger("drivershub.access")
 
 REQUEST_ID_HEADER = "X-Request-Id"
+# A proxy's request id is accepted only if it looks like one (uuids, hex, trace ids): no
+# spaces, quotes or markup that could forge a field in a plain-text log line.
+SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:;=+/-]{1,64}")
 
 
 def _incoming_id(request: web.Request) -> str:
     given = request.headers.get(REQUEST_ID_HEADER, "")
-    # Accept a proxy's id only if it is short and printable; never echo arbitrary input.
-    if 0 < len(given) <= 64 and given.isascii() and given.isprintable():
+    if SAFE_REQUEST_ID.fullmatch(given):
         return given
     return uuid.uuid4().hex
 

@@ -1,0 +1,70 @@
+"""Web fixtures: the real application factory behind aiohttp's test client.
+
+`api_client(**sections, routes=...)` builds `web.app.create_app` from the session `settings`
+(each keyword replaces fields of one settings section, e.g. `web={"cors_origins": [...]}`),
+lets a test add throwaway routes before the app starts, and yields a started `TestClient`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot.config import Settings
+from web.app import create_app
+
+ClientFactory = Callable[..., contextlib.AbstractAsyncContextManager[TestClient]]
+
+
+def with_sections(settings: Settings, **sections: dict[str, Any]) -> Settings:
+    """`settings` with some fields of some sections replaced (settings are frozen)."""
+    update = {}
+    for name, values in sections.items():
+        section = getattr(settings, name)
+        update[name] = type(section).model_validate({**section.model_dump(), **values})
+    return settings.model_copy(update=update)
+
+
+@pytest.fixture
+def api_client(settings: Settings) -> ClientFactory:
+    @contextlib.asynccontextmanager
+    async def start(
+        routes: Callable[[web.Application], None] | None = None, **sections: dict[str, Any]
+    ) -> AsyncIterator[TestClient]:
+        app = create_app(with_sections(settings, **sections))
+        if routes is not None:
+            routes(app)
+        async with TestClient(TestServer(app)) as client:
+            yield client
+
+    return start
+
+
+@pytest.fixture
+async def client(api_client: ClientFactory) -> AsyncIterator[TestClient]:
+    """The API with the test settings, started."""
+    async with api_client() as started:
+        yield started
+
+
+async def problem_of(response: Any, status: int, code: str | None) -> dict[str, Any]:
+    """The problem+json body of `response`, after checking its shape, status and code.
+
+    `code=None` accepts any code (for errors whose code a coming feature will refine).
+    """
+    assert response.status == status, await response.text()
+    assert response.content_type == "application/problem+json"
+    body = await response.json(content_type=None)
+    assert set(body) >= {"type", "title", "status", "code", "detail", "instance"}
+    assert body["status"] == status
+    assert body["code"] == (code or body["code"])
+    assert body["type"] == f"urn:drivershub:problem:{body['code']}"
+    assert body["instance"] == response.url.path
+    assert body["title"]
+    assert body["detail"]
+    return body

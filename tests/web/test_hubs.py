@@ -1,0 +1,147 @@
+"""Hubs over HTTP: the public list, one hub, and changes (refused until logins exist)."""
+
+from __future__ import annotations
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from models import hubs
+from models.hubs import Hub, HubUpdate
+from models.permissions import SYSTEM
+from tests.web.conftest import problem_of
+
+
+async def _make_hubs(count: int) -> list[Hub]:
+    return [await hubs.ensure_hub_for_guild(i + 1, f"Hub {i:02d}", None) for i in range(count)]
+
+
+async def test_list_hubs_is_paginated_in_name_order(client: TestClient) -> None:
+    await _make_hubs(5)
+    first = await (await client.get("/api/v1/hubs", params={"per_page": 2})).json()
+    last = await (await client.get("/api/v1/hubs", params={"per_page": 2, "page": 3})).json()
+    beyond = await (await client.get("/api/v1/hubs", params={"per_page": 2, "page": 4})).json()
+    assert [h["slug"] for h in first["items"]] == ["hub-00", "hub-01"]
+    assert (first["page"], first["per_page"], first["total"]) == (1, 2, 5)
+    assert [h["slug"] for h in last["items"]] == ["hub-04"]
+    assert beyond["items"] == []
+    assert beyond["total"] == 5
+
+
+async def test_list_hubs_defaults_to_20_a_page_and_hides_private_and_inactive(
+    client: TestClient,
+) -> None:
+    road, night, _gone = await _make_hubs(3)
+    await hubs.update_hub(SYSTEM, night, HubUpdate(public=False))
+    await hubs.deactivate_guild(3)
+    response = await client.get("/api/v1/hubs")
+    assert response.status == 200
+    body = await response.json()
+    assert (body["page"], body["per_page"], body["total"]) == (1, 20, 1)
+    assert [h["slug"] for h in body["items"]] == [road.slug]
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"per_page": "0"}, "per_page"),
+        ({"per_page": "101"}, "per_page"),
+        ({"page": "0"}, "page"),
+        ({"page": "two"}, "page"),
+        ({"sort": "name"}, "sort"),
+    ],
+)
+async def test_list_hubs_rejects_bad_paging_with_a_422(
+    client: TestClient, query: dict[str, str], field: str
+) -> None:
+    response = await client.get("/api/v1/hubs", params=query)
+    body = await problem_of(response, 422, "validation_failed")
+    assert [e["field"] for e in body["errors"]] == [field]
+
+
+async def test_list_hubs_accepts_the_largest_page_size(client: TestClient) -> None:
+    response = await client.get("/api/v1/hubs", params={"per_page": "100"})
+    assert response.status == 200
+    assert (await response.json())["per_page"] == 100
+
+
+async def test_get_hub_shows_its_public_view(client: TestClient) -> None:
+    await hubs.ensure_hub_for_guild(42, "Road Kings", 10, "de")
+    response = await client.get("/api/v1/hubs/road-kings")
+    assert response.status == 200
+    assert response.content_type == "application/json"
+    body = await response.json()
+    assert body["slug"] == "road-kings"
+    assert body["name"] == "Road Kings"
+    assert body["language"] == "de"
+    assert body["members"] == 0
+    assert "tracker" in body["plugins"]
+    # Nothing operators keep private leaks into the public view.
+    assert not {"guild_id", "owner_discord_id", "id", "settings", "active"} & set(body)
+
+
+async def test_get_hub_shows_changes_at_once(client: TestClient) -> None:
+    hub = await hubs.ensure_hub_for_guild(42, "Road Kings", 10)
+    assert (await (await client.get("/api/v1/hubs/road-kings")).json())["language"] == "en"
+    await hubs.update_hub(SYSTEM, hub, HubUpdate(language="de"))
+    assert (await (await client.get("/api/v1/hubs/road-kings")).json())["language"] == "de"
+
+
+@pytest.mark.parametrize(
+    "slug",
+    [
+        "ghost-riders",
+        "Road-Kings",
+        "road%20kings",
+        "x%00y",
+        "%3Cb%3E",
+        "r%C3%B6ad",
+        "a" * 300,
+        "-x-",
+    ],
+)
+async def test_unknown_hub_is_a_404_problem(client: TestClient, slug: str) -> None:
+    await hubs.ensure_hub_for_guild(42, "Road Kings", 10)
+    response = await client.get(f"/api/v1/hubs/{slug}")
+    body = await problem_of(response, 404, "hub_not_found")
+    assert body["detail"].startswith("There is no hub called ")
+
+
+async def test_inactive_hub_is_a_404_problem(client: TestClient) -> None:
+    await hubs.ensure_hub_for_guild(42, "Road Kings", 10)
+    assert (await client.get("/api/v1/hubs/road-kings")).status == 200  # now cached
+    await hubs.deactivate_guild(42)
+    response = await client.get("/api/v1/hubs/road-kings")
+    await problem_of(response, 404, "hub_not_found")
+
+
+async def test_problem_detail_follows_accept_language(client: TestClient) -> None:
+    german = await client.get("/api/v1/hubs/ghost-riders", headers={"Accept-Language": "de"})
+    regional = await client.get(
+        "/api/v1/hubs/ghost-riders", headers={"Accept-Language": "de-AT,de;q=0.9,en;q=0.5"}
+    )
+    unknown = await client.get("/api/v1/hubs/ghost-riders", headers={"Accept-Language": "fr"})
+    assert (await problem_of(german, 404, "hub_not_found"))["detail"] == (
+        "Es gibt keinen Hub namens ghost-riders."
+    )
+    assert (await regional.json(content_type=None))["detail"].startswith("Es gibt keinen Hub")
+    assert (await unknown.json(content_type=None))["detail"] == (
+        "There is no hub called ghost-riders."
+    )
+
+
+async def test_changing_a_hub_needs_authentication(client: TestClient) -> None:
+    hub = await hubs.ensure_hub_for_guild(42, "Road Kings", 10)
+    response = await client.patch("/api/v1/hubs/road-kings", json={"language": "de"})
+    await problem_of(response, 401, None)
+    assert (await Hub.get(id=hub.id)).language == "en"
+    assert (await (await client.get("/api/v1/hubs/road-kings")).json())["language"] == "en"
+
+
+async def test_authentication_is_checked_before_the_body(client: TestClient) -> None:
+    await hubs.ensure_hub_for_guild(42, "Road Kings", 10)
+    malformed = await client.patch(
+        "/api/v1/hubs/road-kings", data="{", headers={"Content-Type": "application/json"}
+    )
+    unknown_hub = await client.patch("/api/v1/hubs/ghost-riders", json={"language": "xx"})
+    await problem_of(malformed, 401, None)
+    await problem_of(unknown_hub, 401, None)
