@@ -32,6 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     make.add_argument("--name", help="a name for the migration file")
     sub.add_parser("check-config", help="print the effective configuration, secrets masked")
     sub.add_parser("messages", help="update the translation catalogs from the source")
+    sub.add_parser("rotate-keys", help="add a new token signing key (old ones stay valid)")
     create = sub.add_parser("create-hub", help="create a hub without a Discord guild")
     create.add_argument("name")
     create.add_argument("--slug")
@@ -70,7 +71,7 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _web(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.runtime import init_sentry, serve
+    from bot.runtime import init_sentry, serve, setup_tokens
 
     workers = _concurrency()
     if workers is None:
@@ -81,6 +82,7 @@ def _web(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     if settings.database.should_auto_migrate:
         _with_db(settings, lambda: asyncio.sleep(0), migrate=True)
+    setup_tokens(settings)  # create the signing key once, before the workers share it
     return _supervise(workers)
 
 
@@ -192,6 +194,17 @@ def _messages(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if any(missing.values()) else 0
 
 
+def _rotate_keys(settings: Settings, args: argparse.Namespace) -> int:
+    from models.keys import rotate
+
+    if settings.auth.private_key is not None:
+        print("drivershub: the signing key comes from [auth] private_key; rotate it there")
+        return 1
+    path = rotate(settings.data_dir / "keys", settings.auth.algorithm)
+    print(f"new signing key {path.name}; running processes pick it up within seconds")
+    return 0
+
+
 def _operator(settings: Settings, action: Callable[[], Awaitable[str]]) -> int:
     """Run an operator action against a migrated database; domain errors print cleanly."""
     from models.errors import DomainError
@@ -246,6 +259,7 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int | None]] = {
     "makemigrations": _makemigrations,
     "check-config": _check_config,
     "messages": _messages,
+    "rotate-keys": _rotate_keys,
     "create-hub": _create_hub,
     "promote": _promote,
     "update-hub": _update_hub,

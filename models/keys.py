@@ -56,31 +56,57 @@ def _kid(key: PrivateKey) -> str:
     return hashlib.sha256(der).hexdigest()[:16]
 
 
+RELOAD_INTERVAL = 10.0  # seconds between re-reads of the key directory on an unknown kid
+
+
 class KeyRing:
     """The active signing key plus retired keys whose tokens may still be alive."""
 
-    def __init__(self, keys: list[SigningKey], keep_retired: float) -> None:
-        self.keys = sorted(keys, key=lambda k: k.created, reverse=True)
+    def __init__(
+        self, keys: list[SigningKey], keep_retired: float, directory: Path | None = None
+    ) -> None:
         self.keep_retired = keep_retired
+        self.directory = directory
+        self._loaded_at = time.monotonic()
+        self._use(keys)
+
+    def _use(self, keys: list[SigningKey]) -> None:
+        self.keys = sorted(keys, key=lambda k: k.created, reverse=True)
         self._by_kid = {k.kid: k for k in self.published()}
+
+    def reload(self) -> None:
+        """Pick up keys another process added (rotation), at most every few seconds."""
+        if self.directory is None or time.monotonic() - self._loaded_at < RELOAD_INTERVAL:
+            return
+        self._loaded_at = time.monotonic()
+        keys = [_load_file(p) for p in sorted(self.directory.glob("*.pem"))]
+        if keys:
+            self._use(keys)
 
     @property
     def active(self) -> SigningKey:
+        """The newest key (re-read every few seconds, so a rotation reaches every process)."""
+        self.reload()
         return self.keys[0]
 
     def published(self) -> list[SigningKey]:
         """The active key and keys retired less than a token lifetime ago."""
         now = time.time()
-        result = [self.active]
+        result = [self.keys[0]]
         for newer, key in zip(self.keys, self.keys[1:], strict=False):
             if now - newer.created < self.keep_retired:
                 result.append(key)
         return result
 
     def get(self, kid: str) -> SigningKey | None:
-        return self._by_kid.get(kid)
+        key = self._by_kid.get(kid)
+        if key is None:
+            self.reload()
+            key = self._by_kid.get(kid)
+        return key
 
     def jwks(self) -> dict[str, Any]:
+        self.reload()
         return {"keys": [key.jwk() for key in self.published()]}
 
 
@@ -120,7 +146,7 @@ def load_keyring(
         path = _write(directory, _generate(algorithm))
         log.info("generated a new %s signing key in %s", algorithm, path.parent)
         keys.append(_load_file(path))
-    return KeyRing(keys, keep_retired)
+    return KeyRing(keys, keep_retired, directory)
 
 
 def rotate(directory: Path, algorithm: str) -> Path:

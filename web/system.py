@@ -87,6 +87,23 @@ async def docs_init(request: web.Request) -> web.Response:
     return web.Response(text=DOCS_INIT % PREFIX, content_type="application/javascript")
 
 
+# Only what the docs page loads (the package also ships editor bundles and source maps).
+DOCS_ASSETS = {
+    "swagger-ui-bundle.js": "application/javascript",
+    "swagger-ui.css": "text/css",
+}
+
+
+async def docs_asset(request: web.Request) -> web.FileResponse:
+    name = request.match_info["name"]
+    if name not in DOCS_ASSETS:
+        raise web.HTTPNotFound()
+    return web.FileResponse(
+        SWAGGER_ASSETS / name,
+        headers={"Content-Type": DOCS_ASSETS[name], "Cache-Control": "public, max-age=86400"},
+    )
+
+
 def install_docs_assets(app: web.Application) -> None:
     app.router.add_get(f"{PREFIX}/docs/init.js", docs_init)
-    app.router.add_static(f"{PREFIX}/docs/assets", SWAGGER_ASSETS)
+    app.router.add_get(f"{PREFIX}/docs/assets/{{name}}", docs_asset)
