@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from aiohttp.test_utils import TestClient
 
-from models import hubs
+from models import auth, hubs
 from models.hubs import Hub, HubUpdate
 from models.permissions import SYSTEM
+from models.users import User
 from tests.web.conftest import problem_of
 
 
@@ -145,3 +146,45 @@ async def test_authentication_is_checked_before_the_body(client: TestClient) -> 
     unknown_hub = await client.patch("/api/v1/hubs/ghost-riders", json={"language": "xx"})
     await problem_of(malformed, 401, None)
     await problem_of(unknown_hub, 401, None)
+
+
+async def _bearer_for(discord_id: int) -> dict[str, str]:
+    user = await User.create(username=f"u{discord_id}", discord_id=discord_id)
+    pair = await auth.start_session(user, "discord")
+    return {"Authorization": f"Bearer {pair.access_token}"}
+
+
+async def test_the_owner_changes_a_hub_through_the_api(client: TestClient) -> None:
+    await hubs.ensure_hub_for_guild(42, "Road Kings", 10)
+    headers = await _bearer_for(10)
+    response = await client.patch(
+        "/api/v1/hubs/road-kings",
+        json={"language": "de", "settings": {"description": "Convoys every Friday"}},
+        headers=headers,
+    )
+    assert response.status == 200
+    body = await response.json()
+    assert (body["language"], body["description"]) == ("de", "Convoys every Friday")
+    public = await (await client.get("/api/v1/hubs/road-kings")).json()
+    assert public["language"] == "de"
+
+
+async def test_a_member_without_manage_hub_is_refused(client: TestClient) -> None:
+    await hubs.ensure_hub_for_guild(42, "Road Kings", 10)
+    headers = await _bearer_for(11)
+    response = await client.patch(
+        "/api/v1/hubs/road-kings", json={"language": "de"}, headers=headers
+    )
+    await problem_of(response, 403, "missing_permission")
+
+
+async def test_bad_settings_name_every_field(client: TestClient) -> None:
+    await hubs.ensure_hub_for_guild(42, "Road Kings", 10)
+    headers = await _bearer_for(10)
+    response = await client.patch(
+        "/api/v1/hubs/road-kings",
+        json={"timezone": "Mars/Olympus", "plugins": {"nope": True}},
+        headers=headers,
+    )
+    body = await problem_of(response, 422, "validation_failed")
+    assert {e["field"] for e in body["errors"]} == {"timezone", "plugins.nope.[key]"}
