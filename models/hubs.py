@@ -321,9 +321,25 @@ def _apply(hub: Hub, change: HubUpdate) -> None:
         hub.settings = HubSettings.model_validate({**hub.settings, **patch}).model_dump(mode="json")
 
 
-async def update_hub(actor: Actor, hub: Hub, change: HubUpdate) -> Hub:
-    """Change a hub's settings (needs manage_hub); the audit log keeps before and after."""
+def is_destructive(change: HubUpdate) -> bool:
+    """Turning plugins off hides their data from members: it needs a fresh login on the web."""
+    return bool(change.plugins) and not all(change.plugins.values())
+
+
+async def update_hub(
+    actor: Actor, hub: Hub, change: HubUpdate, *, recently_authenticated: bool = True
+) -> Hub:
+    """Change a hub's settings (needs manage_hub); the audit log keeps before and after.
+
+    `recently_authenticated` is False for an API session whose last login is old: then
+    destructive changes are refused until the user confirms it is them.
+    """
     await authorize(actor, hub, Permission.MANAGE_HUB)
+    if is_destructive(change) and not recently_authenticated:
+        raise Forbidden(
+            N_("Please confirm it is you: log in again or enter a code from your app."),
+            code="reauthentication_required",
+        )
     before = _snapshot(hub)
     _apply(hub, change)
     after = _snapshot(hub)

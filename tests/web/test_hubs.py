@@ -188,3 +188,17 @@ async def test_bad_settings_name_every_field(client: TestClient) -> None:
     )
     body = await problem_of(response, 422, "validation_failed")
     assert {e["field"] for e in body["errors"]} == {"timezone", "plugins.nope.[key]"}
+
+
+async def test_turning_plugins_off_needs_a_recent_login(client: TestClient) -> None:
+    await hubs.ensure_hub_for_guild(42, "Road Kings", 10)
+    headers = await _bearer_for(10)
+    await auth.Session.all().update(authenticated_at=auth.now().replace(year=2000))
+    off = await client.patch(
+        "/api/v1/hubs/road-kings", json={"plugins": {"polls": False}}, headers=headers
+    )
+    await problem_of(off, 403, "reauthentication_required")
+    on = await client.patch(
+        "/api/v1/hubs/road-kings", json={"plugins": {"polls": True}}, headers=headers
+    )
+    assert on.status == 200
