@@ -61,8 +61,12 @@ async def test_hub_of_a_guild_removed_while_offline_is_deactivated(
         pass
     discord.remove_bot_from(guild)
     async with start_app():
-        pass
-    assert not (await Hub.get(guild_id=guild.id)).active
+
+        async def deactivated() -> bool:
+            return not (await Hub.get(guild_id=guild.id)).active
+
+        # on_ready reconciles in the background once the bot is ready.
+        await discord.wait_for(deactivated, 5, "the hub to be deactivated")
 
 
 async def test_command_from_a_dm_gets_a_localized_error(
