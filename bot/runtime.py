@@ -17,7 +17,10 @@ from discord.http import Route
 from bot.bot import DriversHubBot
 from bot.config import Settings
 from bot.db import close_database, open_database
+from bot.delivery import discord_dm_worker
+from bot.email import email_worker
 from bot.outbox import Worker
+from models import ratelimit
 from models.auth import TokenConfig, configure_tokens
 from models.cache import close_cache, configure_cache
 from models.keys import load_keyring
@@ -53,7 +56,10 @@ class Runtime:
 
 
 def setup_tokens(settings: Settings) -> None:
-    """Load (or create) the signing keys and configure token issuing for this process."""
+    """Load (or create) the signing keys and configure tokens and login throttling."""
+    ratelimit.configure_account_limit(
+        settings.rate_limit.account_failures, settings.rate_limit.account_window
+    )
     config = settings.auth
     secret = config.private_key.get_secret_value() if config.private_key else None
     keyring = load_keyring(
@@ -80,7 +86,8 @@ def init_sentry(settings: Settings) -> None:
         dsn=settings.sentry.dsn.get_secret_value(),
         environment=settings.sentry.environment,
         traces_sample_rate=settings.sentry.traces_sample_rate,
-        send_default_pii=False,
+        # Personal data (IPs, cookies, user ids) stays out: the SDK's default, not repeated here
+        # because recent SDKs deprecate the option in favour of `data_collection`.
     )
     log.info("error reporting to Sentry is on")
 
@@ -121,7 +128,12 @@ def _start_workers(rt: Runtime) -> None:
 
 def outbox_workers(settings: Settings, bot: DriversHubBot | None) -> list[Worker]:
     """The delivery workers this process can run (senders register here)."""
-    return []
+    workers: list[Worker] = []
+    if bot is not None:
+        workers.append(discord_dm_worker(bot))
+    if settings.smtp.host:
+        workers.append(email_worker(settings.smtp))
+    return workers
 
 
 async def _start_bot(rt: Runtime) -> None:

@@ -10,14 +10,36 @@ from typing import Any
 from aiohttp import web
 
 from bot.config import Settings
-from web import hubs, middlewares, ratelimit, sessions, system, users
+from web import (
+    accounts,
+    hubs,
+    login_links,
+    mfa,
+    middlewares,
+    oauth,
+    ratelimit,
+    sessions,
+    steam,
+    system,
+    users,
+)
 from web.api import PREFIX, Endpoint, Router
 from web.keys import GATEWAY_STATE, SETTINGS
 from web.metrics import protected_metrics
 from web.openapi import build_document
 
 # Every plugin's router, in the order they appear in the docs.
-ROUTERS: list[Router] = [system.router, sessions.router, users.router, hubs.router]
+ROUTERS: list[Router] = [
+    system.router,
+    sessions.router,
+    users.router,
+    hubs.router,
+    login_links.router,
+    oauth.router,
+    steam.router,
+    accounts.router,
+    mfa.router,
+]
 
 
 def all_endpoints() -> list[Endpoint]:
@@ -51,6 +73,7 @@ def create_app(
     app = web.Application(middlewares=stack, client_max_size=settings.web.max_body_size)
     app[SETTINGS] = settings
     app[GATEWAY_STATE] = gateway_state
+    app.cleanup_ctx.append(oauth.http_client_ctx)  # calls to Discord and Steam for logins
     for router in ROUTERS:
         router.install(app)
     system.install_docs_assets(app)

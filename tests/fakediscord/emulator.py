@@ -18,6 +18,7 @@ from aiohttp import web
 
 from .faults import Fault
 from .gateway import Gateway
+from .routes.oauth2 import OAuth2
 from .scenario import Interaction, InteractionDriver
 from .server import API_PREFIX, DiscordError, RecordedRequest, create_app
 from .spec import OpenAPISpec
@@ -76,6 +77,7 @@ class FakeDiscord:
         self.application_id = self.bot_user.id
         self.gateway = Gateway(self)
         self.interactions = InteractionDriver(self)
+        self.oauth2 = OAuth2()
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -111,6 +113,11 @@ class FakeDiscord:
     @property
     def api_base(self) -> str:
         return self.base_url + API_PREFIX
+
+    @property
+    def authorize_url(self) -> str:
+        """The OAuth2 consent page (discord.com/oauth2/authorize)."""
+        return f"{self.base_url}/oauth2/authorize"
 
     @property
     def gateway_url(self) -> str:

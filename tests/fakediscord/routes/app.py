@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from ..server import BODY, DiscordError, emulator_of, json_response, not_found
+from . import oauth2
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,9 @@ async def get_user(request: web.Request) -> web.Response:
     emulator = emulator_of(request)
     user_id = request.match_info["user_id"]
     if user_id == "@me":
+        bearer = oauth2.bearer_user(request)  # a user's OAuth2 token, or the bot itself
+        if bearer is not None:
+            return json_response(oauth2.me_payload(*bearer))
         return json_response(emulator.bot_user.payload())
     user = emulator.users.get(int(user_id))
     if user is None:

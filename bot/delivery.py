@@ -1,0 +1,74 @@
+"""Delivery of Discord DMs from the outbox, through the bot's HTTP client."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import aiohttp
+import discord
+from discord.http import handle_message_parameters
+
+from bot.outbox import PermanentFailure, RetryLater, Worker
+from models import identities
+from models.i18n import translate
+from models.outbox import OutboxItem, OutboxKind
+from models.users import User
+
+log = logging.getLogger(__name__)
+
+# Every DM text by template name; plugins that queue DMs add theirs here.
+TEMPLATES: dict[str, str] = {**identities.DM_TEXTS}
+# Discord errors that no retry can fix: unknown channel/user, missing access, cannot DM.
+PERMANENT_CODES = {10003, 10013, 50001, 50007}
+
+
+class DiscordDMSender:
+    """Sends one outbox item as a DM; safe to call again for the same item."""
+
+    def __init__(self, bot: discord.Client) -> None:
+        self.bot = bot
+
+    async def __call__(self, item: OutboxItem) -> dict[str, Any]:
+        if item.result.get("message_id"):
+            return item.result  # sent before the outcome could be recorded
+        text = await render(item)
+        try:
+            channel = await self.bot.http.start_private_message(int(item.address))
+            # Discord drops a second message with the same nonce: a retry never sends twice.
+            with handle_message_parameters(content=text, nonce=f"outbox-{item.id}") as params:
+                message = await self.bot.http.send_message(int(channel["id"]), params=params)
+        except discord.RateLimited as exc:
+            raise RetryLater("rate limited", exc.retry_after) from None
+        except discord.HTTPException as exc:
+            raise classify(exc) from None
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise RetryLater(f"network: {exc!r}") from None
+        return {"message_id": message["id"], "channel_id": channel["id"]}
+
+
+async def render(item: OutboxItem) -> str:
+    """The text in the recipient's chosen language, else the one they used when asking."""
+    template = TEMPLATES.get(item.template)
+    if template is None:
+        raise PermanentFailure(f"unknown template {item.template!r}")
+    user = await User.get_or_none(id=item.user_id) if item.user_id else None
+    params = dict(item.params)
+    locale = (user.locale if user else None) or params.pop("locale", None)
+    params.pop("locale", None)
+    return translate(template, locale, **params)[:2000]
+
+
+def classify(exc: discord.HTTPException) -> Exception:
+    """429 and 5xx are temporary; the permanent codes and other 4xx (a bug) are not."""
+    if exc.status == 429 or exc.status >= 500:
+        headers = getattr(exc.response, "headers", None) or {}
+        retry_after = headers.get("Retry-After")
+        return RetryLater(f"{exc.status} {exc.text}", float(retry_after) if retry_after else None)
+    if exc.code not in PERMANENT_CODES:
+        log.warning("Discord refused a DM (%s %s): %s", exc.status, exc.code, exc.text)
+    return PermanentFailure(f"{exc.status} {exc.code} {exc.text}")
+
+
+def discord_dm_worker(bot: discord.Client) -> Worker:
+    return Worker(OutboxKind.DISCORD_DM, DiscordDMSender(bot))

@@ -1,0 +1,119 @@
+"""Login with Steam (OpenID 2.0) and connecting a Steam account, over HTTP."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlencode
+
+import aiohttp
+from aiohttp import web
+
+from bot.config import Settings
+from models import identities, oauth, steam
+from models.identities import ExternalIdentity, LoginUnavailable, Provider
+from models.oauth import LINK, LOGIN, FlowState, StartedFlow
+from web.api import PREFIX, Router, json_response, parse_query, read_json
+from web.auth import actor_of
+from web.oauth import (
+    HTTP,
+    LinkRequest,
+    LinkStarted,
+    NextQuery,
+    bind_browser,
+    finish,
+    next_url,
+    redirect,
+    settings_of,
+)
+
+log = logging.getLogger(__name__)
+router = Router("login")
+CALLBACK_PATH = "/auth/steam/callback"
+
+
+def return_to(settings: Settings, state: str) -> str:
+    """Our callback URL for one flow; Steam must send back exactly this."""
+    base = settings.web.public_url.rstrip("/")
+    return f"{base}{PREFIX}{CALLBACK_PATH}?{urlencode({'state': state})}"
+
+
+async def _start_steam(
+    settings: Settings, purpose: str, target: str | None, user_id: int | None = None
+) -> tuple[str, StartedFlow]:
+    started = await oauth.start_flow(
+        Provider.STEAM, purpose, next_url(settings, target), user_id=user_id
+    )
+    realm = oauth.origin_of(settings.web.public_url) or settings.web.public_url
+    url = steam.authorize_url(
+        settings.steam.openid_endpoint, return_to(settings, started.state), realm
+    )
+    return url, started
+
+
+@router.get("/auth/steam/login", query=NextQuery, status=302, errors=(422,), limit="auth")
+async def steam_login(request: web.Request) -> web.Response:
+    """Start logging in with Steam: redirects to Steam's sign-in page."""
+    settings = settings_of(request)
+    query = parse_query(request, NextQuery)
+    url, started = await _start_steam(settings, LOGIN, query.next)
+    response = redirect(url)
+    bind_browser(response, Provider.STEAM, started, settings)
+    return response
+
+
+@router.post(
+    "/auth/steam/link",
+    body=LinkRequest,
+    response=LinkStarted,
+    errors=(401, 422),
+    auth=True,
+    limit="auth",
+)
+async def steam_link(request: web.Request) -> web.Response:
+    """Start connecting a Steam account to the current user (send the cookie along)."""
+    settings = settings_of(request)
+    actor = await actor_of(request)
+    body = await read_json(request, LinkRequest)
+    url, started = await _start_steam(settings, LINK, body.next, actor.user_id)
+    response = json_response(LinkStarted(authorize_url=url))
+    bind_browser(response, Provider.STEAM, started, settings)
+    return response
+
+
+@router.delete("/auth/steam/link", status=204, errors=(401, 404, 409), auth=True)
+async def steam_unlink(request: web.Request) -> web.Response:
+    """Disconnect the current user's Steam account (not the last way to log in)."""
+    await identities.unlink(await actor_of(request), Provider.STEAM)
+    return web.Response(status=204)
+
+
+@router.get(CALLBACK_PATH, status=302, errors=(401,), limit="auth")
+async def steam_callback(request: web.Request) -> web.Response:
+    """Where Steam sends the browser back: verifies the assertion, then redirects to `next`."""
+    state = request.query.get("state", "")
+    flow = await oauth.take_flow(state, Provider.STEAM)
+
+    async def identify(flow: FlowState) -> ExternalIdentity:
+        settings = settings_of(request)
+        steam_id = await steam.verify(
+            dict(request.query),
+            endpoint=settings.steam.openid_endpoint,
+            return_to=return_to(settings, state),
+            check=lambda form: check_authentication(request, form),
+        )
+        return ExternalIdentity(Provider.STEAM, steam_id)
+
+    return await finish(request, flow, Provider.STEAM, identify)
+
+
+async def check_authentication(request: web.Request, form: dict[str, str]) -> str:
+    """Ask the configured endpoint (never a URL from the request) to confirm an assertion."""
+    endpoint = settings_of(request).steam.openid_endpoint
+    try:
+        async with request.app[HTTP].post(endpoint, data=form) as response:
+            if response.status != 200:
+                raise LoginUnavailable(provider="Steam")
+            return await response.text()
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        log.warning("Steam check_authentication failed: %r", exc)
+        raise LoginUnavailable(provider="Steam") from None
