@@ -140,6 +140,8 @@ class AuthSettings(Section):
     private_key: SecretStr | None = None
     # Sensitive actions need a login or MFA code at most this many seconds old.
     reauth_window: int = Field(default=600, ge=60)
+    # With MFA on, sessions last logged into longer ago than this need a new login to refresh.
+    mfa_refresh_after: int = Field(default=7 * 86400, ge=3600)
     login_link_ttl: int = Field(default=300, ge=30, le=3600)
     email_link_ttl: int = Field(default=86400, ge=300)
     password_reset_ttl: int = Field(default=3600, ge=300)

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 import yarl
@@ -20,7 +20,7 @@ from bot.db import close_database, open_database
 from bot.delivery import discord_dm_worker
 from bot.email import email_worker
 from bot.outbox import Worker
-from models import ratelimit
+from models import accounts, ratelimit
 from models.auth import TokenConfig, configure_tokens
 from models.cache import close_cache, configure_cache
 from models.keys import load_keyring
@@ -73,6 +73,7 @@ def setup_tokens(settings: Settings) -> None:
             refresh_ttl=config.refresh_token_ttl,
             keyring=keyring,
             reauth_window=config.reauth_window,
+            mfa_refresh_after=config.mfa_refresh_after,
         )
     )
 
@@ -121,9 +122,26 @@ async def _start_web(rt: Runtime, *, reuse_port: bool) -> None:
 
 
 def _start_workers(rt: Runtime) -> None:
-    """Background workers: each outbox kind with a way to send it gets a delivery loop."""
+    """Background workers: outbox delivery loops, and housekeeping in bot processes."""
     for worker in outbox_workers(rt.settings, rt.bot):
         rt.tasks.append(asyncio.create_task(worker.run_forever(), name=f"outbox-{worker.kind}"))
+    if rt.bot is not None:  # one kind of process runs housekeeping, not every web worker
+        grace = rt.settings.auth.account_deletion_grace_days
+        purge = every(HOUSEKEEPING_INTERVAL, lambda: accounts.purge_deleted_accounts(grace))
+        rt.tasks.append(asyncio.create_task(purge, name="purge-deleted-accounts"))
+
+
+HOUSEKEEPING_INTERVAL = 3600.0
+
+
+async def every(seconds: float, job: Callable[[], Awaitable[object]]) -> None:
+    """Run `job` now and then every `seconds`; a failure is logged, the loop goes on."""
+    while True:
+        try:
+            await job()
+        except Exception:  # housekeeping must never take the process down
+            log.exception("periodic job failed; retrying in %.0f s", seconds)
+        await asyncio.sleep(seconds)
 
 
 def outbox_workers(settings: Settings, bot: DriversHubBot | None) -> list[Worker]:

@@ -413,13 +413,7 @@ async def change_password(claims: Claims, data: PasswordChange) -> None:
         await mfa.ensure_recent(claims, data.code)
     _check_new_password(data.new_password, user)
     await User.filter(id=user.id).update(password_hash=await hash_password(data.new_password))
-    await revoke_other_sessions(user.id, claims.session_id)
-
-
-async def revoke_other_sessions(user_id: int, keep: str | None) -> None:
-    for session in await auth.active_sessions(user_id):
-        if str(session.id) != keep:
-            await auth.revoke_session(session)
+    await auth.revoke_all_sessions(user.id, keep=claims.session_id)
 
 
 async def _session_user(claims: Claims) -> User:

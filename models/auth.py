@@ -146,6 +146,9 @@ class TokenConfig:
     refresh_ttl: int
     keyring: KeyRing
     reauth_window: int = 600
+    # With MFA on, a session whose last login (or code) is older than this cannot be
+    # refreshed: the user logs in again with a code.
+    mfa_refresh_after: int = 7 * 86400
 
 
 _config: TokenConfig | None = None
@@ -193,7 +196,7 @@ async def hub_permissions(user: User) -> dict[str, list[str]]:
     return result
 
 
-async def issue_access_token(user: User, session_id: str | None) -> str:
+async def issue_access_token(user: User, session_id: str) -> str:
     config = token_config()
     key = config.keyring.active
     issued = int(time.time())
@@ -247,14 +250,16 @@ def _verify(token: str) -> tuple[Claims, int]:
             algorithms=[key.algorithm],
             audience=config.audience,
             issuer=config.issuer,
-            options={"require": ["exp", "iat", "iss", "aud", "sub", "jti"]},
+            options={"require": ["exp", "iat", "iss", "aud", "sub", "jti", "sid"]},
         )
     except jwt.PyJWTError:
         raise invalid from None
+    if not isinstance(data["sid"], str):
+        raise invalid  # every access token belongs to a session, so it can be revoked
     try:
         claims = Claims(
             user_id=int(data["sub"]),
-            session_id=data.get("sid"),
+            session_id=data["sid"],
             discord_id=int(data["did"]) if data.get("did") else None,
             is_superuser=bool(data.get("su")),
             issued_at=int(data["iat"]),
@@ -272,37 +277,23 @@ def _revoked_session_key(session_id: str) -> str:
     return f"revoked-session:{session_id}"
 
 
-def _user_cutoff_key(user_id: int) -> str:
-    return f"tokens-valid-after:{user_id}"
-
-
 async def check_not_revoked(claims: Claims) -> None:
-    """Refuse tokens of revoked sessions or issued before "log out everywhere".
+    """Refuse tokens of revoked sessions (logout, log out everywhere, a reused refresh token).
 
     Fails closed: if the cache cannot be asked, the request is refused (503), never
     accepted unchecked.
     """
-    keys = [_user_cutoff_key(claims.user_id)]
-    if claims.session_id:
-        keys.append(_revoked_session_key(claims.session_id))
     try:
-        values = await cache().multi_get(keys)
+        revoked = await cache().get(_revoked_session_key(claims.session_id or ""))
     except Exception as exc:  # any cache failure: fail closed
         raise Unavailable() from exc
-    cutoff = values[0]
-    revoked = values[1] if len(values) > 1 else None
-    if revoked or (cutoff is not None and claims.issued_at <= int(cutoff)):
+    if revoked:
         raise Unauthorized(N_("Your login is invalid or has expired."), code="invalid_token")
 
 
 async def _remember_revocation(session_id: str) -> None:
+    # Kept as long as an access token of the session can still be alive.
     await cache().set(_revoked_session_key(session_id), 1, ttl=token_config().access_ttl + 60)
-
-
-async def _remember_cutoff(user_id: int) -> None:
-    await cache().set(
-        _user_cutoff_key(user_id), int(time.time()), ttl=token_config().access_ttl + 60
-    )
 
 
 # Sessions
@@ -349,6 +340,12 @@ async def refresh_session(refresh: str, *, ip: str = "") -> TokenPair:
     session: Session = token.session
     if session.revoked_at is not None or session.expires_at <= now():
         raise invalid
+    user = await User.get(id=session.user_id)
+    age = (now() - session.authenticated_at).total_seconds()
+    if user.mfa_enabled and age > token_config().mfa_refresh_after:
+        raise Unauthorized(
+            N_("Please log in again with a code from your app."), code="mfa_required"
+        )
     won = await RefreshToken.filter(id=token.id, used_at__isnull=True).update(used_at=now())
     if not won:
         await revoke_session(session)  # a stolen token was used: end the family
@@ -356,7 +353,6 @@ async def refresh_session(refresh: str, *, ip: str = "") -> TokenPair:
             N_("This login was used twice and has been ended for your safety."),
             code="refresh_token_reused",
         )
-    user = await User.get(id=session.user_id)
     if not user.is_active:
         raise invalid
     new_refresh = new_secret(REFRESH_PREFIX)
@@ -379,11 +375,16 @@ async def revoke_session_of(user_id: int, session_id: str) -> None:
     await revoke_session(session)
 
 
-async def revoke_all_sessions(user_id: int) -> int:
-    """Log out everywhere: every session and every access token issued until now."""
-    count = await Session.filter(user_id=user_id, revoked_at__isnull=True).update(revoked_at=now())
-    await _remember_cutoff(user_id)
-    return count
+async def revoke_all_sessions(user_id: int, *, keep: str | None = None) -> int:
+    """Log out everywhere (but in session `keep`): the sessions and their access tokens."""
+    live = Session.filter(user_id=user_id, revoked_at__isnull=True)
+    if keep is not None:
+        live = live.exclude(id=keep)
+    ids = [str(i) for i in await live.values_list("id", flat=True)]
+    await Session.filter(id__in=ids).update(revoked_at=now())
+    for session_id in ids:
+        await _remember_revocation(session_id)
+    return len(ids)
 
 
 async def active_sessions(user_id: int) -> list[Session]:

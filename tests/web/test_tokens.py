@@ -190,7 +190,7 @@ async def test_revocation_fails_closed_when_the_cache_is_down(
     async def broken(*args, **kwargs):
         raise ConnectionError("cache down")
 
-    monkeypatch.setattr(cache, "multi_get", broken)
+    monkeypatch.setattr(cache, "get", broken)
     response = await client.get("/api/v1/users/@me", headers=_bearer(pair.access_token))
     await problem_of(response, 503, "unavailable")
 
@@ -263,3 +263,15 @@ async def test_disabled_account_cannot_refresh(api_client: ClientFactory) -> Non
             "/api/v1/auth/refresh", json={"refresh_token": pair.refresh_token}
         )
         await problem_of(response, 401, "invalid_token")
+
+
+async def test_mfa_users_must_log_in_again_to_refresh_an_old_session(client: TestClient) -> None:
+    user, pair = await _login(mfa_enabled=True, mfa_secret="JBSWY3DPEHPK3PXP")
+    fresh = await client.post("/api/v1/auth/refresh", json={"refresh_token": pair.refresh_token})
+    assert fresh.status == 200
+    rotated = (await fresh.json())["refresh_token"]
+    await auth.Session.filter(user_id=user.id).update(
+        authenticated_at=auth.now().replace(year=2000)
+    )
+    old = await client.post("/api/v1/auth/refresh", json={"refresh_token": rotated})
+    await problem_of(old, 401, "mfa_required")
