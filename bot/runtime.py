@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -226,6 +227,16 @@ async def _stop_bot(rt: Runtime) -> None:
             await task
 
 
+def _freeze_startup_heap() -> None:
+    """Keep what start-up built (modules, models, the app) out of later GC scans.
+
+    Without this every full collection walks ~100k long-lived objects and stops the loop for
+    40-120 ms, which is what the p99 latency of the API was made of.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 async def serve(settings: Settings, *, bot: bool = True, reuse_port: bool = False) -> None:
     """Run until SIGTERM or SIGINT, then shut down gracefully."""
     main_task = asyncio.current_task()
@@ -235,6 +246,7 @@ async def serve(settings: Settings, *, bot: bool = True, reuse_port: bool = Fals
         loop.add_signal_handler(sig, main_task.cancel)
     try:
         async with running(settings, bot=bot, reuse_port=reuse_port) as rt:
+            _freeze_startup_heap()
             await rt.wait()
     except asyncio.CancelledError:
         log.info("shut down")

@@ -17,7 +17,7 @@ from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from models.cache import cache
-from models.errors import DomainError, Forbidden, NotFound, Unauthorized
+from models.errors import Forbidden, NotFound, Unauthorized, Unavailable
 from models.i18n import N_
 from models.keys import KeyRing
 from models.permissions import Actor
@@ -38,12 +38,6 @@ def hash_secret(secret: str) -> str:
 
 def new_secret(prefix: str = "") -> str:
     return prefix + secrets.token_urlsafe(32)
-
-
-class Unavailable(DomainError):
-    status = 503
-    code = "unavailable"
-    default_message = N_("The service is temporarily unavailable. Try again shortly.")
 
 
 class Session(Model):

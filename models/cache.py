@@ -15,7 +15,8 @@ def configure_cache(url: str, namespace: str = "drivershub") -> BaseCache:
     global _cache
     parts = urlsplit(url)
     if parts.scheme == "memory":
-        _cache = SimpleMemoryCache(namespace=namespace)
+        # No timeout: a dict cannot hang, and aiocache's timeout wraps each call in a Task.
+        _cache = SimpleMemoryCache(namespace=namespace, timeout=None)
     else:
         _cache = RedisCache(
             endpoint=parts.hostname or "127.0.0.1",
@@ -32,7 +33,7 @@ def cache() -> BaseCache:
     """The configured cache (a memory cache until `configure_cache` is called)."""
     global _cache
     if _cache is None:
-        _cache = SimpleMemoryCache(namespace="drivershub")
+        _cache = SimpleMemoryCache(namespace="drivershub", timeout=None)
     return _cache
 
 

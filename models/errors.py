@@ -64,3 +64,11 @@ class RateLimited(DomainError):
     status = 429
     code = "rate_limited"
     default_message = N_("Too many requests. Try again in {seconds} seconds.")
+
+
+class Unavailable(DomainError):
+    """A dependency (the cache, a login provider) cannot be reached right now."""
+
+    status = 503
+    code = "unavailable"
+    default_message = N_("The service is temporarily unavailable. Try again shortly.")

@@ -11,7 +11,7 @@ from aiohttp.typedefs import Handler
 
 from bot.config import RateLimitSettings
 from models import ratelimit
-from models.errors import DomainError, Unauthorized
+from models.errors import DomainError, Unavailable
 from models.ratelimit import Limit, Verdict
 from web.api import Endpoint
 from web.auth import current_claims
@@ -49,7 +49,7 @@ async def identity(request: web.Request, trusted: list[Network]) -> str:
     if "Authorization" in request.headers:
         try:
             return f"user:{(await current_claims(request)).user_id}"
-        except (Unauthorized, DomainError):
+        except DomainError:
             pass  # the handler reports bad credentials; the limit falls back to the IP
     return f"ip:{client_ip(request, trusted)}"
 
@@ -91,8 +91,6 @@ async def _spend(limit: Limit, key: str, *, fail_open: bool) -> Verdict | None:
         if fail_open:
             log.warning("rate limit %s not checked: cache unavailable", limit.name)
             return None
-        from models.auth import Unavailable
-
         raise Unavailable() from None
 
 
