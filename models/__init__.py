@@ -16,7 +16,9 @@ MODEL_MODULES = [
     "models.members",
     "models.audit",
     "models.kv",
-    "models.auth",
+    "models.auth.sessions",
+    "models.auth.app_tokens",
+    "models.auth.tickets",
     "models.mfa",
     "models.outbox",
 ]

@@ -7,8 +7,7 @@ import logging
 import aiohttp
 from aiohttp import web
 
-from models.auth import Unavailable
-from models.errors import BadRequest
+from models.errors import BadRequest, Unavailable
 from models.i18n import N_
 from web.keys import SETTINGS
 from web.oauth import HTTP

@@ -1,0 +1,197 @@
+"""Sessions: one per device, with rotating refresh tokens; every login method ends here."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from tortoise import fields
+from tortoise.models import Model
+from tortoise.transactions import in_transaction
+
+from models.auth.common import REFRESH_PREFIX, hash_secret, new_secret, now
+from models.auth.tickets import issue_ticket
+from models.auth.tokens import Claims, issue_access_token, remember_revocation, token_config
+from models.errors import Forbidden, NotFound, Unauthorized
+from models.i18n import N_
+from models.users import User
+
+
+class Session(Model):
+    """A login on one device, whose refresh tokens form one family."""
+
+    id = fields.UUIDField(primary_key=True, default=uuid.uuid4)
+    user = fields.ForeignKeyField("drivershub.User", related_name="sessions")
+    method = fields.CharField(max_length=16)  # password, discord, steam, link
+    created_at = fields.DatetimeField(auto_now_add=True)
+    last_used_at = fields.DatetimeField(auto_now_add=True)
+    authenticated_at = fields.DatetimeField()  # last full login or MFA code, for re-auth
+    expires_at = fields.DatetimeField()
+    revoked_at = fields.DatetimeField(null=True)
+    user_agent = fields.CharField(max_length=256, default="")
+    ip = fields.CharField(max_length=64, default="")
+
+    class Meta:
+        table = "sessions"
+
+
+class RefreshToken(Model):
+    id = fields.BigIntField(primary_key=True)
+    session = fields.ForeignKeyField("drivershub.Session", related_name="refresh_tokens")
+    token_hash = fields.CharField(max_length=64, unique=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    used_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "refresh_tokens"
+
+
+# Sessions
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    session_id: str
+
+
+async def start_session(
+    user: User, method: str, *, user_agent: str = "", ip: str = ""
+) -> TokenPair:
+    """Log `user` in on a new device (after every factor was checked by the caller)."""
+    if not user.is_active:
+        raise Forbidden(N_("This account is disabled."), code="account_disabled")
+    config = token_config()
+    refresh = new_secret(REFRESH_PREFIX)
+    async with in_transaction():
+        session = await Session.create(
+            user_id=user.id,
+            method=method,
+            authenticated_at=now(),
+            expires_at=now() + timedelta(seconds=config.refresh_ttl),
+            user_agent=user_agent[:256],
+            ip=ip[:64],
+        )
+        await RefreshToken.create(session_id=session.id, token_hash=hash_secret(refresh))
+    access = await issue_access_token(user, str(session.id))
+    return TokenPair(access, refresh, config.access_ttl, str(session.id))
+
+
+async def refresh_session(refresh: str, *, ip: str = "") -> TokenPair:
+    """Rotate a refresh token; reusing a rotated one revokes the whole family (session)."""
+    invalid = Unauthorized(N_("Your login is invalid or has expired."), code="invalid_token")
+    token = await RefreshToken.get_or_none(token_hash=hash_secret(refresh)).select_related(
+        "session"
+    )
+    if token is None:
+        raise invalid
+    session: Session = token.session
+    if session.revoked_at is not None or session.expires_at <= now():
+        raise invalid
+    user = await User.get(id=session.user_id)
+    age = (now() - session.authenticated_at).total_seconds()
+    if user.mfa_enabled and age > token_config().mfa_refresh_after:
+        raise Unauthorized(
+            N_("Please log in again with a code from your app."), code="mfa_required"
+        )
+    won = await RefreshToken.filter(id=token.id, used_at__isnull=True).update(used_at=now())
+    if not won:
+        await revoke_session(session)  # a stolen token was used: end the family
+        raise Unauthorized(
+            N_("This login was used twice and has been ended for your safety."),
+            code="refresh_token_reused",
+        )
+    if not user.is_active:
+        raise invalid
+    new_refresh = new_secret(REFRESH_PREFIX)
+    async with in_transaction():
+        await RefreshToken.create(session_id=session.id, token_hash=hash_secret(new_refresh))
+        await Session.filter(id=session.id).update(last_used_at=now(), ip=ip[:64] or session.ip)
+    access = await issue_access_token(user, str(session.id))
+    return TokenPair(access, new_refresh, token_config().access_ttl, str(session.id))
+
+
+async def revoke_session(session: Session) -> None:
+    await Session.filter(id=session.id, revoked_at__isnull=True).update(revoked_at=now())
+    await remember_revocation(str(session.id))
+
+
+async def revoke_session_of(user_id: int, session_id: str) -> None:
+    session = await Session.get_or_none(id=session_id, user_id=user_id)
+    if session is None:
+        raise NotFound(N_("That session does not exist."), code="session_not_found")
+    await revoke_session(session)
+
+
+async def revoke_all_sessions(user_id: int, *, keep: str | None = None) -> int:
+    """Log out everywhere (but in session `keep`): the sessions and their access tokens."""
+    live = Session.filter(user_id=user_id, revoked_at__isnull=True)
+    if keep is not None:
+        live = live.exclude(id=keep)
+    ids = [str(i) for i in await live.values_list("id", flat=True)]
+    await Session.filter(id__in=ids).update(revoked_at=now())
+    for session_id in ids:
+        await remember_revocation(session_id)
+    return len(ids)
+
+
+async def active_sessions(user_id: int) -> list[Session]:
+    return await Session.filter(
+        user_id=user_id, revoked_at__isnull=True, expires_at__gt=now()
+    ).order_by("-last_used_at")
+
+
+async def session_is_recent(session_id: str | None, window: int) -> bool:
+    """Whether the session's last full authentication is at most `window` seconds old."""
+    if session_id is None:
+        return False
+    session = await Session.get_or_none(id=session_id, revoked_at__isnull=True)
+    return session is not None and (now() - session.authenticated_at).total_seconds() <= window
+
+
+async def mark_reauthenticated(session_id: str) -> None:
+    await Session.filter(id=session_id).update(authenticated_at=now())
+
+
+async def require_recent_login(claims: Claims) -> None:
+    """Sensitive actions need a login (or MFA code) in this session within the re-auth window."""
+    window = token_config().reauth_window
+    if claims.session_id is None or not await session_is_recent(claims.session_id, window):
+        raise Forbidden(
+            N_("Please confirm it is you: log in again or enter a code from your app."),
+            code="reauthentication_required",
+        )
+
+
+# Completing a login: every method (password, Discord, Steam, link) ends here.
+
+MFA_TICKET = "mfa"
+MFA_TICKET_TTL = 300
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """Either tokens, or a ticket to exchange with an MFA code for them."""
+
+    tokens: TokenPair | None = None
+    mfa_ticket: str | None = None
+
+
+async def complete_login(
+    user: User, method: str, *, user_agent: str = "", ip: str = ""
+) -> LoginResult:
+    """Start a session, unless the user has MFA on: then the caller must ask for a code."""
+    if not user.is_active:
+        raise Forbidden(N_("This account is disabled."), code="account_disabled")
+    if user.mfa_enabled:
+        ticket = await issue_ticket(
+            user.id,
+            MFA_TICKET,
+            MFA_TICKET_TTL,
+            {"method": method, "user_agent": user_agent[:256], "ip": ip[:64], "failures": 0},
+        )
+        return LoginResult(mfa_ticket=ticket)
+    return LoginResult(tokens=await start_session(user, method, user_agent=user_agent, ip=ip))

@@ -1,0 +1,56 @@
+"""One-time tickets: e-mail verification, password reset, login links, MFA challenges."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from tortoise import fields
+from tortoise.models import Model
+
+from models.auth.common import hash_secret, new_secret, now
+from models.errors import Unauthorized
+from models.i18n import N_
+
+
+class Ticket(Model):
+    """A single-use, expiring secret: e-mail verification, password reset, login links."""
+
+    id = fields.BigIntField(primary_key=True)
+    purpose = fields.CharField(max_length=32)
+    token_hash = fields.CharField(max_length=64, unique=True)
+    user = fields.ForeignKeyField("drivershub.User", related_name="tickets")
+    data = fields.JSONField(default=dict)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    expires_at = fields.DatetimeField()
+    used_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "tickets"
+
+
+async def issue_ticket(
+    user_id: int, purpose: str, ttl: int, data: dict[str, Any] | None = None
+) -> str:
+    secret = new_secret()
+    await Ticket.create(
+        user_id=user_id,
+        purpose=purpose,
+        token_hash=hash_secret(secret),
+        data=data or {},
+        expires_at=now() + timedelta(seconds=ttl),
+    )
+    return secret
+
+
+async def consume_ticket(secret: str, purpose: str) -> Ticket:
+    """Use a ticket once; a used, expired or unknown one is refused the same way."""
+    ticket = await Ticket.get_or_none(token_hash=hash_secret(secret), purpose=purpose)
+    refused = Unauthorized(N_("This link is invalid or has expired."), code="invalid_ticket")
+    if ticket is None or ticket.used_at is not None or ticket.expires_at <= now():
+        raise refused
+    # A conditional update: of two concurrent uses exactly one wins, on every database.
+    won = await Ticket.filter(id=ticket.id, used_at__isnull=True).update(used_at=now())
+    if not won:
+        raise refused
+    return ticket

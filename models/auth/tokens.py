@@ -1,0 +1,177 @@
+"""Access tokens: signed JWTs, verified without a database query, revocable through the cache."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import jwt
+
+from models.cache import cache
+from models.errors import Unauthorized, Unavailable
+from models.i18n import N_
+from models.keys import KeyRing
+from models.permissions import Actor
+from models.users import User
+
+# Access tokens (JWT)
+
+
+@dataclass(frozen=True)
+class TokenConfig:
+    issuer: str
+    audience: str
+    access_ttl: int
+    refresh_ttl: int
+    keyring: KeyRing
+    reauth_window: int = 600
+    # With MFA on, a session whose last login (or code) is older than this cannot be
+    # refreshed: the user logs in again with a code.
+    mfa_refresh_after: int = 7 * 86400
+
+
+_config: TokenConfig | None = None
+
+
+def configure_tokens(config: TokenConfig) -> None:
+    global _config
+    _config = config
+
+
+def token_config() -> TokenConfig:
+    if _config is None:
+        raise RuntimeError("configure_tokens() was not called")
+    return _config
+
+
+@dataclass(frozen=True)
+class Claims:
+    user_id: int
+    session_id: str | None
+    discord_id: int | None
+    is_superuser: bool
+    issued_at: int
+    scopes: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(self.user_id, self.discord_id, self.is_superuser)
+
+
+async def hub_permissions(user: User) -> dict[str, list[str]]:
+    """The user's permissions per hub, so services see role changes in the next token."""
+    from models.hubs import Hub
+    from models.members import Member, MemberStatus
+    from models.permissions import grant_of
+
+    result: dict[str, list[str]] = {}
+    memberships = await Member.filter(user_id=user.id, status=MemberStatus.ACTIVE).limit(50)
+    for member in memberships:
+        hub = await Hub.get_or_none(id=member.hub_id, active=True)
+        if hub is not None:
+            grant = await grant_of(Actor(user.id, user.discord_id), hub)
+            result[hub.slug] = sorted(p.value for p in grant.permissions)
+    return result
+
+
+async def issue_access_token(user: User, session_id: str) -> str:
+    config = token_config()
+    key = config.keyring.active
+    issued = int(time.time())
+    claims = {
+        "iss": config.issuer,
+        "aud": config.audience,
+        "sub": str(user.id),
+        "iat": issued,
+        "nbf": issued,
+        "exp": issued + config.access_ttl,
+        "jti": uuid.uuid4().hex,
+        "sid": session_id,
+        "did": str(user.discord_id) if user.discord_id else None,
+        "su": user.is_superuser,
+        "hubs": await hub_permissions(user),
+    }
+    return jwt.encode(claims, key.private, algorithm=key.algorithm, headers={"kid": key.kid})
+
+
+# Verified tokens by value: a signature is checked once per process, not once per request.
+_verified: dict[str, tuple[Claims, int]] = {}
+VERIFIED_CACHE_SIZE = 10_000
+
+
+def decode_access_token(token: str) -> Claims:
+    """Verify signature and every claim; the algorithm comes from our key, never the token."""
+    hit = _verified.get(token)
+    if hit is not None and hit[1] > time.time():
+        return hit[0]
+    claims, expires = _verify(token)
+    if len(_verified) >= VERIFIED_CACHE_SIZE:
+        _verified.clear()
+    _verified[token] = (claims, expires)
+    return claims
+
+
+def _verify(token: str) -> tuple[Claims, int]:
+    config = token_config()
+    invalid = Unauthorized(N_("Your login is invalid or has expired."), code="invalid_token")
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError:
+        raise invalid from None
+    key = config.keyring.get(str(header.get("kid", "")))
+    if key is None or header.get("alg") != key.algorithm:
+        raise invalid
+    try:
+        data = jwt.decode(
+            token,
+            key.public,
+            algorithms=[key.algorithm],
+            audience=config.audience,
+            issuer=config.issuer,
+            options={"require": ["exp", "iat", "iss", "aud", "sub", "jti", "sid"]},
+        )
+    except jwt.PyJWTError:
+        raise invalid from None
+    if not isinstance(data["sid"], str):
+        raise invalid  # every access token belongs to a session, so it can be revoked
+    try:
+        claims = Claims(
+            user_id=int(data["sub"]),
+            session_id=data["sid"],
+            discord_id=int(data["did"]) if data.get("did") else None,
+            is_superuser=bool(data.get("su")),
+            issued_at=int(data["iat"]),
+            extra={"hubs": data.get("hubs", {})},
+        )
+        return claims, int(data["exp"])
+    except (TypeError, ValueError):
+        raise invalid from None
+
+
+# Revocation, shared by every process through the cache.
+
+
+def revoked_session_key(session_id: str) -> str:
+    return f"revoked-session:{session_id}"
+
+
+async def check_not_revoked(claims: Claims) -> None:
+    """Refuse tokens of revoked sessions (logout, log out everywhere, a reused refresh token).
+
+    Fails closed: if the cache cannot be asked, the request is refused (503), never
+    accepted unchecked.
+    """
+    try:
+        revoked = await cache().get(revoked_session_key(claims.session_id or ""))
+    except Exception as exc:  # any cache failure: fail closed
+        raise Unavailable() from exc
+    if revoked:
+        raise Unauthorized(N_("Your login is invalid or has expired."), code="invalid_token")
+
+
+async def remember_revocation(session_id: str) -> None:
+    # Kept as long as an access token of the session can still be alive.
+    await cache().set(revoked_session_key(session_id), 1, ttl=token_config().access_ttl + 60)
