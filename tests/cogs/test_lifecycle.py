@@ -135,3 +135,17 @@ async def test_survives_a_dropped_gateway_and_a_429_storm(
     assert reply.embeds[0]["title"] == "Road Kings"
     assert len(discord.requests_to("PUT /applications/*")) >= 1
     assert discord.commands.overwrite_calls == 1
+
+
+async def test_reidentifies_after_an_invalid_session_and_still_answers(
+    discord: FakeDiscord, start_app: AppFactory
+) -> None:
+    olga = discord.user("olga")
+    guild = discord.guild("Road Kings", owner=olga)
+    async with start_app() as rt:
+        await discord.invalidate_session()
+        await discord.wait_for(lambda: len(discord.gateway.identifies) >= 2, 10, "re-IDENTIFY")
+        await discord.wait_for(rt.bot.is_ready, 10, "the bot to be ready again")
+        reply = await olga.run("hub info", guild=guild)
+    assert reply.embeds[0]["title"] == "Road Kings"
+    assert (await Hub.get(guild_id=guild.id)).active
