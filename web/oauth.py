@@ -137,6 +137,22 @@ async def _outcome(flow: FlowState, identity: ExternalIdentity) -> str:
     return oauth.with_query(flow.next, ticket=ticket)
 
 
+FlowStarter = Callable[[Settings, str, str | None, int | None], Awaitable[tuple[str, StartedFlow]]]
+
+
+async def start_linking(
+    request: web.Request, provider: Provider, start: FlowStarter
+) -> web.Response:
+    """Begin linking `provider` to the logged-in user: the URL to open, and the cookie."""
+    settings = settings_of(request)
+    actor = await actor_of(request)
+    body = await read_json(request, LinkRequest)
+    url, started = await start(settings, LINK, body.next, actor.user_id)
+    response = json_response(LinkStarted(authorize_url=url))
+    bind_browser(response, provider, started, settings)
+    return response
+
+
 def denied_at_provider(request: web.Request) -> None:
     if "error" in request.query:
         raise Unauthorized(N_("The login was cancelled."), code="access_denied")
@@ -205,13 +221,7 @@ async def discord_login(request: web.Request) -> web.Response:
 )
 async def discord_link(request: web.Request) -> web.Response:
     """Start connecting a Discord account to the current user (send the cookie along)."""
-    settings = settings_of(request)
-    actor = await actor_of(request)
-    body = await read_json(request, LinkRequest)
-    url, started = await _start_discord(settings, LINK, body.next, actor.user_id)
-    response = json_response(LinkStarted(authorize_url=url))
-    bind_browser(response, Provider.DISCORD, started, settings)
-    return response
+    return await start_linking(request, Provider.DISCORD, _start_discord)
 
 
 @router.delete("/auth/discord/link", status=204, errors=(401, 404, 409), auth=True)

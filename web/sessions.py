@@ -152,14 +152,7 @@ async def revoke_session(request: web.Request) -> web.Response:
 
 
 def _app_token_view(token: auth.AppToken) -> dict:
-    return AppTokenView(
-        id=token.id,
-        name=token.name,
-        scopes=token.scopes,
-        created_at=token.created_at,
-        expires_at=token.expires_at,
-        last_used_at=token.last_used_at,
-    ).model_dump(mode="json")
+    return AppTokenView.model_validate(token, from_attributes=True).model_dump(mode="json")
 
 
 @router.get("/auth/app-tokens", response=AppTokenList, errors=(401,), auth=True)

@@ -11,8 +11,8 @@ from aiohttp import web
 from bot.config import Settings
 from models import identities, oauth, steam
 from models.identities import ExternalIdentity, LoginUnavailable, Provider
-from models.oauth import LINK, LOGIN, FlowState, StartedFlow
-from web.api import PREFIX, Router, json_response, parse_query, read_json
+from models.oauth import LOGIN, FlowState, StartedFlow
+from web.api import PREFIX, Router, parse_query
 from web.auth import actor_of
 from web.oauth import (
     HTTP,
@@ -24,6 +24,7 @@ from web.oauth import (
     next_url,
     redirect,
     settings_of,
+    start_linking,
 )
 
 log = logging.getLogger(__name__)
@@ -71,13 +72,7 @@ async def steam_login(request: web.Request) -> web.Response:
 )
 async def steam_link(request: web.Request) -> web.Response:
     """Start connecting a Steam account to the current user (send the cookie along)."""
-    settings = settings_of(request)
-    actor = await actor_of(request)
-    body = await read_json(request, LinkRequest)
-    url, started = await _start_steam(settings, LINK, body.next, actor.user_id)
-    response = json_response(LinkStarted(authorize_url=url))
-    bind_browser(response, Provider.STEAM, started, settings)
-    return response
+    return await start_linking(request, Provider.STEAM, _start_steam)
 
 
 @router.delete("/auth/steam/link", status=204, errors=(401, 404, 409), auth=True)
