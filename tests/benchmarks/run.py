@@ -1,9 +1,10 @@
-"""Drivers Hub benchmarks: hub info throughput, memory and cold start (not a pytest test).
+"""Drivers Hub benchmarks: throughput, memory, cold start, auth (not a pytest test).
 
 Run from the project root with the project's virtualenv:
 
-    .venv/bin/python tests/benchmarks/run.py            # everything, about a minute
+    .venv/bin/python tests/benchmarks/run.py            # everything, about two minutes
     .venv/bin/python tests/benchmarks/run.py --only throughput --duration 20
+    .venv/bin/python tests/benchmarks/run.py --only auth-me --only logins
 
 Each part prints PASS/FAIL against its target; the figures go to tests/benchmarks/results/.
 The exit status is 0 when every target passed, 1 otherwise. See tests/benchmarks/README.md.
@@ -12,8 +13,10 @@ The exit status is 0 when every target passed, 1 otherwise. See tests/benchmarks
 from __future__ import annotations
 
 import argparse
+import asyncio
 import http.client
 import json
+import math
 import os
 import platform
 import shutil
@@ -23,7 +26,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -31,6 +36,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import aiohttp
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -42,10 +49,25 @@ MIN_THROUGHPUT_RATIO = 0.30  # hub info req/s as a share of the bare aiohttp bas
 MAX_P99_MS = 20.0
 MAX_RSS_1000_HUBS_MB = 150.0
 MAX_COLD_START_S = 3.0
+MIN_AUTH_ME_RATIO = 0.70  # GET /users/@me req/s as a share of hub info req/s, same process
+MAX_HEALTH_P99_UNDER_LOGINS_MS = 50.0
+MIN_LOGIN_SUCCESS = 0.5  # share of logins answered 200 with tokens ("most must succeed")
 
 READY_TIMEOUT_S = 20.0
 MEMORY_HUBS = 1000
 BUSY_LOAD = 0.7  # 1-minute load average above which the machine is not quiet
+
+# The auth parts: a seeded, verified user; tokens that outlive the run; limits that still
+# count every request but never refuse one (every request comes from one address and user).
+BENCH_EMAIL = "bench.driver@example.com"
+BENCH_PASSWORD = "bench-password-1234"  # a throwaway account in a temp database
+AUTH_ENV = {
+    "DRIVERSHUB_AUTH__ACCESS_TOKEN_TTL": "3600",
+    "DRIVERSHUB_RATE_LIMIT__AUTH_LIMIT": str(10**6),
+    "DRIVERSHUB_RATE_LIMIT__ACCOUNT_FAILURES": str(10**6),
+}
+LOGIN_CLIENTS = 20
+HEALTH_INTERVAL_S = 0.010
 
 # wrk prints its own report; this adds one machine-readable line with exact percentiles.
 WRK_REPORT_LUA = """
@@ -97,7 +119,9 @@ def drivershub_exe() -> str:
     return found
 
 
-def app_env(tmp: Path, db_file: Path, port: int) -> dict[str, str]:
+def app_env(
+    tmp: Path, db_file: Path, port: int, extra: dict[str, str] | None = None
+) -> dict[str, str]:
     """The environment of a drivershub process: this run's settings only, no Discord token."""
     env = {
         k: v
@@ -121,6 +145,7 @@ def app_env(tmp: Path, db_file: Path, port: int) -> dict[str, str]:
         # (its cost is measured) but never refuses one.
         DRIVERSHUB_RATE_LIMIT__GLOBAL_LIMIT=str(10**9),
     )
+    env.update(extra or {})
     return env
 
 
@@ -150,28 +175,37 @@ def log_tail(log_file: Path, lines: int = 20) -> str:
         return ""
 
 
-def seed(tmp: Path, name: str, hubs: int) -> tuple[Path, list[str]]:
-    """A migrated SQLite file with `hubs` hubs created through the domain; their slugs."""
+def seed(
+    tmp: Path, name: str, hubs: int, *, user: bool = False, env: dict[str, str] | None = None
+) -> tuple[Path, dict[str, Any]]:
+    """A migrated SQLite file with `hubs` hubs (and with `user`, the benchmark user and an
+    access token of a session) created through the domain; what seed.py printed."""
     db_file = tmp / f"{name}.sqlite3"
+    args = [sys.executable, str(HERE / "seed.py"), f"sqlite://{db_file}", str(hubs)]
+    if user:
+        args += ["--user", BENCH_EMAIL, BENCH_PASSWORD]
     out = subprocess.run(  # noqa: S603
-        [sys.executable, str(HERE / "seed.py"), f"sqlite://{db_file}", str(hubs)],
+        args,
         cwd=ROOT,
-        env=app_env(tmp, db_file, 0),
+        env=app_env(tmp, db_file, 0, env),
         capture_output=True,
         text=True,
         timeout=120,
-        check=True,
     )
-    return db_file, out.stdout.split()
+    if out.returncode != 0:
+        raise RuntimeError(f"seed.py failed ({out.returncode}):\n{out.stderr[-3000:]}")
+    return db_file, json.loads(out.stdout.strip().splitlines()[-1])
 
 
 # --- HTTP ------------------------------------------------------------------------------------
 
 
-def http_get(port: int, path: str, timeout: float = 5.0) -> tuple[int, bytes]:
+def http_get(
+    port: int, path: str, timeout: float = 5.0, headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
     conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
     try:
-        conn.request("GET", path)
+        conn.request("GET", path, headers=headers or {})
         response = conn.getresponse()
         return response.status, response.read()
     finally:
@@ -216,19 +250,18 @@ def require_wrk() -> str:
     return found
 
 
-def run_wrk(wrk: str, lua: Path, url: str, connections: int, seconds: float) -> dict[str, Any]:
-    args = [
-        wrk,
-        "-t1",
-        f"-c{connections}",
-        f"-d{seconds:g}s",
-        "--latency",
-        "--timeout",
-        "2s",
-        "-s",
-        str(lua),
-        url,
-    ]
+def run_wrk(
+    wrk: str,
+    lua: Path,
+    url: str,
+    connections: int,
+    seconds: float,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    args = [wrk, "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", "--timeout", "2s"]
+    for name, value in (headers or {}).items():
+        args += ["-H", f"{name}: {value}"]
+    args += ["-s", str(lua), url]
     out = subprocess.run(  # noqa: S603
         args, capture_output=True, text=True, timeout=seconds + 30, check=True
     ).stdout
@@ -256,7 +289,8 @@ def bench_throughput(tmp: Path, opts: argparse.Namespace) -> tuple[dict[str, Any
     wrk = require_wrk()
     lua = tmp / "report.lua"
     lua.write_text(WRK_REPORT_LUA)
-    db_file, (slug,) = seed(tmp, "throughput", 1)
+    db_file, seeded = seed(tmp, "throughput", 1)
+    (slug,) = seeded["slugs"]
     path = f"/api/v1/hubs/{slug}"
     port, bare_port = free_port(), free_port()
     app_log, bare_log = tmp / "web.log", tmp / "bare.log"
@@ -330,7 +364,8 @@ def fetch_all(port: int, slugs: list[str]) -> int:
 
 
 def measure_run(tmp: Path, hubs: int) -> dict[str, Any]:
-    db_file, slugs = seed(tmp, f"memory-{hubs}", hubs)
+    db_file, seeded = seed(tmp, f"memory-{hubs}", hubs)
+    slugs = seeded["slugs"]
     port = free_port()
     log_file = tmp / f"run-{hubs}.log"
     with spawned([drivershub_exe(), "run"], log_file, app_env(tmp, db_file, port)) as proc:
@@ -405,10 +440,306 @@ def bench_cold_start(tmp: Path, opts: argparse.Namespace) -> tuple[dict[str, Any
     return {"runs_s": times, "median_s": median}, checks
 
 
+# --- 4. authenticated GET /users/@me vs hub info ---------------------------------------------
+
+
+def combine_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several wrk runs of one URL as one: req/s over all of them, the worst percentiles."""
+    requests = sum(r["requests"] for r in runs)
+    seconds = sum(r["seconds"] for r in runs)
+    return {
+        "requests": requests,
+        "seconds": round(seconds, 3),
+        "rps": round(requests / seconds, 1),
+        **{k: max(r[k] for r in runs) for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms")},
+        "errors": sum(r["errors"] for r in runs),
+        "runs": runs,
+    }
+
+
+def bench_auth_me(tmp: Path, opts: argparse.Namespace) -> tuple[dict[str, Any], list[Check]]:
+    wrk = require_wrk()
+    lua = tmp / "report.lua"
+    lua.write_text(WRK_REPORT_LUA)
+    db_file, seeded = seed(tmp, "auth-me", 1, user=True, env=AUTH_ENV)
+    me_path, hub_path = "/api/v1/users/@me", f"/api/v1/hubs/{seeded['slugs'][0]}"
+    auth = {"Authorization": f"Bearer {seeded['access_token']}"}
+    port = free_port()
+    log_file = tmp / "web-auth-me.log"
+    half = opts.duration / 2
+    print(
+        f"\n[4] GET {me_path} (bearer token) vs GET {hub_path} on one `drivershub web`:"
+        f" wrk -t1 -c{opts.connections}, {opts.warmup:g} s warm-up each, then {half:g} s runs"
+        " in the order @me, hub, hub, @me"
+    )
+    env = app_env(tmp, db_file, port, AUTH_ENV)
+    with spawned([drivershub_exe(), "web"], log_file, env) as app:
+        wait_ready(app, port, "/api/v1/ready", log_file)
+        targets = {"users_me": (me_path, auth), "hub_info": (hub_path, None)}
+        sizes = {}
+        for name, (path, headers) in targets.items():
+            status, body = http_get(port, path, headers=headers)
+            if status != 200:
+                raise RuntimeError(f"GET {path} answered {status}: {body[:300]!r}")
+            sizes[name] = len(body)
+        urls = {name: f"http://{HOST}:{port}{path}" for name, (path, _) in targets.items()}
+        for name, (_, headers) in targets.items():
+            run_wrk(wrk, lua, urls[name], opts.connections, opts.warmup, headers)
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}
+        # ABBA: a drift of the machine's speed during the part hits both endpoints alike.
+        for name in ("users_me", "hub_info", "hub_info", "users_me"):
+            headers = targets[name][1]
+            runs[name].append(run_wrk(wrk, lua, urls[name], opts.connections, half, headers))
+    me_r, hub_r = combine_runs(runs["users_me"]), combine_runs(runs["hub_info"])
+    ratio = round(me_r["rps"] / hub_r["rps"], 3)
+    print(f"  {'':14} {'req/s':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8} errors")
+    for name, r in (("users/@me", me_r), ("hub info", hub_r)):
+        print(
+            f"  {name:14} {r['rps']:9.0f} {r['p50_ms']:8.2f} {r['p90_ms']:8.2f} "
+            f"{r['p99_ms']:8.2f} {r['max_ms']:8.2f} {r['errors']}"
+        )
+    print(f"  {'ratio':14} {ratio:9.2f}  (users/@me / hub info; percentiles: worse of the 2 runs)")
+    print(
+        f"  responses: {sizes['users_me']} bytes (@me), {sizes['hub_info']} bytes (hub);"
+        f" access token valid {seeded['expires_in']} s"
+    )
+    errors = me_r["errors"] + hub_r["errors"]
+    checks = [
+        Check(
+            "users/@me req/s vs hub info",
+            ratio,
+            f">= {MIN_AUTH_ME_RATIO}",
+            ratio >= MIN_AUTH_ME_RATIO,
+        ),
+        Check("users/@me + hub info errors", errors, "== 0", errors == 0),
+    ]
+    data = {
+        "paths": {"users_me": me_path, "hub_info": hub_path},
+        "body_bytes": sizes,
+        "connections": opts.connections,
+        "run_s": half,
+        "warmup_s": opts.warmup,
+        "users_me": me_r,
+        "hub_info": hub_r,
+        "rps_ratio": ratio,
+    }
+    return data, checks
+
+
+# --- 5. password logins vs event loop latency ------------------------------------------------
+
+
+def percentiles(samples: list[float]) -> dict[str, Any]:
+    """Nearest-rank percentiles of latencies in ms."""
+    if not samples:
+        return {"samples": 0, "p50_ms": None, "p90_ms": None, "p99_ms": None, "max_ms": None}
+    ordered = sorted(samples)
+
+    def rank(p: float) -> float:
+        return round(ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)], 2)
+
+    return {
+        "samples": len(ordered),
+        "p50_ms": rank(50),
+        "p90_ms": rank(90),
+        "p99_ms": rank(99),
+        "max_ms": round(ordered[-1], 2),
+    }
+
+
+class HealthProbe(threading.Thread):
+    """GET /api/v1/health about every HEALTH_INTERVAL_S on one keep-alive connection.
+
+    A thread with a blocking socket, so the figures are the server's, not another event
+    loop's. Stops when told to or after `limit_s`, whichever comes first.
+    """
+
+    def __init__(self, port: int, limit_s: float) -> None:
+        super().__init__(name="health-probe", daemon=True)
+        self.port = port
+        self.limit_s = limit_s
+        self.stopping = threading.Event()
+        self.samples: list[float] = []
+        self.failures = 0
+
+    def run(self) -> None:
+        conn: http.client.HTTPConnection | None = None
+        deadline = time.perf_counter() + self.limit_s
+        next_at = time.perf_counter()
+        while not self.stopping.is_set() and time.perf_counter() < deadline:
+            if conn is None:
+                conn = http.client.HTTPConnection(HOST, self.port, timeout=5)
+            started = time.perf_counter()
+            try:
+                conn.request("GET", "/api/v1/health")
+                response = conn.getresponse()
+                response.read()
+                ok = response.status == 200
+            except (OSError, http.client.HTTPException):
+                ok = False
+                conn.close()
+                conn = None
+            if ok:
+                self.samples.append((time.perf_counter() - started) * 1000)
+            else:
+                self.failures += 1
+            next_at = max(next_at + HEALTH_INTERVAL_S, time.perf_counter())
+            self.stopping.wait(max(0.0, next_at - time.perf_counter()))
+        if conn is not None:
+            conn.close()
+
+    def result(self) -> dict[str, Any]:
+        return {**percentiles(self.samples), "failures": self.failures}
+
+
+@contextmanager
+def probing(port: int, limit_s: float) -> Iterator[HealthProbe]:
+    probe = HealthProbe(port, limit_s)
+    probe.start()
+    try:
+        yield probe
+    finally:
+        probe.stopping.set()
+        probe.join(timeout=10)
+
+
+def login_outcome(status: int, body: bytes) -> str:
+    """ "ok" for 200 with tokens, else the status (and error code) the server answered."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        return str(status)
+    if status == 200 and data.get("access_token") and data.get("refresh_token"):
+        return "ok"
+    return f"{status} {data.get('code') or data.get('type') or ''}".strip()
+
+
+async def login_load(port: int, clients: int, seconds: float) -> dict[str, Any]:
+    """`clients` clients, each logging in again as soon as its last login answered, until
+    `seconds` are over (each logs in at least once; every request times out after 30 s)."""
+    url = f"http://{HOST}:{port}/api/v1/auth/login"
+    body = {"email": BENCH_EMAIL, "password": BENCH_PASSWORD}
+    outcomes: Counter[str] = Counter()
+    latencies: list[float] = []
+    timeout = aiohttp.ClientTimeout(total=30)
+    connector = aiohttp.TCPConnector(limit=clients)
+    started = time.perf_counter()
+    deadline = started + seconds
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+
+        async def client() -> None:
+            while True:  # at least one login each, then again until the deadline
+                sent = time.perf_counter()
+                try:
+                    async with session.post(url, json=body) as response:
+                        outcome = login_outcome(response.status, await response.read())
+                except (aiohttp.ClientError, TimeoutError) as exc:
+                    outcome = type(exc).__name__
+                latencies.append((time.perf_counter() - sent) * 1000)
+                outcomes[outcome] += 1
+                if time.perf_counter() >= deadline:
+                    break
+
+        await asyncio.wait_for(
+            asyncio.gather(*(client() for _ in range(clients))), timeout=seconds + 60
+        )
+    elapsed = time.perf_counter() - started
+    return {
+        "clients": clients,
+        "seconds": round(elapsed, 3),
+        "attempts": sum(outcomes.values()),
+        "ok": outcomes["ok"],
+        "logins_per_s": round(outcomes["ok"] / elapsed, 1),
+        "outcomes": dict(outcomes),
+        "latency": percentiles(latencies),
+    }
+
+
+def bench_logins(tmp: Path, opts: argparse.Namespace) -> tuple[dict[str, Any], list[Check]]:
+    db_file, _ = seed(tmp, "logins", 0, user=True, env=AUTH_ENV)
+    port = free_port()
+    log_file = tmp / "web-logins.log"
+    print(
+        f"\n[5] {LOGIN_CLIENTS} concurrent password logins (POST /api/v1/auth/login) for"
+        f" {opts.duration:g} s on one `drivershub web`, GET /api/v1/health every"
+        f" {HEALTH_INTERVAL_S * 1000:g} ms"
+    )
+    env = app_env(tmp, db_file, port, AUTH_ENV)
+    with spawned([drivershub_exe(), "web"], log_file, env) as app:
+        wait_ready(app, port, "/api/v1/ready", log_file)
+        # One login first: the account works, and argon2's first call is not in the figures.
+        first = asyncio.run(login_load(port, 1, 0))
+        if first["ok"] != 1:
+            raise RuntimeError(f"the benchmark user cannot log in: {first['outcomes']}")
+        with probing(port, opts.warmup + 10) as idle:
+            time.sleep(opts.warmup)
+        with probing(port, opts.duration + 70) as loaded:
+            logins = asyncio.run(login_load(port, LOGIN_CLIENTS, opts.duration))
+        memory = rss_mb(app.pid)  # argon2 takes 64 MiB per hash being computed
+    health_idle, health_loaded = idle.result(), loaded.result()
+    print(
+        f"  {'GET /health':22} {'samples':>8} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8}"
+        f" {'max ms':>8} failed"
+    )
+    for name, r in ((f"idle ({opts.warmup:g} s)", health_idle), ("during logins", health_loaded)):
+        if not r["samples"]:
+            print(f"  {name:22} {0:8} {'-':>8} {'-':>8} {'-':>8} {'-':>8} {r['failures']}")
+            continue
+        print(
+            f"  {name:22} {r['samples']:8} {r['p50_ms']:8.2f} {r['p90_ms']:8.2f} "
+            f"{r['p99_ms']:8.2f} {r['max_ms']:8.2f} {r['failures']}"
+        )
+    lat = logins["latency"]
+    success = logins["ok"] / logins["attempts"] if logins["attempts"] else 0.0
+    print(
+        f"  logins: {logins['ok']} of {logins['attempts']} answered 200 with tokens in"
+        f" {logins['seconds']:.1f} s = {logins['logins_per_s']:.1f} logins/s;"
+        f" login latency p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms"
+    )
+    print(f"  server memory: VmRSS {memory['VmRSS']} MB now, VmHWM {memory['VmHWM']} MB peak")
+    others = {k: v for k, v in logins["outcomes"].items() if k != "ok"}
+    if others:
+        print(f"  other answers: {others}")
+    p99 = health_loaded["p99_ms"] if health_loaded["p99_ms"] is not None else math.inf
+    health_ok = p99 < MAX_HEALTH_P99_UNDER_LOGINS_MS and health_loaded["failures"] == 0
+    checks = [
+        Check(
+            "health p99 ms during logins",
+            p99,
+            f"< {MAX_HEALTH_P99_UNDER_LOGINS_MS:g} ms, no failed probe",
+            health_ok,
+        ),
+        Check(
+            "logins answered 200 (share)",
+            round(success, 3),
+            f">= {MIN_LOGIN_SUCCESS}",
+            success >= MIN_LOGIN_SUCCESS,
+        ),
+    ]
+    data = {
+        "clients": LOGIN_CLIENTS,
+        "duration_s": opts.duration,
+        "health_interval_ms": HEALTH_INTERVAL_S * 1000,
+        "health_idle": health_idle,
+        "health_during_logins": health_loaded,
+        "logins": logins,
+        "server_memory_mb": memory,
+    }
+    return data, checks
+
+
 # --- main ------------------------------------------------------------------------------------
 
 
-PARTS = {"throughput": bench_throughput, "memory": bench_memory, "coldstart": bench_cold_start}
+PARTS = {
+    "throughput": bench_throughput,
+    "memory": bench_memory,
+    "coldstart": bench_cold_start,
+    "auth-me": bench_auth_me,
+    "logins": bench_logins,
+}
 
 
 def machine() -> dict[str, Any]:
@@ -462,7 +793,7 @@ def main(argv: list[str] | None = None) -> int:
     # A SIGTERM unwinds like Ctrl-C, so the finally blocks stop every process started.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     parts = opts.only or list(PARTS)
-    if "throughput" in parts:
+    if {"throughput", "auth-me"} & set(parts):
         require_wrk()  # fail before anything starts
     tmp = Path(tempfile.mkdtemp(prefix="drivershub-bench-"))
     report: dict[str, Any] = {
