@@ -1,0 +1,56 @@
+"""The bot's policies: one broken cog never stops the others; bugs get a reference, not a trace."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from bot import bot as bot_module
+from models import hubs
+from tests.conftest import AppFactory
+from tests.fakediscord import FakeDiscord
+
+
+async def test_a_cog_that_fails_to_load_is_skipped(
+    discord: FakeDiscord, start_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        bot_module, "cog_modules", lambda: ["tests.bot.broken_cog", "cogs.hub", "cogs.account"]
+    )
+    olga = discord.user("olga")
+    guild = discord.guild("Road Kings", owner=olga)
+    async with start_app() as rt:
+        reply = await olga.run("hub info", guild=guild)
+        failed = dict(rt.bot.failed_cogs)
+    assert reply.embeds[0]["title"] == "Road Kings"
+    assert list(failed) == ["tests.bot.broken_cog"]
+    assert "broken on purpose" in failed["tests.bot.broken_cog"]
+
+
+@pytest.mark.parametrize(
+    ("locale", "text"),
+    [("en-US", "Something went wrong on our side. Reference: "), ("de", "Referenz: ")],
+)
+async def test_an_unexpected_error_gets_a_localized_reply_with_a_reference(
+    discord: FakeDiscord,
+    start_app: AppFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    locale: str,
+    text: str,
+) -> None:
+    async def broken(hub: hubs.Hub) -> hubs.HubView:
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr(hubs, "hub_info", broken)
+    olga = discord.user("olga", locale=locale)
+    guild = discord.guild("Road Kings", owner=olga)
+    with caplog.at_level(logging.ERROR, logger="bot.errors"):
+        async with start_app():
+            reply = await olga.run("hub info", guild=guild)
+    assert reply.ephemeral
+    assert text in reply.content
+    assert "database on fire" not in reply.content  # no internals shown to the user
+    reference = reply.content.rsplit(" ", 1)[-1]
+    assert any(reference in r.getMessage() and r.exc_info for r in caplog.records)
