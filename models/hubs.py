@@ -353,6 +353,73 @@ async def update_hub(
     return hub
 
 
+class SettingsChange(BaseModel):
+    """One entry of a hub's settings history: what changed, from what, to what."""
+
+    id: int
+    action: str
+    actor_id: int | None
+    changes: dict[str, dict[str, Any]]
+    created_at: datetime
+
+
+SETTINGS_ACTIONS = ("hub.update", "hub.revert")
+
+
+async def settings_history(actor: Actor, hub: Hub, query: PageQuery) -> Page[SettingsChange]:
+    """The hub's settings changes, newest first (needs view_audit_log)."""
+    await authorize(actor, hub, Permission.VIEW_AUDIT_LOG)
+    entries = audit.AuditLog.filter(hub_id=hub.id, action__in=SETTINGS_ACTIONS)
+    total = await entries.count()
+    rows = await entries.order_by("-id").offset(query.offset).limit(query.per_page)
+    items = [
+        SettingsChange(
+            id=row.id,
+            action=row.action,
+            actor_id=row.actor_id,
+            changes=row.details,
+            created_at=row.created_at,
+        )
+        for row in rows
+    ]
+    return Page[SettingsChange](items=items, page=query.page, per_page=query.per_page, total=total)
+
+
+async def revert_settings(
+    actor: Actor, hub: Hub, entry_id: int, *, recently_authenticated: bool = True
+) -> Hub:
+    """Put back the values a settings change replaced (needs manage_hub); itself audited."""
+    await authorize(actor, hub, Permission.MANAGE_HUB)
+    entry = await audit.AuditLog.get_or_none(
+        id=entry_id, hub_id=hub.id, action__in=SETTINGS_ACTIONS
+    )
+    if entry is None:
+        raise NotFound(N_("That settings change does not exist."), code="change_not_found")
+    restored = {key: change["before"] for key, change in entry.details.items()}
+    turned_off = set(hub.plugins) - set(restored.get("plugins", hub.plugins))
+    if turned_off and not recently_authenticated:
+        raise Forbidden(
+            N_("Please confirm it is you: log in again or enter a code from your app."),
+            code="reauthentication_required",
+        )
+    before = _snapshot(hub)
+    hub.update_from_dict(restored)
+    after = _snapshot(hub)
+    diff = {k: {"before": before[k], "after": after[k]} for k in after if after[k] != before[k]}
+    if diff:
+        async with in_transaction():
+            await hub.save()
+            await audit.record(
+                actor,
+                "hub.revert",
+                hub_id=hub.id,
+                target=hub.slug,
+                details=diff,
+            )
+        await invalidate_view(hub.slug)
+    return hub
+
+
 async def hub_info(hub: Hub) -> HubView:
     """The public view of a hub, fresh from the database (for the bot's /hub info)."""
     return await _view(hub)

@@ -202,3 +202,40 @@ async def test_turning_plugins_off_needs_a_recent_login(client: TestClient) -> N
         "/api/v1/hubs/road-kings", json={"plugins": {"polls": True}}, headers=headers
     )
     assert on.status == 200
+
+
+async def test_settings_history_and_revert(client: TestClient) -> None:
+    await hubs.ensure_hub_for_guild(42, "Road Kings", 10)
+    headers = await _bearer_for(10)
+    base = "/api/v1/hubs/road-kings"
+    await client.patch(base, json={"language": "de"}, headers=headers)
+    await client.patch(
+        base, json={"distance_unit": "mi", "timezone": "Europe/Berlin"}, headers=headers
+    )
+    history = await (await client.get(f"{base}/settings/history", headers=headers)).json()
+    assert history["total"] == 2
+    newest, oldest = history["items"]
+    assert newest["changes"]["distance_unit"] == {"before": "km", "after": "mi"}
+    assert oldest["changes"]["language"] == {"before": "en", "after": "de"}
+    reverted = await client.post(f"{base}/settings/history/{newest['id']}/revert", headers=headers)
+    body = await reverted.json()
+    assert (body["distance_unit"], body["timezone"], body["language"]) == ("km", "UTC", "de")
+    again = await (await client.get(f"{base}/settings/history", headers=headers)).json()
+    assert again["items"][0]["action"] == "hub.revert"
+
+
+async def test_history_needs_permission_and_changes_belong_to_their_hub(client: TestClient) -> None:
+    await hubs.ensure_hub_for_guild(42, "Road Kings", 10)
+    await hubs.ensure_hub_for_guild(43, "Night Owls", 20)
+    owner, stranger = await _bearer_for(10), await _bearer_for(11)
+    await client.patch("/api/v1/hubs/road-kings", json={"language": "de"}, headers=owner)
+    refused = await client.get("/api/v1/hubs/road-kings/settings/history", headers=stranger)
+    await problem_of(refused, 403, "missing_permission")
+    entry = (
+        await (await client.get("/api/v1/hubs/road-kings/settings/history", headers=owner)).json()
+    )["items"][0]
+    night_owner = await _bearer_for(20)
+    foreign = await client.post(
+        f"/api/v1/hubs/night-owls/settings/history/{entry['id']}/revert", headers=night_owner
+    )
+    await problem_of(foreign, 404, "change_not_found")
