@@ -230,6 +230,9 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, toml)
 
 
+SECTIONS = [name for name in Settings.model_fields if name != "data_dir"]
+
+
 class ConfigError(Exception):
     """A setting is missing or wrong; the message names the key."""
 
@@ -243,6 +246,7 @@ def load_settings(**overrides: Any) -> Settings:
     path = _config_file()
     if CONFIG_ENV in os.environ and not path.is_file():
         raise ConfigError(f"{CONFIG_ENV}: no such file {path}")
+    _check_environment_names()
     try:
         settings = Settings(**overrides)
     except ValidationError as exc:
@@ -256,6 +260,20 @@ def load_settings(**overrides: Any) -> Settings:
         sentry = settings.sentry.model_copy(update={"dsn": SecretStr(os.environ["SENTRY_DSN"])})
         settings = settings.model_copy(update={"sentry": sentry})
     return settings
+
+
+# DRIVERSHUB_* variables that are not settings: the config file's path, and the test suite's.
+NOT_SETTINGS = (CONFIG_ENV, "DRIVERSHUB_TEST_", "DRIVERSHUB_CI_")
+
+
+def _check_environment_names() -> None:
+    """A misspelt variable (DRIVERSHUB_DATABSE__URL) would be silently ignored: refuse it."""
+    for name in os.environ:
+        if not name.startswith("DRIVERSHUB_") or name.startswith(NOT_SETTINGS):
+            continue
+        first = name.removeprefix("DRIVERSHUB_").split("__", 1)[0].lower()
+        if first not in Settings.model_fields:
+            raise ConfigError(f"{name}: unknown setting (sections: {', '.join(SECTIONS)})")
 
 
 def _describe(exc: ValidationError, path: Path) -> str:

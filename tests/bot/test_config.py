@@ -202,3 +202,9 @@ def test_effective_config_masks_every_secret(monkeypatch: pytest.MonkeyPatch) ->
 )
 def test_mask_url_hides_only_the_password(url: str, masked: str) -> None:
     assert mask_url(url) == masked
+
+
+def test_a_misspelt_environment_variable_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DRIVERSHUB_DATABSE__URL", "postgres://x")
+    with pytest.raises(ConfigError, match="DRIVERSHUB_DATABSE__URL: unknown setting"):
+        load_settings()
