@@ -55,10 +55,19 @@ def problem(
 
 
 def language(request: web.Request) -> str | None:
-    """The first language the client asks for (Accept-Language), if any."""
-    header = request.headers.get("Accept-Language", "")
-    first = header.split(",", 1)[0].split(";", 1)[0].strip()
-    return first or None
+    """The language the client prefers most (Accept-Language, `q` weights honoured)."""
+    best, best_q = None, 0.0
+    for item in request.headers.get("Accept-Language", "").split(","):
+        tag, _, params = item.strip().partition(";")
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                continue
+        if tag and tag != "*" and q > best_q:
+            best, best_q = tag, q
+    return best
 
 
 def from_domain(request: web.Request, error: DomainError) -> web.Response:

@@ -239,3 +239,10 @@ async def test_history_needs_permission_and_changes_belong_to_their_hub(client: 
         f"/api/v1/hubs/night-owls/settings/history/{entry['id']}/revert", headers=night_owner
     )
     await problem_of(foreign, 404, "change_not_found")
+
+
+async def test_accept_language_weights_are_honoured(client: TestClient) -> None:
+    response = await client.get(
+        "/api/v1/hubs/ghost-riders", headers={"Accept-Language": "en;q=0.4, de;q=0.9, *;q=1"}
+    )
+    assert (await response.json(content_type=None))["detail"].startswith("Es gibt keinen Hub")
