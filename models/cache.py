@@ -14,6 +14,8 @@ def configure_cache(url: str, namespace: str = "drivershub") -> BaseCache:
     """Create the process's cache from a `memory://` or `redis://host:port/db` URL."""
     global _cache
     parts = urlsplit(url)
+    # Keys read "<namespace>:<key>", so one Redis database can serve several deployments.
+    namespace = f"{namespace.rstrip(':')}:"
     if parts.scheme == "memory":
         # No timeout: a dict cannot hang, and aiocache's timeout wraps each call in a Task.
         _cache = SimpleMemoryCache(namespace=namespace, timeout=None)
@@ -33,7 +35,7 @@ def cache() -> BaseCache:
     """The configured cache (a memory cache until `configure_cache` is called)."""
     global _cache
     if _cache is None:
-        _cache = SimpleMemoryCache(namespace="drivershub", timeout=None)
+        _cache = SimpleMemoryCache(namespace="drivershub:", timeout=None)
     return _cache
 
 
@@ -45,6 +47,17 @@ async def close_cache() -> None:
     elif _cache is not None:
         await _cache.close()
     _cache = None
+
+
+async def clear_cache() -> None:
+    """Delete this deployment's keys only (aiocache's clear() without a namespace would
+    flush the whole Redis database)."""
+    current = cache()
+    prefix = (current.namespace or "").rstrip(":")
+    if isinstance(current, RedisCache):
+        await current.clear(namespace=prefix)  # deletes "<prefix>:*"
+    else:
+        await current.clear(namespace=current.namespace)
 
 
 async def ping_cache() -> None:

@@ -21,7 +21,7 @@ from bot.bot import DriversHubBot
 from bot.config import DiscordSettings, Settings
 from bot.db import close_database, open_database
 from bot.runtime import Runtime, running, setup_tokens
-from models.cache import cache, close_cache, configure_cache
+from models.cache import clear_cache, close_cache, configure_cache
 from tests.fakediscord import FakeDiscord
 from tests.fakediscord.fixtures import fake_discord_session, patch_discord_py
 
@@ -94,7 +94,7 @@ async def _empty_tables() -> None:
 async def db(database_url: str) -> AsyncIterator[str]:
     """Every test starts with empty tables and an empty cache."""
     await _empty_tables()
-    await cache().clear()
+    await clear_cache()
     yield database_url
 
 
