@@ -63,10 +63,26 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:
+    import discord
+
     from bot.runtime import init_sentry, serve
 
     init_sentry(settings)
-    asyncio.run(serve(settings))
+    try:
+        asyncio.run(serve(settings))
+    except discord.LoginFailure:
+        print(
+            "drivershub: configuration error: discord.token: Discord refused the token",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    except discord.PrivilegedIntentsRequired:
+        print(
+            "drivershub: configuration error: discord.members_intent: enable the Server"
+            " Members Intent in the Developer Portal, or set members_intent = false",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
     return 0
 
 

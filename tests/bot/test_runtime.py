@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import http.client
 import json
@@ -20,6 +21,7 @@ import sentry_sdk
 from bot.config import load_settings
 from bot.runtime import init_sentry
 from tests.bot.conftest import DRIVERSHUB, CliRunner, clean_env, free_port
+from tests.fakediscord import FakeDiscord
 
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 10.0
@@ -322,3 +324,23 @@ def test_sentry_dsn_turns_error_reporting_on(
     assert client.dsn == os.environ["SENTRY_DSN"]
     assert not client.should_send_default_pii()
     assert client.options["environment"] == "production"
+
+
+async def test_a_token_discord_refuses_exits_2_with_one_clear_line(
+    discord: FakeDiscord, tmp_path: Path
+) -> None:
+    env = clean_env(
+        tmp_path,
+        DRIVERSHUB_DISCORD__TOKEN="not-the-bot-token",
+        DRIVERSHUB_DISCORD__API_BASE=discord.api_base,
+        DRIVERSHUB_WEB__PORT=str(free_port()),
+        DRIVERSHUB_METRICS__LISTEN="",
+    )
+    process = await asyncio.create_subprocess_exec(
+        DRIVERSHUB, "run", cwd=tmp_path, env=env, stderr=asyncio.subprocess.PIPE
+    )
+    _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    text = stderr.decode()
+    assert process.returncode == 2
+    assert "discord.token: Discord refused the token" in text
+    assert "Traceback" not in text
