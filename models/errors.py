@@ -48,6 +48,13 @@ class Forbidden(DomainError):
     default_message = N_("You are not allowed to do that.")
 
 
+class ReauthenticationRequired(Forbidden):
+    """A sensitive action in a session whose last login (or MFA code) is too old."""
+
+    code = "reauthentication_required"
+    default_message = N_("Please confirm it is you: log in again or enter a code from your app.")
+
+
 class NotFound(DomainError):
     status = 404
     code = "not_found"

@@ -19,7 +19,7 @@ from tortoise.transactions import in_transaction
 
 from models import audit
 from models.cache import cache
-from models.errors import Conflict, Forbidden, Invalid, NotFound
+from models.errors import Conflict, Forbidden, Invalid, NotFound, ReauthenticationRequired
 from models.i18n import LANGUAGES, N_
 from models.members import Member, MemberStatus
 from models.pagination import Page, PageQuery
@@ -336,10 +336,7 @@ async def update_hub(
     """
     await authorize(actor, hub, Permission.MANAGE_HUB)
     if is_destructive(change) and not recently_authenticated:
-        raise Forbidden(
-            N_("Please confirm it is you: log in again or enter a code from your app."),
-            code="reauthentication_required",
-        )
+        raise ReauthenticationRequired()
     before = _snapshot(hub)
     _apply(hub, change)
     after = _snapshot(hub)
@@ -398,10 +395,7 @@ async def revert_settings(
     restored = {key: change["before"] for key, change in entry.details.items()}
     turned_off = set(hub.plugins) - set(restored.get("plugins", hub.plugins))
     if turned_off and not recently_authenticated:
-        raise Forbidden(
-            N_("Please confirm it is you: log in again or enter a code from your app."),
-            code="reauthentication_required",
-        )
+        raise ReauthenticationRequired()
     before = _snapshot(hub)
     hub.update_from_dict(restored)
     after = _snapshot(hub)

@@ -42,7 +42,7 @@ async def update_hub(request: web.Request) -> web.Response:
     claims = await current_claims(request)
     hub = await hubs.get_hub(request.match_info["hub"])
     change = await read_json(request, HubUpdate)
-    recent = await auth.session_is_recent(claims.session_id, auth.token_config().reauth_window)
+    recent = await auth.recently_authenticated(claims)
     hub = await hubs.update_hub(claims.actor, hub, change, recently_authenticated=recent)
     return json_response(await hubs.hub_info(hub))
 
@@ -75,7 +75,7 @@ async def revert_settings(request: web.Request) -> web.Response:
     claims = await current_claims(request)
     hub = await hubs.get_hub(request.match_info["hub"])
     raw = request.match_info["change_id"]
-    recent = await auth.session_is_recent(claims.session_id, auth.token_config().reauth_window)
+    recent = await auth.recently_authenticated(claims)
     hub = await hubs.revert_settings(
         claims.actor, hub, int(raw) if raw.isdigit() else -1, recently_authenticated=recent
     )

@@ -29,7 +29,7 @@ from models.accounts.inputs import (
     check_password,
 )
 from models.auth import Claims, LoginResult, Ticket, now
-from models.errors import Conflict, Forbidden, Invalid
+from models.errors import Conflict, Forbidden, Invalid, ReauthenticationRequired
 from models.i18n import N_
 from models.passwords import hash_password, needs_rehash, verify_password
 from models.users import User, forget_profile
@@ -106,7 +106,7 @@ async def reauthenticate(claims: Claims, data: Reauthentication) -> None:
     neither log in again instead.
     """
     if claims.session_id is None:
-        raise Forbidden(N_("Log in again to confirm it is you."), code="reauthentication_required")
+        raise ReauthenticationRequired(N_("Log in again to confirm it is you."))
     user = await User.get(id=claims.user_id)
     if user.mfa_enabled:
         ok = data.code is not None and await mfa.accept_second_factor(
@@ -115,7 +115,7 @@ async def reauthenticate(claims: Claims, data: Reauthentication) -> None:
     elif user.password_hash is not None:
         ok = data.password is not None and await verify_password(user.password_hash, data.password)
     else:
-        raise Forbidden(N_("Log in again to confirm it is you."), code="reauthentication_required")
+        raise ReauthenticationRequired(N_("Log in again to confirm it is you."))
     if not ok:
         raise Forbidden(N_("That password or code is not correct."), code="reauthentication_failed")
     await auth.mark_reauthenticated(claims.session_id)

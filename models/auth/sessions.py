@@ -13,7 +13,7 @@ from tortoise.transactions import in_transaction
 from models.auth.common import REFRESH_PREFIX, hash_secret, new_secret, now
 from models.auth.tickets import issue_ticket
 from models.auth.tokens import Claims, issue_access_token, remember_revocation, token_config
-from models.errors import Forbidden, NotFound, Unauthorized
+from models.errors import Forbidden, NotFound, ReauthenticationRequired, Unauthorized
 from models.i18n import N_
 from models.users import User
 
@@ -156,14 +156,15 @@ async def mark_reauthenticated(session_id: str) -> None:
     await Session.filter(id=session_id).update(authenticated_at=now())
 
 
+async def recently_authenticated(claims: Claims) -> bool:
+    """Whether this session logged in (or gave an MFA code) within the re-auth window."""
+    return await session_is_recent(claims.session_id, token_config().reauth_window)
+
+
 async def require_recent_login(claims: Claims) -> None:
     """Sensitive actions need a login (or MFA code) in this session within the re-auth window."""
-    window = token_config().reauth_window
-    if claims.session_id is None or not await session_is_recent(claims.session_id, window):
-        raise Forbidden(
-            N_("Please confirm it is you: log in again or enter a code from your app."),
-            code="reauthentication_required",
-        )
+    if not await recently_authenticated(claims):
+        raise ReauthenticationRequired()
 
 
 # Completing a login: every method (password, Discord, Steam, link) ends here.
