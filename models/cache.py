@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from aiocache import RedisCache, SimpleMemoryCache
 from aiocache.base import BaseCache
 
+T = TypeVar("T")
 _cache: BaseCache | None = None
 
 
@@ -47,6 +50,18 @@ async def close_cache() -> None:
     elif _cache is not None:
         await _cache.close()
     _cache = None
+
+
+async def cached(key: str, ttl: int, load: Callable[[], Awaitable[T]]) -> T:
+    """The value under `key`, or `load()`'s result stored there for `ttl` seconds.
+
+    Writers delete the key when the data changes; the TTL bounds a missed invalidation.
+    """
+    value = await cache().get(key)
+    if value is None:
+        value = await load()
+        await cache().set(key, value, ttl=ttl)
+    return value
 
 
 async def clear_cache() -> None:

@@ -18,7 +18,7 @@ from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from models import audit
-from models.cache import cache
+from models.cache import cache, cached
 from models.errors import Conflict, Forbidden, Invalid, NotFound, ReauthenticationRequired
 from models.i18n import LANGUAGES, N_
 from models.members import Member, MemberStatus
@@ -282,13 +282,11 @@ def _view_key(slug: str) -> str:
 
 async def hub_view(slug: str) -> dict[str, Any]:
     """The public view of an active hub as JSON-ready data, cached (the hottest read)."""
-    key = _view_key(slug)
-    data = await cache().get(key)
-    if data is None:
-        hub = await get_hub(slug)
-        data = (await _view(hub)).model_dump(mode="json")
-        await cache().set(key, data, ttl=VIEW_TTL)
-    return data
+
+    async def load() -> dict[str, Any]:
+        return (await _view(await get_hub(slug))).model_dump(mode="json")
+
+    return await cached(_view_key(slug), VIEW_TTL, load)
 
 
 async def invalidate_view(slug: str) -> None:
@@ -339,15 +337,20 @@ async def update_hub(
         raise ReauthenticationRequired()
     before = _snapshot(hub)
     _apply(hub, change)
+    await _save_audited(actor, hub, "hub.update", before)
+    return hub
+
+
+async def _save_audited(actor: Actor, hub: Hub, action: str, before: dict[str, Any]) -> None:
+    """Save what changed since `before`, with its before/after values in the audit log."""
     after = _snapshot(hub)
-    if after == before:
-        return hub
     diff = {k: {"before": before[k], "after": after[k]} for k in after if after[k] != before[k]}
+    if not diff:
+        return
     async with in_transaction():
         await hub.save()
-        await audit.record(actor, "hub.update", hub_id=hub.id, target=hub.slug, details=diff)
+        await audit.record(actor, action, hub_id=hub.id, target=hub.slug, details=diff)
     await invalidate_view(hub.slug)
-    return hub
 
 
 class SettingsChange(BaseModel):
@@ -398,19 +401,7 @@ async def revert_settings(
         raise ReauthenticationRequired()
     before = _snapshot(hub)
     hub.update_from_dict(restored)
-    after = _snapshot(hub)
-    diff = {k: {"before": before[k], "after": after[k]} for k in after if after[k] != before[k]}
-    if diff:
-        async with in_transaction():
-            await hub.save()
-            await audit.record(
-                actor,
-                "hub.revert",
-                hub_id=hub.id,
-                target=hub.slug,
-                details=diff,
-            )
-        await invalidate_view(hub.slug)
+    await _save_audited(actor, hub, "hub.revert", before)
     return hub
 
 

@@ -11,7 +11,7 @@ from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from models import audit
-from models.cache import cache
+from models.cache import cache, cached
 from models.errors import Forbidden, NotFound
 from models.i18n import N_
 from models.permissions import Actor
@@ -150,14 +150,14 @@ def _profile_key(user_id: int) -> str:
 
 async def cached_profile(user_id: int) -> dict[str, Any]:
     """The user's profile as JSON-ready data, cached; every change calls `forget_profile`."""
-    data = await cache().get(_profile_key(user_id))
-    if data is None:
+
+    async def load() -> dict[str, Any]:
         user = await User.get_or_none(id=user_id)
         if user is None:
             raise NotFound(N_("That user does not exist."), code="user_not_found")
-        data = profile_of(user).model_dump(mode="json")
-        await cache().set(_profile_key(user_id), data, ttl=PROFILE_TTL)
-    return data
+        return profile_of(user).model_dump(mode="json")
+
+    return await cached(_profile_key(user_id), PROFILE_TTL, load)
 
 
 async def forget_profile(user_id: int) -> None:

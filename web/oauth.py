@@ -140,6 +140,16 @@ async def _outcome(flow: FlowState, identity: ExternalIdentity) -> str:
 FlowStarter = Callable[[Settings, str, str | None, int | None], Awaitable[tuple[str, StartedFlow]]]
 
 
+async def start_login(request: web.Request, provider: Provider, start: FlowStarter) -> web.Response:
+    """Begin a login: redirect the browser to the provider, bound to it by the cookie."""
+    settings = settings_of(request)
+    query = parse_query(request, NextQuery)
+    url, started = await start(settings, LOGIN, query.next, None)
+    response = redirect(url)
+    bind_browser(response, provider, started, settings)
+    return response
+
+
 async def start_linking(
     request: web.Request, provider: Provider, start: FlowStarter
 ) -> web.Response:
@@ -203,12 +213,7 @@ async def _start_discord(
 @router.get("/auth/discord/login", query=NextQuery, status=302, errors=(422, 503), limit="auth")
 async def discord_login(request: web.Request) -> web.Response:
     """Start logging in with Discord: redirects to Discord's consent page."""
-    settings = settings_of(request)
-    query = parse_query(request, NextQuery)
-    url, started = await _start_discord(settings, LOGIN, query.next)
-    response = redirect(url)
-    bind_browser(response, Provider.DISCORD, started, settings)
-    return response
+    return await start_login(request, Provider.DISCORD, _start_discord)
 
 
 @router.post(

@@ -11,20 +11,19 @@ from aiohttp import web
 from bot.config import Settings
 from models import identities, oauth, steam
 from models.identities import ExternalIdentity, LoginUnavailable, Provider
-from models.oauth import LOGIN, FlowState, StartedFlow
-from web.api import PREFIX, Router, parse_query
+from models.oauth import FlowState, StartedFlow
+from web.api import PREFIX, Router
 from web.auth import actor_of
 from web.oauth import (
     HTTP,
     LinkRequest,
     LinkStarted,
     NextQuery,
-    bind_browser,
     finish,
     next_url,
-    redirect,
     settings_of,
     start_linking,
+    start_login,
 )
 
 log = logging.getLogger(__name__)
@@ -54,12 +53,7 @@ async def _start_steam(
 @router.get("/auth/steam/login", query=NextQuery, status=302, errors=(422,), limit="auth")
 async def steam_login(request: web.Request) -> web.Response:
     """Start logging in with Steam: redirects to Steam's sign-in page."""
-    settings = settings_of(request)
-    query = parse_query(request, NextQuery)
-    url, started = await _start_steam(settings, LOGIN, query.next)
-    response = redirect(url)
-    bind_browser(response, Provider.STEAM, started, settings)
-    return response
+    return await start_login(request, Provider.STEAM, _start_steam)
 
 
 @router.post(
