@@ -13,10 +13,10 @@ from discord import app_commands
 from discord.ext import commands
 
 import cogs
-from bot.config import Settings
 from bot.context import load_context
 from bot.errors import handle_error
 from bot.i18n import CatalogTranslator
+from core.config import Settings
 from models import hubs, kv, members, users
 
 log = logging.getLogger(__name__)

@@ -14,8 +14,8 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot.config import ConfigError, Settings, effective_config, load_settings
-from bot.logs import setup_logging
+from core.config import ConfigError, Settings, effective_config, load_settings
+from core.logs import setup_logging
 
 log = logging.getLogger("drivershub")
 EXIT_CONFIG = 2
@@ -169,7 +169,7 @@ def _supervise(workers: int) -> int:
 
 
 def _with_db(settings: Settings, action: Callable[[], Awaitable[Any]], *, migrate: bool) -> Any:
-    from bot.db import close_database, open_database
+    from core.db import close_database, open_database
 
     async def body() -> Any:
         await open_database(settings.database.url, apply_migrations=migrate)
@@ -188,7 +188,7 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _makemigrations(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.db import make_migrations
+    from core.db import make_migrations
 
     paths = asyncio.run(make_migrations(args.name))
     print("\n".join(str(p) for p in paths) or "no changes")

@@ -9,8 +9,8 @@ from typing import Any
 
 import aiosmtplib
 
-from bot.config import SmtpSettings
 from bot.outbox import PermanentFailure, RetryLater, Sender, Worker
+from core.config import SmtpSettings
 from models.accounts import EMAILS
 from models.i18n import translate
 from models.outbox import OutboxItem, OutboxKind

@@ -12,7 +12,7 @@ from babel.messages.pofile import read_po, write_po
 from models.i18n import DOMAIN, LANGUAGES, LOCALES_DIR
 
 SOURCE_ROOT = LOCALES_DIR.parent
-SOURCE_DIRS = ("bot", "cogs", "web", "models")
+SOURCE_DIRS = ("core", "bot", "cogs", "web", "models")
 # N_ marks domain and reply texts; _T (discord.py's locale_str) marks command texts.
 KEYWORDS: dict[str, None] = {"N_": None, "_T": None}
 HEADER_DATE = datetime(2026, 1, 1, tzinfo=UTC)

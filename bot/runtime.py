@@ -16,11 +16,11 @@ from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
 from bot.bot import DriversHubBot
-from bot.config import Settings
-from bot.db import close_database, open_database
 from bot.delivery import discord_dm_worker
 from bot.email import email_worker
 from bot.outbox import Worker
+from core.config import Settings
+from core.db import close_database, open_database
 from models import accounts, ratelimit
 from models.auth import TokenConfig, configure_tokens
 from models.cache import close_cache, configure_cache

@@ -18,9 +18,9 @@ import pytest_asyncio
 from tortoise import Tortoise, connections
 
 from bot.bot import DriversHubBot
-from bot.config import DiscordSettings, Settings
-from bot.db import close_database, open_database
 from bot.runtime import Runtime, running, setup_tokens
+from core.config import DiscordSettings, Settings
+from core.db import close_database, open_database
 from models.cache import clear_cache, close_cache, configure_cache
 from tests.fakediscord import FakeDiscord
 from tests.fakediscord.fixtures import fake_discord_session, patch_discord_py

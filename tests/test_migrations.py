@@ -9,7 +9,7 @@ from __future__ import annotations
 from tortoise import Tortoise, connections
 from tortoise.models import Model
 
-from bot.db import pending_model_changes
+from core.db import pending_model_changes
 
 
 def _models() -> list[type[Model]]:

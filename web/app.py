@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.config import Settings
+from core.config import Settings
 from web import (
     accounts,
     hubs,

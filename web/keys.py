@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.config import Settings
+from core.config import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
 # Reports the Discord gateway's state for /ready; the bot process plugs it in.

@@ -10,7 +10,7 @@ import uuid
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from bot.logs import request_id
+from core.logs import request_id
 from models.errors import DomainError
 from web import problems
 from web.metrics import observe_request

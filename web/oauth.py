@@ -12,7 +12,7 @@ import aiohttp
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.config import Settings
+from core.config import Settings
 from models import identities, oauth
 from models.errors import DomainError, Invalid, Unauthorized
 from models.i18n import N_

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from bot.config import RateLimitSettings
+from core.config import RateLimitSettings
 from models import ratelimit
 from models.errors import DomainError, Unavailable
 from models.ratelimit import Limit, Verdict

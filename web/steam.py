@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 import aiohttp
 from aiohttp import web
 
-from bot.config import Settings
+from core.config import Settings
 from models import identities, oauth, steam
 from models.identities import ExternalIdentity, LoginUnavailable, Provider
 from models.oauth import FlowState, StartedFlow

@@ -11,7 +11,7 @@ import swagger_ui
 from aiohttp import web
 from pydantic import BaseModel
 
-from bot.db import ping_database
+from core.db import ping_database
 from models.cache import ping_cache
 from web.api import PREFIX, Router, json_response
 from web.keys import GATEWAY_STATE

@@ -19,9 +19,9 @@ import json
 import sys
 from typing import Any
 
-from bot.config import load_settings
-from bot.db import close_database, open_database
 from bot.runtime import setup_tokens
+from core.config import load_settings
+from core.db import close_database, open_database
 from models.auth import start_session
 from models.hubs import ensure_hub_for_guild
 from models.passwords import hash_password

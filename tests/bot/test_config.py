@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, effective_config, load_settings, mask_url
+from core.config import ConfigError, effective_config, load_settings, mask_url
 
 
 @pytest.fixture(autouse=True)

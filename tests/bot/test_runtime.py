@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 import sentry_sdk
 
-from bot.config import load_settings
 from bot.runtime import init_sentry
+from core.config import load_settings
 from tests.bot.conftest import DRIVERSHUB, CliRunner, clean_env, free_port
 from tests.fakediscord import FakeDiscord
 

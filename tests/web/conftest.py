@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.config import Settings
+from core.config import Settings
 from web.app import create_app
 
 ClientFactory = Callable[..., contextlib.AbstractAsyncContextManager[TestClient]]
