@@ -9,6 +9,7 @@ from tortoise import Tortoise, connections
 from tortoise.migrations.api import migrate
 from tortoise.migrations.autodetector import MigrationAutodetector
 
+from core.migration_freeze import freeze_migration
 from models import tortoise_config
 
 log = logging.getLogger(__name__)
@@ -51,16 +52,24 @@ async def pending_model_changes() -> list[str]:
 
 
 async def make_migrations(name: str | None = None) -> list[Path]:
-    """Write migration files for model changes (developers; `drivershub makemigrations`)."""
+    """Write frozen migration files for model changes (developers; `drivershub makemigrations`).
+
+    Raises core.migration_freeze.FreezeError, writing nothing, if a migration would import
+    project code that cannot be frozen.
+    """
     config = tortoise_config("sqlite://:memory:")
     await Tortoise.init(config=config, _enable_global_fallback=True)
     try:
         detector = MigrationAutodetector(Tortoise.apps, config["apps"])
-        paths = []
-        for writer in await detector.changes():
+        writers = await detector.changes()
+        for writer in writers:
             if name:
                 writer.name = f"{writer.name.split('_', 1)[0]}_{name}"
-            paths.append(Path(writer.write()))
-        return paths
+        # Freeze every file before writing any, so a FreezeError leaves no file behind that
+        # imports live model code (see core.migration_freeze for why).
+        frozen = [(Path(writer.path()), freeze_migration(writer.as_string())) for writer in writers]
+        for path, source in frozen:
+            path.write_text(source, encoding="utf-8")
+        return [path for path, _ in frozen]
     finally:
         await close_database()

@@ -2,10 +2,31 @@ from tortoise import migrations
 from tortoise.migrations import operations as ops
 import functools
 from json import dumps, loads
-from models.hubs import all_plugins
-from models.members import MemberStatus
 from tortoise.fields.base import OnDelete
 from tortoise import fields
+from enum import StrEnum
+
+
+def all_plugins():
+    # Frozen by makemigrations from `from models.hubs import all_plugins`: its value at the time.
+    return ['announcements',
+            'applications',
+            'banners',
+            'challenges',
+            'divisions',
+            'downloads',
+            'events',
+            'tracker',
+            'polls',
+            'tasks']
+
+
+class MemberStatus(StrEnum):
+    # Frozen by makemigrations from `from models.members import MemberStatus`.
+    ACTIVE = 'active'
+    LEFT = 'left'
+    BANNED = 'banned'
+
 
 class Migration(migrations.Migration):
     initial = True

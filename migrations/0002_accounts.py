@@ -2,10 +2,24 @@ from tortoise import migrations
 from tortoise.migrations import operations as ops
 import functools
 from json import dumps, loads
-from models.outbox import OutboxKind, OutboxStatus
 from tortoise.fields.base import OnDelete
 from uuid import uuid4
 from tortoise import fields
+from enum import StrEnum
+
+
+class OutboxKind(StrEnum):
+    # Frozen by makemigrations from `from models.outbox import OutboxKind`.
+    EMAIL = 'email'
+    DISCORD_DM = 'discord_dm'
+
+
+class OutboxStatus(StrEnum):
+    # Frozen by makemigrations from `from models.outbox import OutboxStatus`.
+    PENDING = 'pending'
+    SENT = 'sent'
+    FAILED = 'failed'
+
 
 class Migration(migrations.Migration):
     dependencies = [('drivershub', '0001_initial')]
