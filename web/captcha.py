@@ -9,6 +9,7 @@ from aiohttp import web
 
 from models.errors import BadRequest, Unavailable
 from models.i18n import N_
+from web.clientip import client_ip
 from web.keys import SETTINGS
 from web.oauth import HTTP
 
@@ -34,8 +35,8 @@ async def require_captcha(request: web.Request, token: str | None) -> None:
         raise captcha_failed()
     url = config.verify_url or VERIFY_URLS[config.provider]
     form = {"secret": config.secret.get_secret_value(), "response": token}
-    if request.remote:
-        form["remoteip"] = request.remote
+    if ip := client_ip(request):
+        form["remoteip"] = ip
     try:
         async with request.app[HTTP].post(url, data=form, timeout=TIMEOUT) as response:
             answer = await response.json(content_type=None)

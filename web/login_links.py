@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from models import identities
-from web.api import Router, json_response, read_json
-from web.sessions import TokenResponse, token_response
+from web.api import Router, read_json
+from web.clientip import client_ip
+from web.sessions import LoginResponse, login_response
 
 router = Router("login")
 
@@ -17,19 +18,10 @@ class TicketExchange(BaseModel):
     ticket: str = Field(min_length=16, max_length=200)
 
 
-class MfaRequired(BaseModel):
-    mfa_required: bool = True
-    mfa_ticket: str = Field(description="Send it with a code to POST /api/v1/auth/mfa/verify.")
-
-
-class LoginTicketResult(RootModel[TokenResponse | MfaRequired]):
-    """Tokens, or the MFA step."""
-
-
 @router.post(
     "/auth/login-ticket",
     body=TicketExchange,
-    response=LoginTicketResult,
+    response=LoginResponse,
     errors=(400, 401, 403, 422),
     limit="auth",
 )
@@ -39,8 +31,6 @@ async def exchange_ticket(request: web.Request) -> web.Response:
     result = await identities.exchange_login_ticket(
         body.ticket,
         user_agent=request.headers.get("User-Agent", ""),
-        ip=request.remote or "",
+        ip=client_ip(request),
     )
-    if result.tokens is None:
-        return json_response(MfaRequired(mfa_ticket=result.mfa_ticket or ""))
-    return token_response(result.tokens)
+    return login_response(result)

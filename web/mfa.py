@@ -6,10 +6,11 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from models import mfa
+from models.auth import LoginResult
 from models.mfa import CodeInput, MfaLogin
 from web.api import Router, json_response, read_json
 from web.auth import current_claims
-from web.sessions import TokenResponse, token_response
+from web.sessions import LoginResponse, login_response
 
 router = Router("mfa")
 
@@ -24,11 +25,12 @@ class RecoveryCodes(BaseModel):
 
 
 @router.post(
-    "/auth/mfa/verify", body=MfaLogin, response=TokenResponse, errors=(401, 422), limit="auth"
+    "/auth/mfa/verify", body=MfaLogin, response=LoginResponse, errors=(401, 422), limit="auth"
 )
 async def verify(request: web.Request) -> web.Response:
     """Finish a login that asked for a code: the ticket and a code (or recovery code)."""
-    return token_response(await mfa.verify_login(await read_json(request, MfaLogin)))
+    tokens = await mfa.verify_login(await read_json(request, MfaLogin))
+    return login_response(LoginResult(tokens=tokens))
 
 
 @router.post("/auth/mfa/setup", response=MfaSetupView, errors=(401, 403, 409), auth=True)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-from collections.abc import Iterable
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -15,60 +13,33 @@ from models.errors import DomainError, Unavailable
 from models.ratelimit import Limit, Verdict
 from web.api import Endpoint
 from web.auth import current_claims
+from web.clientip import client_ip
 
 log = logging.getLogger(__name__)
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-def parse_networks(values: Iterable[str]) -> list[Network]:
-    return [ipaddress.ip_network(value, strict=False) for value in values]
-
-
-def client_ip(request: web.Request, trusted: list[Network]) -> str:
-    """The client's address; X-Forwarded-For counts only when sent by a trusted proxy."""
-    peer = request.remote or ""
-    if not trusted or not _is_trusted(peer, trusted):
-        return peer
-    hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
-    for hop in reversed(hops):  # the right-most address not added by our own proxies
-        if not _is_trusted(hop, trusted):
-            return hop
-    return hops[0] if hops else peer
-
-
-def _is_trusted(address: str, trusted: list[Network]) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in network for network in trusted)
-
-
-async def identity(request: web.Request, trusted: list[Network]) -> str:
+async def identity(request: web.Request) -> str:
     """`user:<id>` for a valid bearer token, else `ip:<address>`."""
     if "Authorization" in request.headers:
         try:
             return f"user:{(await current_claims(request)).user_id}"
         except DomainError:
             pass  # the handler reports bad credentials; the limit falls back to the IP
-    return f"ip:{client_ip(request, trusted)}"
+    return f"ip:{client_ip(request)}"
 
 
-def middleware(
-    settings: RateLimitSettings, trusted_proxies: list[str], endpoints: dict
-) -> web.Middleware:
+def middleware(settings: RateLimitSettings, endpoints: dict) -> web.Middleware:
     """Count every API request against the caller's global budget, and sensitive routes
     (login, register, reset, MFA, token creation) against a smaller one."""
     global_limit = Limit("global", settings.global_limit, settings.global_window)
     auth_limit = Limit("auth", settings.auth_limit, settings.auth_window)
-    trusted = parse_networks(trusted_proxies)
 
     @web.middleware
     async def limit(request: web.Request, handler: Handler) -> web.StreamResponse:
         endpoint: Endpoint | None = endpoints.get(request.match_info.handler)
         if endpoint is None or endpoint.tag == "system":
             return await handler(request)  # health checks and docs are never limited
-        who = await identity(request, trusted)
+        who = await identity(request)
         verdicts = [await _spend(global_limit, who, fail_open=True)]
         if endpoint.limit == "auth":
             verdicts.append(
