@@ -10,12 +10,17 @@ STAMP := $(VENV)/.installed-stamp
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# The example external plugin (tests/external_plugin) is installed too: the tests find it
+# through its entry point, as the hub finds any installed plugin.
+PLUGIN := tests/external_plugin
+
+$(STAMP): pyproject.toml $(PLUGIN)/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { \
 		echo "Could not create a virtualenv. On Debian/Ubuntu: sudo apt-get install python3-venv"; \
 		exit 1; }
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e $(PLUGIN)
 	@touch $(STAMP)
 
 run: $(STAMP)

@@ -5,19 +5,17 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import pkgutil
 from typing import Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-import cogs
 from bot.context import load_context
 from bot.errors import handle_error
 from bot.i18n import CatalogTranslator
 from core.config import Settings
-from models import hubs, kv, members, users
+from models import hubs, kv, members, plugins, users
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +33,13 @@ class HubTree(app_commands.CommandTree):
         await handle_error(interaction, error)
 
 
+# The platform's own commands; every package's cog comes from the registry.
+PLATFORM_COGS = ("cogs.hub", "cogs.account")
+
+
 def cog_modules() -> list[str]:
-    """Every module or package directly under `cogs/`: one per plugin."""
-    return [f"cogs.{m.name}" for m in pkgutil.iter_modules(cogs.__path__) if m.name[0] != "_"]
+    """The platform's cogs, then one per registered package that has one."""
+    return [*PLATFORM_COGS, *plugins.cogs()]
 
 
 class DriversHubBot(commands.AutoShardedBot):

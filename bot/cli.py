@@ -235,7 +235,7 @@ def _operator(settings: Settings, action: Callable[[], Awaitable[str]]) -> int:
 
 def _create_hub(settings: Settings, args: argparse.Namespace) -> int:
     from models import hubs
-    from models.permissions import SYSTEM
+    from models.actor import SYSTEM
 
     async def action() -> str:
         hub = await hubs.create_hub(SYSTEM, args.name, args.slug)
@@ -246,7 +246,7 @@ def _create_hub(settings: Settings, args: argparse.Namespace) -> int:
 
 def _promote(settings: Settings, args: argparse.Namespace) -> int:
     from models import users
-    from models.permissions import SYSTEM
+    from models.actor import SYSTEM
 
     async def action() -> str:
         user = await users.set_superuser(SYSTEM, args.user, not args.revoke)
@@ -257,7 +257,7 @@ def _promote(settings: Settings, args: argparse.Namespace) -> int:
 
 def _update_hub(settings: Settings, args: argparse.Namespace) -> int:
     from models import hubs
-    from models.permissions import SYSTEM
+    from models.actor import SYSTEM
     from models.validation import validate_json
 
     async def action() -> str:

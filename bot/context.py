@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import discord
 
 from models import hubs, members, users
+from models.actor import Actor, discord_actor
 from models.hubs import Hub
-from models.permissions import Actor
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +42,6 @@ async def load_context(interaction: discord.Interaction) -> Context:
             [role.id for role in author.roles if not role.is_default()],
             is_admin=author.guild_permissions.administrator,
         )
-    context = Context(Actor(user.id, author.id, user.is_superuser), hub)
+    context = Context(discord_actor(user.id, author.id, user.is_superuser), hub)
     interaction.extras["context"] = context
     return context

@@ -10,15 +10,13 @@ import discord
 from discord.http import handle_message_parameters
 
 from bot.outbox import PermanentFailure, RetryLater, Worker
-from models import identities
+from models import identities, plugins
 from models.i18n import translate
 from models.outbox import OutboxItem, OutboxKind
 from models.users import User
 
 log = logging.getLogger(__name__)
 
-# Every DM text by template name; plugins that queue DMs add theirs here.
-TEMPLATES: dict[str, str] = {**identities.DM_TEXTS}
 # Discord errors that no retry can fix: unknown channel/user, missing access, cannot DM.
 PERMANENT_CODES = {10003, 10013, 50001, 50007}
 
@@ -49,7 +47,7 @@ class DiscordDMSender:
 
 async def render(item: OutboxItem) -> str:
     """The text in the recipient's chosen language, else the one they used when asking."""
-    template = TEMPLATES.get(item.template)
+    template = dm_template(item.template)
     if template is None:
         raise PermanentFailure(f"unknown template {item.template!r}")
     user = await User.get_or_none(id=item.user_id) if item.user_id else None
@@ -57,6 +55,14 @@ async def render(item: OutboxItem) -> str:
     locale = (user.locale if user else None) or params.pop("locale", None)
     params.pop("locale", None)
     return translate(template, locale, **params)[:2000]
+
+
+def dm_template(name: str) -> str | None:
+    """The platform's DM texts, then those the registered packages declare."""
+    if name in identities.DM_TEXTS:
+        return identities.DM_TEXTS[name]
+    template = plugins.templates(OutboxKind.DISCORD_DM).get(name)
+    return template.body if template is not None else None
 
 
 def classify(exc: discord.HTTPException) -> Exception:

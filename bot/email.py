@@ -11,6 +11,7 @@ import aiosmtplib
 
 from bot.outbox import PermanentFailure, RetryLater, Sender, Worker
 from core.config import SmtpSettings
+from models import plugins
 from models.accounts import EMAILS
 from models.i18n import translate
 from models.outbox import OutboxItem, OutboxKind
@@ -22,7 +23,8 @@ SMTP_TIMEOUT = 30
 
 async def render(item: OutboxItem, sender: str) -> EmailMessage:
     """The message for `item`, in the language of its user (English without one)."""
-    template = EMAILS.get(item.template)
+    # The platform's e-mails, then those the registered packages declare.
+    template = EMAILS.get(item.template) or plugins.templates(OutboxKind.EMAIL).get(item.template)
     if template is None:
         raise PermanentFailure(f"unknown e-mail template {item.template!r}")
     user = await User.get_or_none(id=item.user_id) if item.user_id else None

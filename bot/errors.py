@@ -9,6 +9,7 @@ import discord
 from discord import app_commands
 
 from bot.i18n import locale_of, t
+from bot.plugin import Refused
 from models.errors import DomainError
 from models.i18n import N_, translate
 
@@ -28,6 +29,8 @@ async def reply_ephemeral(interaction: discord.Interaction, text: str) -> None:
 
 def describe(interaction: discord.Interaction, error: Exception) -> str | None:
     """The user-facing text for an expected error, or None for a bug."""
+    if isinstance(error, Refused):
+        error = error.error
     if isinstance(error, DomainError):
         return translate(error.message, locale_of(interaction), **error.params)
     if isinstance(error, app_commands.NoPrivateMessage):

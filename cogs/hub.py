@@ -12,26 +12,14 @@ from discord.ext import commands
 from bot.context import load_context
 from bot.i18n import t
 from models import hubs
-from models.hubs import Hub, HubUpdate, HubView, Plugin
+from models import plugins as registry
+from models.hubs import Hub, HubUpdate, HubView
 from models.i18n import LANGUAGES, N_
 from models.validation import validate
 
 log = logging.getLogger(__name__)
 
-PLUGIN_NAMES = {
-    Plugin.ANNOUNCEMENTS: N_("Announcements"),
-    Plugin.APPLICATIONS: N_("Applications"),
-    Plugin.BANNERS: N_("Banners"),
-    Plugin.CHALLENGES: N_("Challenges"),
-    Plugin.DIVISIONS: N_("Divisions"),
-    Plugin.DOWNLOADS: N_("Downloads"),
-    Plugin.EVENTS: N_("Events"),
-    Plugin.TRACKER: N_("Job tracker"),
-    Plugin.POLLS: N_("Polls"),
-    Plugin.TASKS: N_("Tasks"),
-}
 UNIT_NAMES = {"km": N_("Kilometres"), "mi": N_("Miles")}
-PLUGIN_CHOICES = [app_commands.Choice(name=_T(PLUGIN_NAMES[p]), value=p.value) for p in Plugin]
 LANGUAGE_CHOICES = [app_commands.Choice(name=name, value=code) for code, name in LANGUAGES.items()]
 UNIT_CHOICES = [app_commands.Choice(name=_T(name), value=code) for code, name in UNIT_NAMES.items()]
 
@@ -41,7 +29,7 @@ def hub_embed(interaction: discord.Interaction, view: HubView) -> discord.Embed:
     embed = discord.Embed(title=view.name[:256], color=view.accent_color)
     if view.description:
         embed.description = view.description[:4096]
-    plugins = ", ".join(t(interaction, PLUGIN_NAMES[p]) for p in view.plugins)
+    plugins = ", ".join(plugin_label(interaction, key) for key in view.plugins)
     embed.add_field(name=t(interaction, N_("Members")), value=str(view.members))
     embed.add_field(name=t(interaction, N_("Language")), value=LANGUAGES[view.language])
     embed.add_field(
@@ -56,6 +44,11 @@ def hub_embed(interaction: discord.Interaction, view: HubView) -> discord.Embed:
     )
     embed.set_footer(text=t(interaction, N_("Hub: {slug}"), slug=view.slug))
     return embed
+
+
+def plugin_label(interaction: discord.Interaction, key: str) -> str:
+    package = registry.get(key)
+    return t(interaction, package.label) if package is not None else key
 
 
 async def current_hub(interaction: discord.Interaction) -> Hub:
@@ -94,12 +87,7 @@ class HubCog(
         enable=_T("enable"),
         disable=_T("disable"),
     )
-    @app_commands.choices(
-        language=LANGUAGE_CHOICES,
-        distance_unit=UNIT_CHOICES,
-        enable=PLUGIN_CHOICES,
-        disable=PLUGIN_CHOICES,
-    )
+    @app_commands.choices(language=LANGUAGE_CHOICES, distance_unit=UNIT_CHOICES)
     async def settings(
         self,
         interaction: discord.Interaction,
@@ -129,6 +117,19 @@ class HubCog(
         await interaction.response.send_message(
             text, embed=hub_embed(interaction, view), ephemeral=True
         )
+
+    @settings.autocomplete("enable")
+    @settings.autocomplete("disable")
+    async def plugin_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        # Installed plugins come from the registry (external ones too), so no fixed choices.
+        needle = current.lower()
+        choices = [
+            app_commands.Choice(name=plugin_label(interaction, key)[:100], value=key)
+            for key in registry.plugin_keys()
+        ]
+        return [c for c in choices if needle in c.name.lower() or needle in c.value][:25]
 
     @settings.autocomplete("timezone")
     async def timezone_autocomplete(

@@ -9,11 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 APP_LABEL = "drivershub"
-# Every module holding Tortoise models; plugins add theirs here.
-MODEL_MODULES = [
+# The platform's own model modules; packages declare theirs in the registry (models.plugins).
+PLATFORM_MODEL_MODULES = (
     "models.hubs",
     "models.users",
-    "models.members",
     "models.audit",
     "models.kv",
     "models.auth.sessions",
@@ -21,20 +20,17 @@ MODEL_MODULES = [
     "models.auth.tickets",
     "models.mfa",
     "models.outbox",
-]
+)
 
 
 def tortoise_config(db_url: str) -> dict[str, Any]:
     """The Tortoise configuration for one database URL (sqlite:// or postgres://)."""
+    from models.plugins import model_apps
+
+    apps = {label: {**app, "default_connection": "default"} for label, app in model_apps().items()}
     return {
         "connections": {"default": _normalize_url(db_url)},
-        "apps": {
-            APP_LABEL: {
-                "models": MODEL_MODULES,
-                "default_connection": "default",
-                "migrations": "migrations",
-            }
-        },
+        "apps": apps,
         "use_tz": True,
         "timezone": "UTC",
     }

@@ -7,7 +7,7 @@ from typing import Any
 from tortoise import fields
 from tortoise.models import Model
 
-from models.permissions import Actor
+from models.actor import Actor
 
 
 class AuditLog(Model):
@@ -17,6 +17,7 @@ class AuditLog(Model):
     action = fields.CharField(max_length=64)
     target = fields.CharField(max_length=128, default="")
     details = fields.JSONField(default=dict)
+    ip = fields.CharField(max_length=64, default="")  # the client's address (web.clientip rule)
     created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -39,4 +40,5 @@ async def record(
         action=action,
         target=target[:128],
         details=details or {},
+        ip=actor.ip[:64],
     )

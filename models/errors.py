@@ -55,10 +55,24 @@ class ReauthenticationRequired(Forbidden):
     default_message = N_("Please confirm it is you: log in again or enter a code from your app.")
 
 
+class InsufficientScope(Forbidden):
+    """An application token without the scope the operation needs (read or write)."""
+
+    code = "insufficient_scope"
+    default_message = N_("This token may not do that: it lacks the {scope} scope.")
+
+
 class NotFound(DomainError):
     status = 404
     code = "not_found"
     default_message = N_("That does not exist.")
+
+
+class PluginDisabled(NotFound):
+    """The hub turned the plugin off: its routes and commands act as if it did not exist."""
+
+    code = "plugin_disabled"
+    default_message = N_("The {plugin} plugin is turned off in this hub.")
 
 
 class Conflict(DomainError):

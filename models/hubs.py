@@ -7,7 +7,6 @@ import unicodedata
 import zoneinfo
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from enum import StrEnum
 from functools import cache as memoize
 from typing import Any, Literal
 
@@ -17,34 +16,66 @@ from tortoise.exceptions import IntegrityError
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
-from models import audit
+from models import audit, plugins
+from models.actor import Actor, Scope, require_recent_login, require_scope
 from models.cache import cache, cached
-from models.errors import Conflict, Forbidden, Invalid, NotFound, ReauthenticationRequired
+from models.errors import Conflict, Forbidden, Invalid, NotFound
 from models.i18n import LANGUAGES, N_
 from models.members import Member, MemberStatus
-from models.pagination import Page, PageQuery
-from models.permissions import Actor, Permission, authorize
+from models.pagination import Page, PageQuery, paginate
+from models.permissions import Permission, authorize
 
-
-class Plugin(StrEnum):
-    ANNOUNCEMENTS = "announcements"
-    APPLICATIONS = "applications"
-    BANNERS = "banners"
-    CHALLENGES = "challenges"
-    DIVISIONS = "divisions"
-    DOWNLOADS = "downloads"
-    EVENTS = "events"
-    TRACKER = "tracker"
-    POLLS = "polls"
-    TASKS = "tasks"
-
-
-PLUGIN_VALUES = frozenset(p.value for p in Plugin)
 DistanceUnit = Literal["km", "mi"]
 Language = Literal["en", "de"]
 assert set(Language.__args__) == set(LANGUAGES)  # type: ignore[attr-defined]
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+# Hubs live at /<slug> on the website: these top-level names belong to its pages and the API.
+RESERVED_SLUGS = frozenset(
+    [
+        "about",
+        "account",
+        "accounts",
+        "admin",
+        "api",
+        "app",
+        "assets",
+        "auth",
+        "callback",
+        "confirm-email",
+        "dashboard",
+        "docs",
+        "health",
+        "help",
+        "hubs",
+        "login",
+        "logout",
+        "me",
+        "metrics",
+        "mfa",
+        "new",
+        "oauth",
+        "password-reset",
+        "plugins",
+        "privacy",
+        "profile",
+        "ready",
+        "register",
+        "reset-password",
+        "robots",
+        "settings",
+        "signin",
+        "signup",
+        "sitemap",
+        "static",
+        "status",
+        "terms",
+        "user",
+        "users",
+        "verify-email",
+        "www",
+    ]
+)
 VIEW_TTL = 60  # seconds; writes invalidate at once, the TTL bounds any missed invalidation
 
 
@@ -66,8 +97,16 @@ def matching_timezones(text: str, limit: int = 25) -> list[str]:
 
 
 def all_plugins() -> list[str]:
-    """A new hub starts with every plugin on; staff turn off what they do not use."""
-    return [p.value for p in Plugin]
+    """A new hub starts with every installed plugin on; staff turn off what they do not use."""
+    return plugins.default_plugins()
+
+
+def _known_plugins(value: dict[str, bool] | None) -> dict[str, bool] | None:
+    unknown = sorted(set(value or {}) - set(plugins.plugin_keys()))
+    if unknown:
+        known = ", ".join(plugins.plugin_keys()) or "none"
+        raise ValueError(f"unknown plugin {unknown[0]!r} (installed: {known})")
+    return value
 
 
 class HubSettings(BaseModel):
@@ -100,10 +139,16 @@ class HubUpdate(BaseModel):
     language: Language | None = None
     distance_unit: DistanceUnit | None = None
     timezone: str | None = Field(default=None, examples=["Europe/Berlin"])
-    plugins: dict[Plugin, bool] | None = Field(
-        default=None, description="Plugins to turn on (true) or off (false)."
+    plugins: dict[str, bool] | None = Field(
+        default=None,
+        description="Plugins to turn on (true) or off (false), by key (see GET /plugins).",
     )
     settings: HubSettingsPatch | None = None
+
+    @field_validator("plugins")
+    @classmethod
+    def _plugins(cls, value: dict[str, bool] | None) -> dict[str, bool] | None:
+        return _known_plugins(value)
 
     @field_validator("timezone")
     @classmethod
@@ -119,7 +164,7 @@ class HubView(BaseModel):
     language: Language
     distance_unit: DistanceUnit
     timezone: str
-    plugins: list[Plugin]
+    plugins: list[str] = Field(description="The plugins turned on, by key.")
     members: int
     description: str
     website: str | None
@@ -153,8 +198,8 @@ class Hub(Model):
     def hub_settings(self) -> HubSettings:
         return HubSettings.model_validate(self.settings or {})
 
-    def has_plugin(self, plugin: Plugin) -> bool:
-        return plugin.value in self.plugins
+    def has_plugin(self, key: str) -> bool:
+        return plugins.is_enabled(self, key)
 
 
 def slugify(name: str, fallback: str) -> str:
@@ -165,9 +210,11 @@ def slugify(name: str, fallback: str) -> str:
 
 
 async def _create_with_unique_slug(base: str, **values: Any) -> Hub:
+    if base in RESERVED_SLUGS:
+        base = f"{base}-hub"  # reads as a name, where "api-2" would look like a second API
     for attempt in range(1, 1000):
         slug = base if attempt == 1 else f"{base}-{attempt}"
-        if await Hub.filter(slug=slug).exists():
+        if slug in RESERVED_SLUGS or await Hub.filter(slug=slug).exists():
             continue
         try:
             return await Hub.create(slug=slug, **values)
@@ -232,6 +279,10 @@ async def create_hub(actor: Actor, name: str, slug: str | None = None) -> Hub:
         raise Forbidden()
     if slug is not None and not SLUG_PATTERN.fullmatch(slug):
         raise Invalid(N_("A slug uses lowercase letters, digits and dashes."), code="bad_slug")
+    if slug in RESERVED_SLUGS:
+        raise Invalid(
+            N_("The slug {slug} is reserved for the website."), code="reserved_slug", slug=slug
+        )
     if slug is not None and await Hub.filter(slug=slug).exists():
         raise Conflict(N_("The slug {slug} is taken."), code="slug_taken", slug=slug)
     async with in_transaction():
@@ -267,7 +318,7 @@ async def _view(hub: Hub) -> HubView:
         language=hub.language,  # type: ignore[arg-type]
         distance_unit=hub.distance_unit,  # type: ignore[arg-type]
         timezone=hub.timezone,
-        plugins=[Plugin(p) for p in hub.plugins if p in PLUGIN_VALUES],
+        plugins=[key for key in plugins.plugin_keys() if key in hub.plugins],
         members=await member_count(hub),
         description=settings.description,
         website=str(settings.website) if settings.website else None,
@@ -294,11 +345,8 @@ async def invalidate_view(slug: str) -> None:
 
 
 async def list_public_hubs(query: PageQuery) -> Page[HubView]:
-    base = Hub.filter(active=True, public=True)
-    total = await base.count()
-    hubs = await base.order_by("name", "id").offset(query.offset).limit(query.per_page)
-    items = [await _view(hub) for hub in hubs]
-    return Page[HubView](items=items, page=query.page, per_page=query.per_page, total=total)
+    """Active public hubs by name (the id breaks ties between equal names)."""
+    return await paginate(Hub.filter(active=True, public=True), query, ("name", "id"), _view)
 
 
 def _snapshot(hub: Hub) -> dict[str, Any]:
@@ -310,10 +358,11 @@ def _apply(hub: Hub, change: HubUpdate) -> None:
     values = change.model_dump(exclude_unset=True, exclude={"plugins", "settings"})
     hub.update_from_dict({k: v for k, v in values.items() if v is not None})
     if change.plugins:
+        # Keys of plugins that are not installed (any more) stay as they are, unused.
         enabled = set(hub.plugins)
-        enabled |= {p.value for p, on in change.plugins.items() if on}
-        enabled -= {p.value for p, on in change.plugins.items() if not on}
-        hub.plugins = [p.value for p in Plugin if p.value in enabled]
+        enabled |= {key for key, on in change.plugins.items() if on}
+        enabled -= {key for key, on in change.plugins.items() if not on}
+        hub.plugins = sorted(enabled)
     if change.settings is not None:
         patch = change.settings.model_dump(mode="json", exclude_unset=True)
         hub.settings = HubSettings.model_validate({**hub.settings, **patch}).model_dump(mode="json")
@@ -324,17 +373,15 @@ def is_destructive(change: HubUpdate) -> bool:
     return bool(change.plugins) and not all(change.plugins.values())
 
 
-async def update_hub(
-    actor: Actor, hub: Hub, change: HubUpdate, *, recently_authenticated: bool = True
-) -> Hub:
+async def update_hub(actor: Actor, hub: Hub, change: HubUpdate) -> Hub:
     """Change a hub's settings (needs manage_hub); the audit log keeps before and after.
 
-    `recently_authenticated` is False for an API session whose last login is old: then
-    destructive changes are refused until the user confirms it is them.
+    Turning plugins off hides their data from members: it needs a recent login.
     """
     await authorize(actor, hub, Permission.MANAGE_HUB)
-    if is_destructive(change) and not recently_authenticated:
-        raise ReauthenticationRequired()
+    require_scope(actor, Scope.WRITE)
+    if is_destructive(change):
+        require_recent_login(actor)
     before = _snapshot(hub)
     _apply(hub, change)
     await _save_audited(actor, hub, "hub.update", before)
@@ -370,26 +417,24 @@ async def settings_history(actor: Actor, hub: Hub, query: PageQuery) -> Page[Set
     """The hub's settings changes, newest first (needs view_audit_log)."""
     await authorize(actor, hub, Permission.VIEW_AUDIT_LOG)
     entries = audit.AuditLog.filter(hub_id=hub.id, action__in=SETTINGS_ACTIONS)
-    total = await entries.count()
-    rows = await entries.order_by("-id").offset(query.offset).limit(query.per_page)
-    items = [
-        SettingsChange(
+
+    def change(row: audit.AuditLog) -> SettingsChange:
+        return SettingsChange(
             id=row.id,
             action=row.action,
             actor_id=row.actor_id,
             changes=row.details,
             created_at=row.created_at,
         )
-        for row in rows
-    ]
-    return Page[SettingsChange](items=items, page=query.page, per_page=query.per_page, total=total)
+
+    # Ids grow with time, so "-id" is newest first with a unique key (created_at may tie).
+    return await paginate(entries, query, ("-id",), change)
 
 
-async def revert_settings(
-    actor: Actor, hub: Hub, entry_id: int, *, recently_authenticated: bool = True
-) -> Hub:
+async def revert_settings(actor: Actor, hub: Hub, entry_id: int) -> Hub:
     """Put back the values a settings change replaced (needs manage_hub); itself audited."""
     await authorize(actor, hub, Permission.MANAGE_HUB)
+    require_scope(actor, Scope.WRITE)
     entry = await audit.AuditLog.get_or_none(
         id=entry_id, hub_id=hub.id, action__in=SETTINGS_ACTIONS
     )
@@ -397,8 +442,8 @@ async def revert_settings(
         raise NotFound(N_("That settings change does not exist."), code="change_not_found")
     restored = {key: change["before"] for key, change in entry.details.items()}
     turned_off = set(hub.plugins) - set(restored.get("plugins", hub.plugins))
-    if turned_off and not recently_authenticated:
-        raise ReauthenticationRequired()
+    if turned_off:
+        require_recent_login(actor)
     before = _snapshot(hub)
     hub.update_from_dict(restored)
     await _save_audited(actor, hub, "hub.revert", before)

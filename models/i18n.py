@@ -34,15 +34,33 @@ def language_of(locale: str | None) -> str:
     return primary if primary in LANGUAGES else DEFAULT_LANGUAGE
 
 
-@functools.cache
-def catalog(language: str) -> dict[str, str]:
-    """The translations of one language, msgid to msgstr (empty ones left out)."""
-    path = LOCALES_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+# Catalog folders of external plugins, read after (and never overriding) the project's own.
+_extra_dirs: list[Path] = []
+
+
+def add_catalog_dir(path: Path) -> None:
+    """Also read `<path>/<lang>/LC_MESSAGES/drivershub.po` (a plugin's own translations)."""
+    if path not in _extra_dirs:
+        _extra_dirs.append(path)
+        catalog.cache_clear()
+
+
+def _read_catalog(directory: Path, language: str) -> dict[str, str]:
+    path = directory / language / "LC_MESSAGES" / f"{DOMAIN}.po"
     if not path.is_file():
         return {}
     with path.open("rb") as fh:
         po = read_po(fh, locale=language)
     return {str(m.id): str(m.string) for m in po if m.id and m.string}
+
+
+@functools.cache
+def catalog(language: str) -> dict[str, str]:
+    """The translations of one language, msgid to msgstr (empty ones left out)."""
+    merged: dict[str, str] = {}
+    for directory in [*reversed(_extra_dirs), LOCALES_DIR]:
+        merged.update(_read_catalog(directory, language))
+    return merged
 
 
 def translate(message: str, locale: str | None = None, **params: Any) -> str:

@@ -11,11 +11,11 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from models import audit, auth, outbox
+from models.actor import Actor
 from models.auth import LoginResult
 from models.errors import Conflict, DomainError, NotFound
 from models.i18n import N_
 from models.outbox import OutboxItem, OutboxKind
-from models.permissions import Actor
 from models.users import User, forget_profile, user_for_discord
 
 LOGIN_TICKET = "login"  # the purpose of tickets exchanged at POST /auth/login-ticket

@@ -11,10 +11,10 @@ from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from models import audit
+from models.actor import Actor
 from models.cache import cache, cached
 from models.errors import Forbidden, NotFound
 from models.i18n import N_
-from models.permissions import Actor
 
 
 class User(Model):
@@ -81,6 +81,7 @@ async def set_superuser(actor: Actor, reference: str, value: bool) -> User:
     if not actor.is_superuser:
         raise Forbidden()
     user = await find_user(reference)
+    demoted = user.is_superuser and not value
     async with in_transaction():
         user.is_superuser = value
         await user.save(update_fields=["is_superuser", "updated_at"])
@@ -88,6 +89,11 @@ async def set_superuser(actor: Actor, reference: str, value: bool) -> User:
             actor, "user.superuser", target=str(user.id), details={"is_superuser": value}
         )
     await forget_profile(user.id)
+    if demoted:
+        # Their tokens still name the old power in claims: end every session at once.
+        from models.auth import revoke_all_sessions  # models.auth imports this module
+
+        await revoke_all_sessions(user.id)
     return user
 
 

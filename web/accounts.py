@@ -22,17 +22,17 @@ from models.accounts import (
     TokenInput,
     UserSummary,
 )
-from models.auth import LoginResult
 from models.errors import NotFound
 from models.i18n import N_, translate
 from models.pagination import Page, PageQuery
 from models.users import Profile
-from web.api import Router, json_response, parse_query, read_json
+from web.api import Router, json_response, parse_query, path_id, read_json
 from web.auth import actor_of, current_claims
 from web.captcha import require_captcha
+from web.clientip import client_ip
 from web.keys import SETTINGS
 from web.problems import language
-from web.sessions import TokenResponse
+from web.sessions import LoginResponse, login_response
 
 router = Router("accounts")
 
@@ -41,18 +41,6 @@ class Notice(BaseModel):
     """The request was taken; what happens next arrives by e-mail."""
 
     detail: str
-
-
-class LoginResponse(BaseModel):
-    """Tokens, or `mfa_required` with a ticket for `POST /auth/mfa/verify`."""
-
-    mfa_required: bool = False
-    mfa_ticket: str | None = None
-    access_token: str | None = None
-    refresh_token: str | None = None
-    token_type: str | None = None
-    expires_in: int | None = None
-    session_id: str | None = None
 
 
 class Deletion(BaseModel):
@@ -76,19 +64,6 @@ def notice(request: web.Request, message: str) -> web.Response:
 
 def no_content() -> web.Response:
     return web.Response(status=204)
-
-
-def login_response(result: LoginResult) -> web.Response:
-    if result.tokens is None:
-        return json_response(LoginResponse(mfa_required=True, mfa_ticket=result.mfa_ticket))
-    pair = result.tokens
-    tokens = TokenResponse(
-        access_token=pair.access_token,
-        refresh_token=pair.refresh_token,
-        expires_in=pair.expires_in,
-        session_id=pair.session_id,
-    )
-    return json_response(LoginResponse(**tokens.model_dump()))
 
 
 # Registration, login, passwords
@@ -131,7 +106,7 @@ async def login(request: web.Request) -> web.Response:
     body = await read_json(request, PasswordLogin)
     await require_captcha(request, body.captcha_token)
     result = await accounts.login_with_password(
-        body, user_agent=request.headers.get("User-Agent", ""), ip=request.remote or ""
+        body, user_agent=request.headers.get("User-Agent", ""), ip=client_ip(request)
     )
     return login_response(result)
 
@@ -259,7 +234,5 @@ async def list_users(request: web.Request) -> web.Response:
 async def get_user(request: web.Request) -> web.Response:
     """One user's profile (superusers only)."""
     actor = await actor_of(request)
-    raw = request.match_info["user_id"]
-    if not raw.isdigit() or len(raw) > 19:
-        raise NotFound(N_("That user does not exist."), code="user_not_found")
-    return json_response(await accounts.user_profile(actor, int(raw)))
+    missing = NotFound(N_("That user does not exist."), code="user_not_found")
+    return json_response(await accounts.user_profile(actor, path_id(request, "user_id", missing)))

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel
 
-from models.errors import BadRequest
+from models.actor import Scope
+from models.errors import BadRequest, NotFound
 from models.i18n import N_
 from models.validation import validate
+from web import gates
 from web.keys import SETTINGS
 
 PREFIX = "/api/v1"
@@ -37,21 +40,36 @@ class Endpoint:
     content_type: str = "application/json"
     # "auth" puts the route under the smaller budget of sensitive routes (login, reset...).
     limit: str | None = None
+    # The package whose route this is: 404 plugin_disabled while the hub has it off.
+    plugin: str | None = None
+    # A hub permission checked (with the plugin and the token's scope) before the body is read.
+    permission: str | None = None
+    view: Handler | None = None  # the undecorated handler
+
+    @property
+    def scope(self) -> Scope:
+        """What an application token needs: read for GET, write for everything else."""
+        return Scope.READ if self.method in ("GET", "HEAD") else Scope.WRITE
 
 
 @dataclass
 class Router:
-    """The endpoints of one plugin, each with what the OpenAPI document needs to describe it."""
+    """The endpoints of one package, each with what the OpenAPI document needs to describe it.
+
+    `plugin` (a registry key) puts every route behind the hub's switch for that plugin.
+    """
 
     tag: str
+    plugin: str | None = None
     endpoints: list[Endpoint] = field(default_factory=list)
 
     def route(self, method: str, path: str, **meta: Any) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             summary = meta.pop("summary", None) or (handler.__doc__ or "").strip().split("\n")[0]
-            self.endpoints.append(
-                Endpoint(method, path, handler, summary=summary, tag=self.tag, **meta)
-            )
+            meta.setdefault("plugin", self.plugin)
+            endpoint = Endpoint(method, path, handler, summary=summary, tag=self.tag, **meta)
+            gated = gates.gated(endpoint)
+            self.endpoints.append(replace(endpoint, handler=gated, view=handler))
             return handler
 
         return register
@@ -108,3 +126,26 @@ async def read_json(request: web.Request, model: type[M]) -> M:
             column=column,
         ) from None
     return validate(model, data)
+
+
+# Numeric ids are positive BIGINT keys. Only canonical decimals pass (no sign, leading zero or
+# non-ASCII digit), so each resource has one URL and no junk reaches the database as a 500.
+_ID = re.compile(r"[1-9][0-9]{0,18}")
+MAX_ID = 2**63 - 1
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+
+
+def path_id(request: web.Request, name: str, missing: NotFound | None = None) -> int:
+    """The id in path segment `name`; a malformed one names nothing: `missing` (or a 404)."""
+    raw = request.match_info[name]
+    if _ID.fullmatch(raw) and int(raw) <= MAX_ID:
+        return int(raw)
+    raise missing or NotFound()
+
+
+def path_uuid(request: web.Request, name: str, missing: NotFound | None = None) -> str:
+    """The UUID in path segment `name`, lowercase as stored; otherwise `missing` (or a 404)."""
+    raw = request.match_info[name]
+    if _UUID.fullmatch(raw):
+        return raw.lower()
+    raise missing or NotFound()

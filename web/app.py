@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -10,8 +11,10 @@ from typing import Any
 from aiohttp import web
 
 from core.config import Settings
+from models import plugins
 from web import (
     accounts,
+    clientip,
     hubs,
     login_links,
     mfa,
@@ -28,8 +31,10 @@ from web.keys import GATEWAY_STATE, SETTINGS
 from web.metrics import protected_metrics
 from web.openapi import build_document
 
-# Every plugin's router, in the order they appear in the docs.
-ROUTERS: list[Router] = [
+log = logging.getLogger(__name__)
+
+# The platform's routers, in the order they appear in the docs; packages' come from the registry.
+PLATFORM_ROUTERS: list[Router] = [
     system.router,
     sessions.router,
     users.router,
@@ -42,8 +47,19 @@ ROUTERS: list[Router] = [
 ]
 
 
+def routers() -> list[Router]:
+    """The platform's routers, then every registered package's (by its dotted path)."""
+    found = list(PLATFORM_ROUTERS)
+    for path in plugins.routers():
+        try:
+            found.append(plugins.load_object(path))
+        except Exception as exc:  # a broken plugin must not stop the API
+            log.error("router %s skipped: %s: %s", path, type(exc).__name__, exc)
+    return found
+
+
 def all_endpoints() -> list[Endpoint]:
-    return [endpoint for router in ROUTERS for endpoint in router.endpoints]
+    return [endpoint for router in routers() for endpoint in router.endpoints]
 
 
 def _version() -> str:
@@ -67,14 +83,13 @@ def create_app(
     stack.append(middlewares.errors)
     if settings.rate_limit.enabled:
         endpoints = {endpoint.handler: endpoint for endpoint in all_endpoints()}
-        stack.append(
-            ratelimit.middleware(settings.rate_limit, settings.web.trusted_proxies, endpoints)
-        )
+        stack.append(ratelimit.middleware(settings.rate_limit, endpoints))
     app = web.Application(middlewares=stack, client_max_size=settings.web.max_body_size)
     app[SETTINGS] = settings
+    clientip.install(app, settings.web.trusted_proxies)
     app[GATEWAY_STATE] = gateway_state
     app.cleanup_ctx.append(oauth.http_client_ctx)  # calls to Discord and Steam for logins
-    for router in ROUTERS:
+    for router in routers():
         router.install(app)
     system.install_docs_assets(app)
     if settings.metrics.enabled and settings.metrics.token is not None:

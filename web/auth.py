@@ -5,12 +5,14 @@ from __future__ import annotations
 from aiohttp import web
 
 from models import auth
+from models.actor import Actor
 from models.auth import Claims
 from models.errors import Unauthorized
 from models.i18n import N_
-from models.permissions import Actor
+from web.clientip import client_ip
 
 CLAIMS = web.RequestKey("claims", Claims)
+ACTOR = web.RequestKey("actor", Actor)
 
 
 def bearer_token(request: web.Request) -> str | None:
@@ -52,5 +54,10 @@ async def current_claims(request: web.Request) -> Claims:
 
 
 async def actor_of(request: web.Request) -> Actor:
-    """The authenticated actor, or `Unauthorized`."""
-    return (await current_claims(request)).actor
+    """The authenticated actor (superuser flag and last login from the database), once per
+    request, or `Unauthorized`."""
+    actor = request.get(ACTOR)
+    if actor is None:
+        claims = await current_claims(request)
+        actor = request[ACTOR] = await auth.actor_for(claims, ip=client_ip(request))
+    return actor

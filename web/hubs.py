@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from models import auth, hubs
+from models import hubs, plugins
+from models.errors import NotFound
 from models.hubs import HubUpdate, HubView, SettingsChange
+from models.i18n import N_
 from models.pagination import Page, PageQuery
-from web.api import Router, json_response, parse_query, read_json
-from web.auth import current_claims
+from models.permissions import Permission
+from web.api import Router, json_response, parse_query, path_id, read_json
+from web.auth import actor_of
+from web.gates import hub_of
+from web.problems import language
 
 router = Router("hubs")
 
@@ -18,6 +23,12 @@ async def list_hubs(request: web.Request) -> web.Response:
     """List active public hubs."""
     page = await hubs.list_public_hubs(parse_query(request, PageQuery))
     return json_response(page)
+
+
+@router.get("/plugins", response=plugins.Catalog)
+async def list_plugins(request: web.Request) -> web.Response:
+    """The installed packages and every permission, labelled in the caller's language."""
+    return json_response(plugins.catalog_view(language(request)))
 
 
 @router.get("/hubs/{hub}", response=HubView, errors=(404,))
@@ -32,6 +43,7 @@ async def get_hub(request: web.Request) -> web.Response:
     response=HubView,
     errors=(400, 401, 403, 404, 413, 415, 422),
     auth=True,
+    permission=Permission.MANAGE_HUB,
     description=(
         "Needs the manage_hub permission in the hub. Turning plugins off also needs a recent"
         " login (403 reauthentication_required otherwise)."
@@ -39,11 +51,9 @@ async def get_hub(request: web.Request) -> web.Response:
 )
 async def update_hub(request: web.Request) -> web.Response:
     """Change a hub's settings."""
-    claims = await current_claims(request)
-    hub = await hubs.get_hub(request.match_info["hub"])
+    actor, hub = await actor_of(request), await hub_of(request)
     change = await read_json(request, HubUpdate)
-    recent = await auth.recently_authenticated(claims)
-    hub = await hubs.update_hub(claims.actor, hub, change, recently_authenticated=recent)
+    hub = await hubs.update_hub(actor, hub, change)
     return json_response(await hubs.hub_info(hub))
 
 
@@ -53,13 +63,13 @@ async def update_hub(request: web.Request) -> web.Response:
     response=Page[SettingsChange],
     errors=(401, 403, 404, 422),
     auth=True,
+    permission=Permission.VIEW_AUDIT_LOG,
     description="Needs the view_audit_log permission in the hub.",
 )
 async def settings_history(request: web.Request) -> web.Response:
     """A hub's settings changes, newest first, with before and after values."""
-    claims = await current_claims(request)
-    hub = await hubs.get_hub(request.match_info["hub"])
-    page = await hubs.settings_history(claims.actor, hub, parse_query(request, PageQuery))
+    actor, hub = await actor_of(request), await hub_of(request)
+    page = await hubs.settings_history(actor, hub, parse_query(request, PageQuery))
     return json_response(page)
 
 
@@ -68,15 +78,13 @@ async def settings_history(request: web.Request) -> web.Response:
     response=HubView,
     errors=(401, 403, 404),
     auth=True,
+    permission=Permission.MANAGE_HUB,
     description="Needs manage_hub; turning plugins off again also needs a recent login.",
 )
 async def revert_settings(request: web.Request) -> web.Response:
     """Put back the values one settings change replaced."""
-    claims = await current_claims(request)
-    hub = await hubs.get_hub(request.match_info["hub"])
-    raw = request.match_info["change_id"]
-    recent = await auth.recently_authenticated(claims)
-    hub = await hubs.revert_settings(
-        claims.actor, hub, int(raw) if raw.isdigit() else -1, recently_authenticated=recent
-    )
+    actor, hub = await actor_of(request), await hub_of(request)
+    missing = NotFound(N_("That settings change does not exist."), code="change_not_found")
+    change_id = path_id(request, "change_id", missing)
+    hub = await hubs.revert_settings(actor, hub, change_id)
     return json_response(await hubs.hub_info(hub))

@@ -14,11 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.config import Settings
 from models import identities, oauth
+from models.actor import Actor
 from models.errors import DomainError, Invalid, Unauthorized
 from models.i18n import N_
 from models.identities import ExternalIdentity, LoginUnavailable, Provider
 from models.oauth import LINK, LOGIN, FlowState, StartedFlow
-from models.permissions import Actor
 from web.api import Router, json_response, parse_query, read_json
 from web.auth import actor_of
 from web.keys import SETTINGS

@@ -9,9 +9,13 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from models.pagination import PageQuery
 from web.api import PREFIX, Endpoint
 
 REF_TEMPLATE = "#/components/schemas/{model}"
+# Query models whose parameters are described once under components/parameters and
+# referenced by every operation that takes them (or a subclass of them).
+SHARED_QUERIES: tuple[type[BaseModel], ...] = (PageQuery,)
 PROBLEM_SCHEMA = {
     "type": "object",
     "description": "An RFC 9457 problem; `code` is stable and meant for programs.",
@@ -49,17 +53,44 @@ def _schemas(endpoints: list[Endpoint]) -> tuple[dict[Any, dict[str, Any]], dict
     return refs, top.get("$defs", {})
 
 
+def _query_parameter(name: str, schema: dict[str, Any], required: bool) -> dict[str, Any]:
+    schema = dict(schema)
+    parameter = {"name": name, "in": "query", "required": required}
+    if "description" in schema:
+        parameter["description"] = schema.pop("description")
+    return parameter | {"schema": schema}
+
+
+def _shared_parameters() -> dict[str, dict[str, Any]]:
+    """components/parameters: each shared query field, named after the field."""
+    shared = {}
+    for model in SHARED_QUERIES:
+        schema = model.model_json_schema(ref_template=REF_TEMPLATE)
+        required = set(schema.get("required", []))
+        for name, field in schema["properties"].items():
+            shared[name] = _query_parameter(name, field, name in required)
+    return shared
+
+
+def _shared_names(query: type[BaseModel]) -> set[str]:
+    return {
+        name for model in SHARED_QUERIES if issubclass(query, model) for name in model.model_fields
+    }
+
+
 def _parameters(ep: Endpoint, query_schema: dict[str, Any] | None) -> list[dict[str, Any]]:
-    params = [
+    params: list[dict[str, Any]] = [
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
         for name in re.findall(r"{(\w+)}", ep.path)
     ]
     if ep.query is not None and query_schema is not None:
+        shared = _shared_names(ep.query)
         required = set(query_schema.get("required", []))
         for name, schema in query_schema.get("properties", {}).items():
-            params.append(
-                {"name": name, "in": "query", "required": name in required, "schema": schema}
-            )
+            if name in shared:
+                params.append({"$ref": f"#/components/parameters/{name}"})
+            else:
+                params.append(_query_parameter(name, schema, name in required))
     return params
 
 
@@ -70,6 +101,12 @@ def _problem(status: int) -> dict[str, Any]:
             "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
         },
     }
+
+
+def _errors(ep: Endpoint) -> list[int]:
+    """The declared errors plus those the gates add: 404 plugin_disabled, 401/403 for auth."""
+    gates = ({404} if ep.plugin else set()) | ({401, 403} if ep.auth else set())
+    return sorted(set(ep.errors) | gates)
 
 
 def _operation(ep: Endpoint, refs: dict[Any, dict[str, Any]], defs: dict[str, Any]) -> dict:
@@ -84,7 +121,7 @@ def _operation(ep: Endpoint, refs: dict[Any, dict[str, Any]], defs: dict[str, An
         "summary": ep.summary,
         "tags": [ep.tag],
         "parameters": _parameters(ep, query_schema),
-        "responses": {str(ep.status): ok} | {str(s): _problem(s) for s in ep.errors},
+        "responses": {str(ep.status): ok} | {str(s): _problem(s) for s in _errors(ep)},
     }
     if ep.description:
         operation["description"] = ep.description
@@ -94,7 +131,13 @@ def _operation(ep: Endpoint, refs: dict[Any, dict[str, Any]], defs: dict[str, An
             "content": {"application/json": {"schema": refs[(ep.body, "validation")]}},
         }
     if ep.auth:
-        operation["security"] = [{"bearerAuth": []}]
+        # A person's access token may do anything the permission allows; an application
+        # token needs the scope named here (read for GET, write otherwise).
+        operation["security"] = [{"bearerAuth": []}, {"appToken": [ep.scope.value]}]
+    if ep.permission:
+        operation["x-permission"] = ep.permission
+    if ep.plugin:
+        operation["x-plugin"] = ep.plugin
     return operation
 
 
@@ -115,8 +158,18 @@ def build_document(endpoints: list[Endpoint], *, version: str, server_url: str) 
         "paths": paths,
         "components": {
             "schemas": {**defs, "Problem": PROBLEM_SCHEMA},
+            "parameters": _shared_parameters(),
             "securitySchemes": {
-                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                "appToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": (
+                        "An application token (dha_...) with scopes: read (GET routes) and"
+                        " write (every other route). A missing scope is 403"
+                        " insufficient_scope."
+                    ),
+                },
             },
         },
     }

@@ -8,8 +8,12 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from models import auth
-from web.api import Router, json_response, read_json
+from models.actor import Scope
+from models.errors import NotFound
+from models.i18n import N_
+from web.api import Router, json_response, path_id, path_uuid, read_json
 from web.auth import current_claims
+from web.clientip import client_ip
 
 router = Router("auth")
 
@@ -22,15 +26,43 @@ class TokenResponse(BaseModel):
     session_id: str
 
 
-def token_response(pair: auth.TokenPair) -> web.Response:
-    return json_response(
-        TokenResponse(
-            access_token=pair.access_token,
-            refresh_token=pair.refresh_token,
-            expires_in=pair.expires_in,
-            session_id=pair.session_id,
-        )
+def _tokens(pair: auth.TokenPair) -> TokenResponse:
+    return TokenResponse(
+        access_token=pair.access_token,
+        refresh_token=pair.refresh_token,
+        expires_in=pair.expires_in,
+        session_id=pair.session_id,
     )
+
+
+def token_response(pair: auth.TokenPair) -> web.Response:
+    return json_response(_tokens(pair))
+
+
+class LoginResponse(BaseModel):
+    """Tokens, or `mfa_required` with a ticket for `POST /auth/mfa/verify`.
+
+    Fields that do not apply are left out, so a client only looks at `mfa_required`.
+    """
+
+    mfa_required: bool = False
+    mfa_ticket: str | None = Field(
+        default=None, description="Send it with a code to POST /api/v1/auth/mfa/verify."
+    )
+    access_token: str | None = None
+    refresh_token: str | None = None
+    token_type: str | None = None
+    expires_in: int | None = None
+    session_id: str | None = None
+
+
+def login_response(result: auth.LoginResult) -> web.Response:
+    """The answer of every route that completes a login (password, ticket, MFA code)."""
+    if result.tokens is None:
+        body = LoginResponse(mfa_required=True, mfa_ticket=result.mfa_ticket)
+    else:
+        body = LoginResponse(**_tokens(result.tokens).model_dump())
+    return json_response(body.model_dump(mode="json", exclude_none=True))
 
 
 class RefreshRequest(BaseModel):
@@ -55,7 +87,12 @@ class SessionList(BaseModel):
 class AppTokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=100)
-    scopes: list[str] = Field(default_factory=list, max_length=32)
+    scopes: list[Scope] = Field(
+        default_factory=lambda: [Scope.READ],
+        min_length=1,
+        max_length=2,
+        description="read: GET routes; write: every other route (and read).",
+    )
     expires_at: datetime | None = None
 
 
@@ -103,7 +140,7 @@ async def public_key(request: web.Request) -> web.Response:
 async def refresh(request: web.Request) -> web.Response:
     """Exchange a refresh token for new tokens (the old refresh token stops working)."""
     body = await read_json(request, RefreshRequest)
-    return token_response(await auth.refresh_session(body.refresh_token, ip=request.remote or ""))
+    return token_response(await auth.refresh_session(body.refresh_token, ip=client_ip(request)))
 
 
 @router.post("/auth/logout", status=204, errors=(401,), auth=True)
@@ -145,9 +182,9 @@ async def list_sessions(request: web.Request) -> web.Response:
 @router.delete("/auth/sessions/{session_id}", status=204, errors=(401, 404), auth=True)
 async def revoke_session(request: web.Request) -> web.Response:
     """End one of the current user's sessions."""
-    await auth.revoke_session_of(
-        (await current_claims(request)).user_id, request.match_info["session_id"]
-    )
+    claims = await current_claims(request)
+    missing = NotFound(N_("That session does not exist."), code="session_not_found")
+    await auth.revoke_session_of(claims.user_id, path_uuid(request, "session_id", missing))
     return web.Response(status=204)
 
 
@@ -177,7 +214,7 @@ async def create_app_token(request: web.Request) -> web.Response:
     body = await read_json(request, AppTokenCreate)
     await auth.require_recent_login(claims)
     token, secret = await auth.create_app_token(
-        claims.user_id, body.name, body.scopes, body.expires_at
+        claims.user_id, body.name, sorted(set(body.scopes)), body.expires_at
     )
     return json_response({**_app_token_view(token), "token": secret}, status=201)
 
@@ -185,7 +222,7 @@ async def create_app_token(request: web.Request) -> web.Response:
 @router.delete("/auth/app-tokens/{token_id}", status=204, errors=(401, 404), auth=True)
 async def revoke_app_token(request: web.Request) -> web.Response:
     """Revoke an application token."""
-    raw = request.match_info["token_id"]
-    token_id = int(raw) if raw.isdigit() else -1
-    await auth.revoke_app_token((await current_claims(request)).user_id, token_id)
+    claims = await current_claims(request)
+    missing = NotFound(N_("That token does not exist."), code="token_not_found")
+    await auth.revoke_app_token(claims.user_id, path_id(request, "token_id", missing))
     return web.Response(status=204)

@@ -12,11 +12,11 @@ from models import auth, mfa
 from models.accounts.credentials import session_user
 from models.accounts.emails import AccountPolicy
 from models.accounts.inputs import ProfileUpdate
+from models.actor import Actor
 from models.auth import Claims, now
 from models.errors import Conflict, Forbidden, NotFound
 from models.i18n import N_
-from models.pagination import Page, PageQuery
-from models.permissions import Actor
+from models.pagination import Page, PageQuery, paginate
 from models.users import Profile, User, forget_profile, profile_of
 
 # Profile
@@ -124,17 +124,14 @@ async def _require_superuser(actor: Actor) -> None:
 
 async def list_users(actor: Actor, query: PageQuery) -> Page[UserSummary]:
     await _require_superuser(actor)
-    users = await User.all().order_by("id").offset(query.offset).limit(query.per_page)
-    items = [
-        UserSummary(
+
+    def summary(u: User) -> UserSummary:
+        return UserSummary(
             **{name: getattr(u, name) for name in UserSummary.model_fields if name != "discord_id"},
             discord_id=str(u.discord_id) if u.discord_id else None,
         )
-        for u in users
-    ]
-    return Page(
-        items=items, page=query.page, per_page=query.per_page, total=await User.all().count()
-    )
+
+    return await paginate(User.all(), query, ("id",), summary)
 
 
 async def user_profile(actor: Actor, user_id: int) -> Profile:

@@ -17,6 +17,7 @@ from models.auth.sessions import (
     Session,
     TokenPair,
     active_sessions,
+    actor_for,
     complete_login,
     mark_reauthenticated,
     recently_authenticated,
@@ -25,7 +26,6 @@ from models.auth.sessions import (
     revoke_all_sessions,
     revoke_session,
     revoke_session_of,
-    session_is_recent,
     start_session,
 )
 from models.auth.tickets import Ticket, consume_ticket, issue_ticket
@@ -55,6 +55,7 @@ __all__ = [
     "TokenConfig",
     "TokenPair",
     "active_sessions",
+    "actor_for",
     "authenticate_app_token",
     "cache",
     "check_not_revoked",
@@ -78,7 +79,6 @@ __all__ = [
     "revoke_app_token",
     "revoke_session",
     "revoke_session_of",
-    "session_is_recent",
     "start_session",
     "token_config",
 ]

@@ -10,10 +10,12 @@ from tortoise import fields
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
+from models.actor import Actor, Channel, Scope
+from models.actor import require_recent_login as require_recent
 from models.auth.common import REFRESH_PREFIX, hash_secret, new_secret, now
 from models.auth.tickets import issue_ticket
 from models.auth.tokens import Claims, issue_access_token, remember_revocation, token_config
-from models.errors import Forbidden, NotFound, ReauthenticationRequired, Unauthorized
+from models.errors import Forbidden, NotFound, Unauthorized
 from models.i18n import N_
 from models.users import User
 
@@ -144,27 +146,61 @@ async def active_sessions(user_id: int) -> list[Session]:
     ).order_by("-last_used_at")
 
 
-async def session_is_recent(session_id: str | None, window: int) -> bool:
-    """Whether the session's last full authentication is at most `window` seconds old."""
-    if session_id is None:
-        return False
-    session = await Session.get_or_none(id=session_id, revoked_at__isnull=True)
-    return session is not None and (now() - session.authenticated_at).total_seconds() <= window
-
-
 async def mark_reauthenticated(session_id: str) -> None:
     await Session.filter(id=session_id).update(authenticated_at=now())
 
 
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+async def actor_for(claims: Claims, *, ip: str = "") -> Actor:
+    """The actor behind verified claims, from the database: superuser flag and last login.
+
+    The token only says who; whether they are (still) a superuser and when they last logged
+    in come from the rows, so a demotion or an old login counts at once.
+    """
+    invalid = Unauthorized(N_("Your login is invalid or has expired."), code="invalid_token")
+    if claims.session_id is None:  # an application token, checked against its row already
+        # Tokens made before scopes were enforced may hold none (or unknown ones): read only.
+        scopes = frozenset(s for s in claims.scopes if s in Scope.__members__.values())
+        return Actor(
+            claims.user_id,
+            claims.discord_id,
+            scopes=scopes or frozenset({Scope.READ}),
+            channel=Channel.APP_TOKEN,
+            ip=ip,
+        )
+    if not _is_uuid(claims.session_id):
+        raise invalid
+    session = await Session.get_or_none(
+        id=claims.session_id, user_id=claims.user_id, revoked_at__isnull=True
+    ).select_related("user")
+    if session is None or not session.user.is_active:
+        raise invalid
+    user: User = session.user
+    return Actor(
+        user.id,
+        user.discord_id,
+        user.is_superuser,
+        authenticated_at=session.authenticated_at,
+        channel=Channel.SESSION,
+        ip=ip,
+    )
+
+
 async def recently_authenticated(claims: Claims) -> bool:
     """Whether this session logged in (or gave an MFA code) within the re-auth window."""
-    return await session_is_recent(claims.session_id, token_config().reauth_window)
+    return (await actor_for(claims)).recently_authenticated()
 
 
 async def require_recent_login(claims: Claims) -> None:
     """Sensitive actions need a login (or MFA code) in this session within the re-auth window."""
-    if not await recently_authenticated(claims):
-        raise ReauthenticationRequired()
+    require_recent(await actor_for(claims))
 
 
 # Completing a login: every method (password, Discord, Steam, link) ends here.

@@ -9,11 +9,11 @@ from typing import Any
 
 import jwt
 
+from models.actor import Actor, configure_reauth_window
 from models.cache import cache
 from models.errors import Unauthorized, Unavailable
 from models.i18n import N_
 from models.keys import KeyRing
-from models.permissions import Actor
 from models.users import User
 
 # Access tokens (JWT)
@@ -38,6 +38,7 @@ _config: TokenConfig | None = None
 def configure_tokens(config: TokenConfig) -> None:
     global _config
     _config = config
+    configure_reauth_window(config.reauth_window)
 
 
 def token_config() -> TokenConfig:
@@ -56,10 +57,6 @@ class Claims:
     scopes: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def actor(self) -> Actor:
-        return Actor(self.user_id, self.discord_id, self.is_superuser)
-
 
 async def hub_permissions(user: User) -> dict[str, list[str]]:
     """The user's permissions per hub, so services see role changes in the next token."""
@@ -73,7 +70,7 @@ async def hub_permissions(user: User) -> dict[str, list[str]]:
         hub = await Hub.get_or_none(id=member.hub_id, active=True)
         if hub is not None:
             grant = await grant_of(Actor(user.id, user.discord_id), hub)
-            result[hub.slug] = sorted(p.value for p in grant.permissions)
+            result[hub.slug] = sorted(grant.permissions)
     return result
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from models import hubs
 from models.hubs import Hub
 from models.members import Member
 from tests.conftest import AppFactory
@@ -18,13 +19,15 @@ def _world(discord: FakeDiscord):
 
 async def test_hub_info_shows_the_guilds_hub(discord: FakeDiscord, start_app: AppFactory) -> None:
     guild, owner, _ = _world(discord)
+    hub = await hubs.ensure_hub_for_guild(guild.id, "Road Kings", owner.id)
+    await Hub.filter(id=hub.id).update(plugins=["shoutbox"])
     async with start_app():
         reply = await owner.run("hub info", guild=guild)
     embed = reply.embeds[0]
     assert embed["title"] == "Road Kings"
     fields = {f["name"]: f["value"] for f in embed["fields"]}
     assert fields["Language"] == "English"
-    assert "Job tracker" in fields["Plugins"]
+    assert fields["Plugins"] == "Shoutbox"
     assert not reply.ephemeral
 
 
@@ -59,18 +62,16 @@ async def test_owner_changes_settings_and_plugins(
             guild=guild,
             distance_unit="mi",
             timezone="Europe/Berlin",
-            disable="polls",
+            enable="shoutbox",
         )
         choices = await owner.autocomplete("hub settings", "timezone", "berl", guild=guild)
+        plugins = await owner.autocomplete("hub settings", "enable", "shout", guild=guild)
     assert reply.ephemeral
     assert reply.content == "Settings saved."
     hub = await Hub.get(guild_id=guild.id)
-    assert (hub.distance_unit, hub.timezone, "polls" in hub.plugins) == (
-        "mi",
-        "Europe/Berlin",
-        False,
-    )
+    assert (hub.distance_unit, hub.timezone, hub.plugins) == ("mi", "Europe/Berlin", ["shoutbox"])
     assert "Europe/Berlin" in [c["value"] for c in choices]
+    assert [(c["name"], c["value"]) for c in plugins] == [("Shoutbox", "shoutbox")]
 
 
 async def test_bad_timezone_gets_a_clear_error(discord: FakeDiscord, start_app: AppFactory) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from models import hubs
+from models.actor import SYSTEM, Actor, Channel
 from models.audit import AuditLog
-from models.errors import Forbidden, Invalid, NotFound
+from models.errors import Forbidden, Invalid, NotFound, ReauthenticationRequired
 from models.hubs import Hub, HubUpdate, slugify
-from models.pagination import PageQuery
-from models.permissions import SYSTEM, Actor
+from models.pagination import PageQuery, encode_cursor
 from models.validation import validate
 
 
@@ -52,12 +52,18 @@ async def test_update_needs_manage_hub_and_is_audited() -> None:
     stranger = Actor(user_id=None, discord_id=99)
     with pytest.raises(Forbidden):
         await hubs.update_hub(stranger, hub, HubUpdate(language="de"))
-    owner = Actor(user_id=None, discord_id=10)
-    change = HubUpdate(distance_unit="mi", plugins={"polls": False}, settings={"description": "Hi"})
+    owner = Actor(user_id=None, discord_id=10, channel=Channel.DISCORD)
+    # "convoys" stands for a plugin that was uninstalled: its key is kept, unused.
+    await Hub.filter(id=hub.id).update(plugins=["convoys", "shoutbox"])
+    hub = await Hub.get(id=hub.id)
+    change = HubUpdate(
+        distance_unit="mi", plugins={"shoutbox": False}, settings={"description": "Hi"}
+    )
     await hubs.update_hub(owner, hub, change)
     hub = await Hub.get(id=hub.id)
     assert hub.distance_unit == "mi"
-    assert "polls" not in hub.plugins
+    assert hub.plugins == ["convoys"]
+    assert not hub.has_plugin("convoys")
     assert hub.hub_settings.description == "Hi"
     entry = await AuditLog.get(hub_id=hub.id, action="hub.update")
     assert entry.details["distance_unit"] == {"before": "km", "after": "mi"}
@@ -84,9 +90,34 @@ async def test_public_list_is_paginated_and_hides_private_and_inactive_hubs() ->
         await hubs.ensure_hub_for_guild(i + 1, f"Hub {i}", None)
     await Hub.filter(guild_id=1).update(public=False)
     await hubs.deactivate_guild(2)
-    page = await hubs.list_public_hubs(PageQuery(page=2, per_page=2))
-    assert page.total == 3
-    assert [h.name for h in page.items] == ["Hub 4"]
+    first = await hubs.list_public_hubs(PageQuery(limit=2))
+    assert [h.name for h in first.items] == ["Hub 2", "Hub 3"]
+    last = await hubs.list_public_hubs(PageQuery(limit=2, cursor=first.next_cursor))
+    assert ([h.name for h in last.items], last.next_cursor) == (["Hub 4"], None)
+
+
+async def test_a_cursor_survives_the_row_it_points_at_going_away() -> None:
+    for i in range(4):
+        await hubs.ensure_hub_for_guild(i + 1, f"Hub {i}", None)
+    first = await hubs.list_public_hubs(PageQuery(limit=2))
+    await hubs.deactivate_guild(2)  # "Hub 1", the last row of the first page
+    rest = await hubs.list_public_hubs(PageQuery(limit=2, cursor=first.next_cursor))
+    assert [h.name for h in rest.items] == ["Hub 2", "Hub 3"]
+
+
+async def test_settings_history_pages_newest_first() -> None:
+    hub = await hubs.ensure_hub_for_guild(42, "Road Kings", 10)
+    for unit in ["mi", "km", "mi"]:
+        await hubs.update_hub(SYSTEM, hub, HubUpdate(distance_unit=unit))
+    first = await hubs.settings_history(SYSTEM, hub, PageQuery(limit=2))
+    rest = await hubs.settings_history(SYSTEM, hub, PageQuery(limit=2, cursor=first.next_cursor))
+    entries = [*first.items, *rest.items]
+    assert [e.changes["distance_unit"]["after"] for e in entries] == ["mi", "km", "mi"]
+    assert [e.id for e in entries] == sorted((e.id for e in entries), reverse=True)
+    assert rest.next_cursor is None
+    with pytest.raises(Invalid) as refused:
+        await hubs.settings_history(SYSTEM, hub, PageQuery(cursor=encode_cursor(["Hub", 1])))
+    assert [e["field"] for e in refused.value.params["errors"]] == ["cursor"]
 
 
 async def test_create_hub_is_for_operators_and_checks_the_slug() -> None:
@@ -97,3 +128,32 @@ async def test_create_hub_is_for_operators_and_checks_the_slug() -> None:
     hub = await hubs.create_hub(SYSTEM, "Night Owls")
     assert hub.slug == "night-owls"
     assert hub.guild_id is None
+
+
+async def test_a_guild_named_like_a_site_route_gets_another_slug() -> None:
+    api = await hubs.ensure_hub_for_guild(1, "API", 10)
+    second = await hubs.ensure_hub_for_guild(2, "api", 20)
+    login = await hubs.create_hub(SYSTEM, "Login")
+    slugs = [api.slug, second.slug, login.slug]
+    assert slugs == ["api-hub", "api-hub-2", "login-hub"]
+    assert not set(slugs) & hubs.RESERVED_SLUGS
+
+
+@pytest.mark.parametrize("slug", ["login", "api", "admin", "www"])
+async def test_create_hub_refuses_a_reserved_slug(slug: str) -> None:
+    with pytest.raises(Invalid) as refused:
+        await hubs.create_hub(SYSTEM, "Anything", slug=slug)
+    assert refused.value.code == "reserved_slug"
+    assert not await Hub.filter(slug=slug).exists()
+
+
+async def test_turning_a_plugin_off_needs_a_recent_login_in_the_domain() -> None:
+    # No permissive default: an actor whose last login is unknown is not recent.
+    hub = await hubs.ensure_hub_for_guild(1, "Road Kings", 10)
+    await Hub.filter(id=hub.id).update(plugins=["shoutbox"])
+    hub = await Hub.get(id=hub.id)
+    stale = Actor(user_id=None, discord_id=10, channel=Channel.SESSION)
+    with pytest.raises(ReauthenticationRequired):
+        await hubs.update_hub(stale, hub, HubUpdate(plugins={"shoutbox": False}))
+    await hubs.update_hub(stale, hub, HubUpdate(plugins={"shoutbox": True}))  # not destructive
+    assert (await Hub.get(id=hub.id)).plugins == ["shoutbox"]

@@ -8,12 +8,12 @@ import pytest
 import time_machine
 
 from models import identities
+from models.actor import Actor
 from models.audit import AuditLog
 from models.auth import now
 from models.errors import Conflict, NotFound, Unauthorized
 from models.identities import ExternalIdentity, Provider
 from models.outbox import OutboxItem, OutboxKind
-from models.permissions import Actor
 from models.users import User, cached_profile
 
 STEAM_ID = 76561197960287930

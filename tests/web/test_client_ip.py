@@ -6,6 +6,9 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from models import auth, hubs
+from models.audit import AuditLog
+from models.users import User
 from tests.fixtures.captcha import HUMAN, fake_captcha
 from tests.web.auth_client import NO_LIMITS, PASSWORD, bearer, create_user
 from tests.web.conftest import ClientFactory
@@ -59,3 +62,19 @@ async def test_without_trusted_proxies_the_header_is_ignored(api_client: ClientF
         tokens = await login_from(client, "203.0.113.7")
         assert await session_ips(client, tokens) == ["127.0.0.1"]
     assert captcha.checks[0]["remoteip"] == "127.0.0.1"
+
+
+async def test_the_audit_log_records_the_forwarded_ip_of_a_change(
+    api_client: ClientFactory,
+) -> None:
+    hub = await hubs.ensure_hub_for_guild(42, "Road Kings", 10)
+    owner = await User.create(username="olga", discord_id=10)
+    pair = await auth.start_session(owner, "discord")
+    headers = {"Authorization": f"Bearer {pair.access_token}", **forwarded("203.0.113.7")}
+    async with api_client(rate_limit=NO_LIMITS, web=PROXY) as client:
+        changed = await client.patch(
+            f"{API}/hubs/road-kings", json={"language": "de"}, headers=headers
+        )
+    assert changed.status == 200
+    entry = await AuditLog.get(hub_id=hub.id, action="hub.update")
+    assert entry.ip == "203.0.113.7"

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+from typing import Any
+
 import pytest
 from aiohttp.test_utils import TestClient
 
 from models import auth, hubs
+from models.actor import SYSTEM
 from models.hubs import Hub, HubUpdate
-from models.permissions import SYSTEM
 from models.users import User
 from tests.web.conftest import problem_of
 
@@ -16,16 +19,30 @@ async def _make_hubs(count: int) -> list[Hub]:
     return [await hubs.ensure_hub_for_guild(i + 1, f"Hub {i:02d}", None) for i in range(count)]
 
 
-async def test_list_hubs_is_paginated_in_name_order(client: TestClient) -> None:
-    await _make_hubs(5)
-    first = await (await client.get("/api/v1/hubs", params={"per_page": 2})).json()
-    last = await (await client.get("/api/v1/hubs", params={"per_page": 2, "page": 3})).json()
-    beyond = await (await client.get("/api/v1/hubs", params={"per_page": 2, "page": 4})).json()
-    assert [h["slug"] for h in first["items"]] == ["hub-00", "hub-01"]
-    assert (first["page"], first["per_page"], first["total"]) == (1, 2, 5)
-    assert [h["slug"] for h in last["items"]] == ["hub-04"]
-    assert beyond["items"] == []
-    assert beyond["total"] == 5
+async def _walk(
+    client: TestClient, url: str, headers: dict[str, str] | None = None, **params: str
+) -> list[dict[str, Any]]:
+    """Every page of a list, following next_cursor until it is null."""
+    pages: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while not pages or cursor is not None:
+        query = params | ({"cursor": cursor} if cursor else {})
+        response = await client.get(url, params=query, headers=headers)
+        assert response.status == 200, await response.text()
+        pages.append(await response.json())
+        assert set(pages[-1]) == {"items", "next_cursor"}
+        cursor = pages[-1]["next_cursor"]
+    return pages
+
+
+async def test_walking_the_pages_shows_every_hub_once_in_name_order(client: TestClient) -> None:
+    made = await _make_hubs(7)
+    # Equal names are ordered by id: the walk must neither skip nor repeat them.
+    twins = [await hubs.ensure_hub_for_guild(100 + i, "Hub 03", None) for i in range(2)]
+    pages = await _walk(client, "/api/v1/hubs", limit="3")
+    assert [len(p["items"]) for p in pages] == [3, 3, 3]
+    expected = sorted([*made, *twins], key=lambda h: (h.name, h.id))
+    assert [h["slug"] for p in pages for h in p["items"]] == [h.slug for h in expected]
 
 
 async def test_list_hubs_defaults_to_20_a_page_and_hides_private_and_inactive(
@@ -37,17 +54,20 @@ async def test_list_hubs_defaults_to_20_a_page_and_hides_private_and_inactive(
     response = await client.get("/api/v1/hubs")
     assert response.status == 200
     body = await response.json()
-    assert (body["page"], body["per_page"], body["total"]) == (1, 20, 1)
-    assert [h["slug"] for h in body["items"]] == [road.slug]
+    assert body == {"items": [await hubs.hub_view(road.slug)], "next_cursor": None}
+    await _make_hubs(22)
+    assert [len(p["items"]) for p in await _walk(client, "/api/v1/hubs")] == [20, 1]
 
 
 @pytest.mark.parametrize(
     ("query", "field"),
     [
-        ({"per_page": "0"}, "per_page"),
-        ({"per_page": "101"}, "per_page"),
-        ({"page": "0"}, "page"),
-        ({"page": "two"}, "page"),
+        ({"limit": "0"}, "limit"),
+        ({"limit": "101"}, "limit"),
+        ({"limit": "two"}, "limit"),
+        ({"cursor": ""}, "cursor"),
+        ({"cursor": "x" * 1025}, "cursor"),
+        ({"page": "2"}, "page"),  # the old scheme is refused, not ignored
         ({"sort": "name"}, "sort"),
     ],
 )
@@ -59,14 +79,56 @@ async def test_list_hubs_rejects_bad_paging_with_a_422(
     assert [e["field"] for e in body["errors"]] == [field]
 
 
+def _b64(raw: str) -> str:
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "not a cursor!",
+        _b64("not json"),
+        _b64('{"name": "Hub 01", "id": 2}'),
+        _b64("[]"),
+        _b64('["Hub 01", "2"]'),  # right shape, wrong types
+        _b64("[2]"),  # a cursor of another list (by id only)
+        _b64('["Hub 01", 2, 3]'),
+        _b64('["Hub 01", 99999999999999999999999]'),  # would overflow the database's bigint
+        _b64('["Hub\\u0000", 2]'),  # a NUL that PostgreSQL would refuse
+        _b64('["\\ud800", 2]'),  # a lone surrogate that cannot be sent as UTF-8
+        _b64('["Hub 01", true]'),
+    ],
+)
+async def test_a_tampered_cursor_is_a_422_naming_the_cursor(
+    client: TestClient, cursor: str
+) -> None:
+    await _make_hubs(3)
+    response = await client.get("/api/v1/hubs", params={"cursor": cursor, "limit": "1"})
+    body = await problem_of(response, 422, "validation_failed")
+    assert [e["field"] for e in body["errors"]] == ["cursor"]
+    assert "cursor" in body["detail"]
+
+
+async def test_a_cursor_with_a_flipped_character_is_refused(client: TestClient) -> None:
+    await _make_hubs(3)
+    first = await (await client.get("/api/v1/hubs", params={"limit": "1"})).json()
+    cursor = first["next_cursor"]
+    tampered = cursor[:2] + ("A" if cursor[2] != "A" else "B") + cursor[3:]
+    response = await client.get("/api/v1/hubs", params={"cursor": tampered})
+    body = await problem_of(response, 422, "validation_failed")
+    assert [e["field"] for e in body["errors"]] == ["cursor"]
+
+
 async def test_list_hubs_accepts_the_largest_page_size(client: TestClient) -> None:
-    response = await client.get("/api/v1/hubs", params={"per_page": "100"})
+    await _make_hubs(2)
+    response = await client.get("/api/v1/hubs", params={"limit": "100"})
     assert response.status == 200
-    assert (await response.json())["per_page"] == 100
+    assert len((await response.json())["items"]) == 2
 
 
 async def test_get_hub_shows_its_public_view(client: TestClient) -> None:
-    await hubs.ensure_hub_for_guild(42, "Road Kings", 10, "de")
+    hub = await hubs.ensure_hub_for_guild(42, "Road Kings", 10, "de")
+    await Hub.filter(id=hub.id).update(plugins=["convoys", "shoutbox"])
     response = await client.get("/api/v1/hubs/road-kings")
     assert response.status == 200
     assert response.content_type == "application/json"
@@ -75,7 +137,7 @@ async def test_get_hub_shows_its_public_view(client: TestClient) -> None:
     assert body["name"] == "Road Kings"
     assert body["language"] == "de"
     assert body["members"] == 0
-    assert "tracker" in body["plugins"]
+    assert body["plugins"] == ["shoutbox"]  # installed plugins only
     # Nothing operators keep private leaks into the public view.
     assert not {"guild_id", "owner_discord_id", "id", "settings", "active"} & set(body)
 
@@ -145,7 +207,7 @@ async def test_authentication_is_checked_before_the_body(client: TestClient) -> 
     )
     unknown_hub = await client.patch("/api/v1/hubs/ghost-riders", json={"language": "xx"})
     await problem_of(malformed, 401, None)
-    await problem_of(unknown_hub, 401, None)
+    await problem_of(unknown_hub, 401, None)  # credentials first: nothing about the hub leaks
 
 
 async def _bearer_for(discord_id: int) -> dict[str, str]:
@@ -187,21 +249,23 @@ async def test_bad_settings_name_every_field(client: TestClient) -> None:
         headers=headers,
     )
     body = await problem_of(response, 422, "validation_failed")
-    assert {e["field"] for e in body["errors"]} == {"timezone", "plugins.nope.[key]"}
+    assert {e["field"] for e in body["errors"]} == {"timezone", "plugins"}
+    assert "nope" in body["detail"]
 
 
 async def test_turning_plugins_off_needs_a_recent_login(client: TestClient) -> None:
-    await hubs.ensure_hub_for_guild(42, "Road Kings", 10)
+    hub = await hubs.ensure_hub_for_guild(42, "Road Kings", 10)
     headers = await _bearer_for(10)
     await auth.Session.all().update(authenticated_at=auth.now().replace(year=2000))
-    off = await client.patch(
-        "/api/v1/hubs/road-kings", json={"plugins": {"polls": False}}, headers=headers
-    )
-    await problem_of(off, 403, "reauthentication_required")
     on = await client.patch(
-        "/api/v1/hubs/road-kings", json={"plugins": {"polls": True}}, headers=headers
+        "/api/v1/hubs/road-kings", json={"plugins": {"shoutbox": True}}, headers=headers
     )
     assert on.status == 200
+    off = await client.patch(
+        "/api/v1/hubs/road-kings", json={"plugins": {"shoutbox": False}}, headers=headers
+    )
+    await problem_of(off, 403, "reauthentication_required")
+    assert (await Hub.get(id=hub.id)).plugins == ["shoutbox"]
 
 
 async def test_settings_history_and_revert(client: TestClient) -> None:
@@ -213,7 +277,7 @@ async def test_settings_history_and_revert(client: TestClient) -> None:
         base, json={"distance_unit": "mi", "timezone": "Europe/Berlin"}, headers=headers
     )
     history = await (await client.get(f"{base}/settings/history", headers=headers)).json()
-    assert history["total"] == 2
+    assert history["next_cursor"] is None
     newest, oldest = history["items"]
     assert newest["changes"]["distance_unit"] == {"before": "km", "after": "mi"}
     assert oldest["changes"]["language"] == {"before": "en", "after": "de"}
@@ -222,6 +286,30 @@ async def test_settings_history_and_revert(client: TestClient) -> None:
     assert (body["distance_unit"], body["timezone"], body["language"]) == ("km", "UTC", "de")
     again = await (await client.get(f"{base}/settings/history", headers=headers)).json()
     assert again["items"][0]["action"] == "hub.revert"
+
+
+async def test_settings_history_pages_newest_first(client: TestClient) -> None:
+    await hubs.ensure_hub_for_guild(42, "Road Kings", 10)
+    headers = await _bearer_for(10)
+    base = "/api/v1/hubs/road-kings"
+    timezones = ["Europe/Berlin", "Europe/Paris", "Europe/Rome", "Europe/Oslo", "Asia/Tokyo"]
+    for timezone in timezones:
+        await client.patch(base, json={"timezone": timezone}, headers=headers)
+    pages = await _walk(client, f"{base}/settings/history", headers, limit="2")
+    assert [len(p["items"]) for p in pages] == [2, 2, 1]
+    entries = [e for p in pages for e in p["items"]]
+    assert [e["changes"]["timezone"]["after"] for e in entries] == timezones[::-1]
+    assert [e["id"] for e in entries] == sorted((e["id"] for e in entries), reverse=True)
+    # A cursor of the hub list (name, id) does not fit this list (id only).
+    await _make_hubs(2)
+    hub_cursor = (await (await client.get("/api/v1/hubs", params={"limit": 1})).json())[
+        "next_cursor"
+    ]
+    response = await client.get(
+        f"{base}/settings/history", params={"cursor": hub_cursor}, headers=headers
+    )
+    body = await problem_of(response, 422, "validation_failed")
+    assert [e["field"] for e in body["errors"]] == ["cursor"]
 
 
 async def test_history_needs_permission_and_changes_belong_to_their_hub(client: TestClient) -> None:
@@ -246,3 +334,18 @@ async def test_accept_language_weights_are_honoured(client: TestClient) -> None:
         "/api/v1/hubs/ghost-riders", headers={"Accept-Language": "en;q=0.4, de;q=0.9, *;q=1"}
     )
     assert (await response.json(content_type=None))["detail"].startswith("Es gibt keinen Hub")
+
+
+async def test_the_plugin_catalog_lists_installed_packages_in_the_callers_language(
+    client: TestClient,
+) -> None:
+    response = await client.get("/api/v1/plugins", headers={"Accept-Language": "de"})
+    assert response.status == 200
+    body = await response.json()
+    packages = {p["key"]: p for p in body["packages"]}
+    assert packages["members"]["core"] is True
+    assert packages["shoutbox"]["core"] is False
+    assert packages["shoutbox"]["label"] == "Pinnwand"
+    labels = {p["key"]: p["label"] for p in body["permissions"]}
+    assert labels["manage_hub"] == "Hub-Einstellungen verwalten"
+    assert "post_shouts" in labels

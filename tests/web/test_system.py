@@ -267,7 +267,7 @@ async def test_every_operation_has_an_id_responses_and_known_schemas(client: Tes
 async def test_patch_hub_is_documented_with_its_body_and_security(client: TestClient) -> None:
     document = await _document(client)
     operation = document["paths"]["/api/v1/hubs/{hub}"]["patch"]
-    assert operation["security"] == [{"bearerAuth": []}]
+    assert operation["security"] == [{"bearerAuth": []}, {"appToken": ["write"]}]
     assert {"401", "404", "422"} <= set(operation["responses"])
     assert operation["parameters"][0] == {
         "name": "hub",
@@ -275,8 +275,22 @@ async def test_patch_hub_is_documented_with_its_body_and_security(client: TestCl
         "required": True,
         "schema": {"type": "string"},
     }
-    listing = document["paths"]["/api/v1/hubs"]["get"]
-    assert {p["name"] for p in listing["parameters"]} == {"page", "per_page"}
+
+
+async def test_paging_parameters_are_documented_once_and_shared(client: TestClient) -> None:
+    document = await _document(client)
+    shared = document["components"]["parameters"]
+    assert set(shared) == {"limit", "cursor"}
+    assert shared["limit"]["schema"]["maximum"] == 100
+    assert "next_cursor" in shared["cursor"]["description"]
+    refs = [{"$ref": "#/components/parameters/limit"}, {"$ref": "#/components/parameters/cursor"}]
+    for path in ("/hubs", "/hubs/{hub}/settings/history", "/users"):
+        parameters = document["paths"][f"{PREFIX}{path}"]["get"]["parameters"]
+        assert [p for p in parameters if "$ref" in p] == refs, path
+    every = re.findall(
+        r'"\$ref": "#/components/parameters/([^"]+)"', str(document).replace("'", '"')
+    )
+    assert set(every) <= set(shared)
 
 
 async def test_docs_page_works_offline_with_its_own_assets(client: TestClient) -> None:

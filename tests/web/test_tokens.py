@@ -240,19 +240,19 @@ async def test_role_changes_show_in_the_next_token_and_live_at_once(client: Test
     user, pair = await _login(discord_id=42)
     hub = await hubs.ensure_hub_for_guild(1, "Road Kings", owner_discord_id=7)
     member = await sync_discord_state(hub.id, user, [], is_admin=False)
-    staff = await Role.create(hub=hub, name="Staff", permissions=["manage_events"])
+    staff = await Role.create(hub=hub, name="Staff", permissions=["manage_members"])
     await MemberRole.create(member=member, role=staff)
     headers = _bearer(pair.access_token)
     token_view = await (await client.get("/api/v1/users/@me", headers=headers)).json()
     assert token_view["hubs"] == {}  # issued before the membership and role existed
     live = await (await client.get("/api/v1/users/@me/live", headers=headers)).json()
-    assert live["hubs"] == {"road-kings": ["manage_events"]}
+    assert live["hubs"] == {"road-kings": ["manage_members"]}
     refreshed = await client.post(
         "/api/v1/auth/refresh", json={"refresh_token": pair.refresh_token}
     )
     new_access = (await refreshed.json())["access_token"]
     after = await (await client.get("/api/v1/users/@me", headers=_bearer(new_access))).json()
-    assert after["hubs"] == {"road-kings": ["manage_events"]}
+    assert after["hubs"] == {"road-kings": ["manage_members"]}
 
 
 async def test_disabled_account_cannot_refresh(api_client: ClientFactory) -> None:

@@ -1,0 +1,52 @@
+"""The base of every package's cog: its commands refuse politely while the hub has it off.
+
+Discord has no per-server command registration we could use to hide a disabled plugin's
+commands, so each one answers a localized, ephemeral refusal instead (through the one error
+policy in bot/errors.py).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.context import load_context
+from models import plugins
+from models.errors import DomainError
+from models.hubs import Hub
+
+
+class Refused(app_commands.CheckFailure):
+    """A domain rule refused the interaction before the command ran (the plugin is off)."""
+
+    def __init__(self, error: DomainError) -> None:
+        self.error = error
+        super().__init__(str(error))
+
+
+class PluginCog(commands.GroupCog):
+    """Subclass with `plugin = "<registry key>"` and the usual `group_name=` arguments."""
+
+    plugin: ClassVar[str]
+
+    def __init__(self, bot: commands.Bot) -> None:
+        self.bot = bot
+        super().__init__()
+
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        await self.hub(interaction)
+        return True
+
+    async def hub(self, interaction: discord.Interaction) -> Hub:
+        """The interaction's hub, with this plugin on; a refusal otherwise."""
+        context = await load_context(interaction)
+        if context.hub is None:
+            raise app_commands.NoPrivateMessage()
+        try:
+            plugins.require_enabled(context.hub, self.plugin)
+        except DomainError as exc:
+            raise Refused(exc) from None
+        return context.hub

@@ -1,0 +1,317 @@
+"""The package registry: every core package and plugin declares itself once, here.
+
+A package is one feature with one name in every layer: `models/<key>/` (its domain),
+`cogs/<key>.py` (Discord) and `web/<key>.py` (HTTP). Its `Package` says what it brings: label,
+permissions, Tortoise model modules, per-hub settings, outbox templates, and its router and cog
+by dotted path (so the domain never imports an adapter). Everything central (the plugin list,
+the permission catalog, the model list, the routers, the cogs, the templates) is derived from
+`packages()`, never edited by hand.
+
+Core packages are always on; plugins are switched per hub. Installed distributions add
+packages through the `drivershub.plugins` entry-point group (see docs/plugins.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import import_module
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, Field
+
+from models import APP_LABEL, PLATFORM_MODEL_MODULES
+from models.actor import Actor, Scope, require_scope
+from models.errors import PluginDisabled
+from models.i18n import N_, add_catalog_dir, translate
+
+if TYPE_CHECKING:
+    from models.hubs import Hub
+    from models.permissions import Grant
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "drivershub.plugins"
+KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
+OUTBOX_KINDS = ("email", "discord_dm")
+
+
+@dataclass(frozen=True)
+class Template:
+    """An outbox message, rendered in the recipient's language at send time."""
+
+    kind: str  # one of OUTBOX_KINDS
+    body: str  # N_ text with {placeholders}
+    subject: str = ""  # e-mails only
+
+
+@dataclass(frozen=True)
+class Package:
+    """What one core package or plugin brings; declared once."""
+
+    key: str
+    label: str  # N_ text, shown in /hub settings and on the website
+    core: bool = False  # always on; plugins (core=False) are switched per hub
+    permissions: Mapping[str, str] = field(default_factory=dict)  # key -> N_ label
+    models: tuple[str, ...] = ()  # Tortoise model modules
+    # A Tortoise app of its own (external plugins, with their own migrations module);
+    # None: the project's app and `migrations/`.
+    app: str | None = None
+    migrations: str | None = None
+    settings: type[BaseModel] | None = None  # its per-hub settings
+    templates: Mapping[str, Template] = field(default_factory=dict)
+    router: str | None = None  # "web.events:router"
+    cog: str | None = None  # "cogs.events", loaded as a discord.py extension
+    locales: Path | None = None  # its own gettext catalogs (external plugins)
+    default_on: bool = True  # new hubs start with the plugin on
+
+    @property
+    def app_label(self) -> str:
+        return self.app or APP_LABEL
+
+
+# Built-in packages. Adding one: its package under models/, its cog and router, one entry here.
+BUILTIN: tuple[Package, ...] = (
+    Package(
+        key="members",
+        label=N_("Members"),
+        core=True,
+        permissions={
+            "manage_members": N_("Manage members"),
+            "manage_roles": N_("Manage roles"),
+            "driver": N_("Driver: log jobs and join events"),
+        },
+        models=("models.members",),
+    ),
+)
+
+
+class PackageError(ValueError):
+    """A package declaration that cannot be registered (named in the message)."""
+
+
+_registry: dict[str, Package] | None = None
+
+
+def _check(package: Package, known: Mapping[str, Package]) -> None:
+    if not KEY_PATTERN.fullmatch(package.key):
+        raise PackageError(f"{package.key!r}: a key is 2-32 of a-z, 0-9 and _")
+    if package.key in known:
+        raise PackageError(f"{package.key!r} is declared twice")
+    taken = {p for other in known.values() for p in other.permissions} | _platform_keys()
+    clash = taken & set(package.permissions)
+    if clash:
+        raise PackageError(f"{package.key!r}: permission {sorted(clash)[0]!r} is taken")
+    if package.app is not None and (package.app == APP_LABEL or not package.migrations):
+        raise PackageError(f"{package.key!r}: an own Tortoise app needs its own migrations")
+    for name, template in package.templates.items():
+        if template.kind not in OUTBOX_KINDS:
+            raise PackageError(f"{package.key!r}: template {name!r} has kind {template.kind!r}")
+
+
+def _platform_keys() -> set[str]:
+    from models.permissions import PLATFORM_PERMISSIONS
+
+    return set(PLATFORM_PERMISSIONS)
+
+
+def _add(registry: dict[str, Package], package: Package) -> None:
+    _check(package, registry)
+    registry[package.key] = package
+    if package.locales is not None:
+        add_catalog_dir(package.locales)
+
+
+def _external() -> Iterable[Package]:
+    """Packages of installed distributions; a broken one is skipped with one log line."""
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            package = entry.load()
+            if not isinstance(package, Package):
+                raise PackageError(f"{entry.value} is not a Package")
+            if package.key != entry.name:
+                raise PackageError(f"entry point {entry.name!r} declares {package.key!r}")
+        except Exception as exc:  # a broken plugin must not stop the hub
+            log.error("plugin %s skipped: %s: %s", entry.name, type(exc).__name__, exc)
+            continue
+        yield package
+
+
+def _load() -> dict[str, Package]:
+    registry: dict[str, Package] = {}
+    for package in BUILTIN:
+        _add(registry, package)
+    for package in _external():
+        try:
+            _add(registry, package)
+        except PackageError as exc:
+            log.error("plugin %s skipped: %s", package.key, exc)
+    return registry
+
+
+def _packages() -> dict[str, Package]:
+    global _registry
+    if _registry is None:
+        _registry = _load()
+    return _registry
+
+
+def register(package: Package) -> Package:
+    """Add a package declared outside `BUILTIN` (tests, development); before start-up."""
+    _add(_packages(), package)
+    return package
+
+
+def unregister(key: str) -> None:
+    _packages().pop(key, None)
+
+
+def packages() -> tuple[Package, ...]:
+    return tuple(_packages().values())
+
+
+def get(key: str) -> Package | None:
+    return _packages().get(key)
+
+
+def plugin_keys() -> list[str]:
+    """Every plugin a hub can switch, in declaration order."""
+    return [p.key for p in packages() if not p.core]
+
+
+def default_plugins() -> list[str]:
+    """A new hub starts with these plugins on; staff turn off what they do not use."""
+    return [p.key for p in packages() if not p.core and p.default_on]
+
+
+def package_permissions() -> dict[str, str]:
+    """Every package's permissions with their labels (the platform's are in permissions.py)."""
+    return {key: label for p in packages() for key, label in p.permissions.items()}
+
+
+def model_apps() -> dict[str, dict[str, Any]]:
+    """The Tortoise apps: the project's (`migrations/`) and one per package that has its own."""
+    apps: dict[str, dict[str, Any]] = {
+        APP_LABEL: {"models": list(PLATFORM_MODEL_MODULES), "migrations": "migrations"}
+    }
+    for package in packages():
+        if not package.models:
+            continue
+        app = apps.setdefault(package.app_label, {"models": [], "migrations": package.migrations})
+        app["models"].extend(package.models)
+    return apps
+
+
+def templates(kind: str) -> dict[str, Template]:
+    """Every package's outbox templates of one kind, by name."""
+    return {
+        name: template
+        for package in packages()
+        for name, template in package.templates.items()
+        if template.kind == kind
+    }
+
+
+def routers() -> list[str]:
+    return [p.router for p in packages() if p.router]
+
+
+def cogs() -> list[str]:
+    return [p.cog for p in packages() if p.cog]
+
+
+def load_object(path: str) -> Any:
+    """`module:attribute` (or a bare module) by dotted path; adapters call this, not models."""
+    module, _, attribute = path.partition(":")
+    loaded = import_module(module)
+    return getattr(loaded, attribute) if attribute else loaded
+
+
+class PermissionView(BaseModel):
+    key: str
+    label: str
+
+
+class PackageView(BaseModel):
+    """An installed package as the website shows it (labels in the reader's language)."""
+
+    key: str
+    label: str
+    core: bool = Field(description="Always on; plugins (false) are switched per hub.")
+    default_on: bool = Field(description="Whether new hubs start with it on.")
+    permissions: list[PermissionView]
+
+
+class Catalog(BaseModel):
+    packages: list[PackageView]
+    permissions: list[PermissionView] = Field(
+        description="Every permission a role can hold: the platform's and every package's."
+    )
+
+
+def catalog_view(locale: str | None) -> Catalog:
+    """What is installed, translated for `locale` (the role editor and plugin switches)."""
+    from models.permissions import permission_catalog
+
+    def permissions(items: Mapping[str, str]) -> list[PermissionView]:
+        return [PermissionView(key=k, label=translate(v, locale)) for k, v in items.items()]
+
+    views = [
+        PackageView(
+            key=p.key,
+            label=translate(p.label, locale),
+            core=p.core,
+            default_on=p.default_on,
+            permissions=permissions(p.permissions),
+        )
+        for p in packages()
+    ]
+    return Catalog(packages=views, permissions=permissions(permission_catalog()))
+
+
+# Gates: every operation of a package starts here.
+
+
+def is_enabled(hub: Hub, key: str) -> bool:
+    """Core packages are always on; a plugin when the hub turned it on and it is installed."""
+    package = get(key)
+    return package is not None and (package.core or key in hub.plugins)
+
+
+def require_enabled(hub: Hub, key: str) -> Package:
+    package = get(key)
+    if package is None or not is_enabled(hub, key):
+        raise PluginDisabled(plugin=key)
+    return package
+
+
+async def enter(
+    actor: Actor, hub: Hub, key: str | None, permission: str | None, *, write: bool
+) -> Grant | None:
+    """The gate of every operation: plugin on -> token scope -> permission.
+
+    Routes call it before they read a body and operations call it again (a cheap repeat:
+    the actor remembers its grant per hub), so an unauthorized caller learns nothing from a
+    422 and no adapter can forget a check.
+    """
+    from models.permissions import authorize
+
+    if key is not None:
+        require_enabled(hub, key)
+    require_scope(actor, Scope.WRITE if write else Scope.READ)
+    if permission is None:
+        return None
+    return await authorize(actor, hub, permission)
+
+
+def settings_of(hub: Hub, key: str) -> BaseModel | None:
+    """A package's per-hub settings, defaults filled in (None if it declares none)."""
+    package = get(key)
+    if package is None or package.settings is None:
+        return None
+    stored = (hub.settings or {}).get("plugins", {}).get(key, {})
+    return package.settings.model_validate(stored)
