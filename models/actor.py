@@ -61,10 +61,7 @@ class Actor:
         return self.user_id is None and self.is_superuser
 
     def has_scope(self, scope: Scope) -> bool:
-        """Whether the credential allows `scope`; write implies read."""
-        if self.scopes is None:
-            return True
-        return scope in self.scopes or (scope == Scope.READ and Scope.WRITE in self.scopes)
+        return allows(self.scopes, scope)
 
     def recently_authenticated(self, now: datetime | None = None) -> bool:
         """A login (or MFA code) within the re-auth window; the system always is."""
@@ -96,6 +93,20 @@ def require_recent_login(actor: Actor) -> None:
         raise ReauthenticationRequired()
 
 
+def allows(scopes: frozenset[str] | None, scope: Scope) -> bool:
+    """Whether a credential with `scopes` (None: a person, every scope) may `scope`.
+
+    Write implies read.
+    """
+    if scopes is None:
+        return True
+    return scope in scopes or (scope == Scope.READ and Scope.WRITE in scopes)
+
+
 def require_scope(actor: Actor, scope: Scope) -> None:
-    if not actor.has_scope(scope):
+    require_scopes(actor.scopes, scope)
+
+
+def require_scopes(scopes: frozenset[str] | None, scope: Scope) -> None:
+    if not allows(scopes, scope):
         raise InsufficientScope(scope=scope.value)

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from models import hubs, plugins
-from models.actor import Scope, require_scope
+from models import auth, hubs, plugins
+from models.actor import Scope, require_scopes
 from models.hubs import Hub
-from web.auth import actor_of
+from web.auth import actor_of, current_claims
 
 if TYPE_CHECKING:
     from web.api import Endpoint
@@ -44,11 +44,11 @@ def gated(endpoint: Endpoint) -> Handler:
         if endpoint.plugin is not None:  # before credentials: a plugin that is off is off for all
             plugins.require_enabled(await hub_of(request), endpoint.plugin)
         if endpoint.auth:
-            actor = await actor_of(request)
-            require_scope(actor, endpoint.scope)
+            # The scope is in the credential itself: no query for routes without a permission.
+            require_scopes(auth.scopes_of(await current_claims(request)), endpoint.scope)
             if endpoint.permission is not None:
                 await plugins.enter(
-                    actor,
+                    await actor_of(request),
                     await hub_of(request),
                     endpoint.plugin,
                     endpoint.permission,

@@ -26,6 +26,7 @@ from models.auth.sessions import (
     revoke_all_sessions,
     revoke_session,
     revoke_session_of,
+    scopes_of,
     start_session,
 )
 from models.auth.tickets import Ticket, consume_ticket, issue_ticket
@@ -79,6 +80,7 @@ __all__ = [
     "revoke_app_token",
     "revoke_session",
     "revoke_session_of",
+    "scopes_of",
     "start_session",
     "token_config",
 ]

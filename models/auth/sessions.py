@@ -158,6 +158,15 @@ def _is_uuid(value: str) -> bool:
     return True
 
 
+def scopes_of(claims: Claims) -> frozenset[str] | None:
+    """What the credential may do: None (everything) for a person's session, else the app
+    token's scopes. Tokens made before scopes were enforced may hold none: read only."""
+    if claims.session_id is not None:
+        return None
+    scopes = frozenset(s for s in claims.scopes if s in set(Scope))
+    return scopes or frozenset({Scope.READ})
+
+
 async def actor_for(claims: Claims, *, ip: str = "") -> Actor:
     """The actor behind verified claims, from the database: superuser flag and last login.
 
@@ -166,12 +175,10 @@ async def actor_for(claims: Claims, *, ip: str = "") -> Actor:
     """
     invalid = Unauthorized(N_("Your login is invalid or has expired."), code="invalid_token")
     if claims.session_id is None:  # an application token, checked against its row already
-        # Tokens made before scopes were enforced may hold none (or unknown ones): read only.
-        scopes = frozenset(s for s in claims.scopes if s in Scope.__members__.values())
         return Actor(
             claims.user_id,
             claims.discord_id,
-            scopes=scopes or frozenset({Scope.READ}),
+            scopes=scopes_of(claims),
             channel=Channel.APP_TOKEN,
             ip=ip,
         )
