@@ -10,7 +10,7 @@ from datetime import datetime
 from functools import cache as memoize
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StrictBool, field_validator
 from tortoise import fields
 from tortoise.exceptions import IntegrityError
 from tortoise.models import Model
@@ -102,10 +102,12 @@ def all_plugins() -> list[str]:
 
 
 def _known_plugins(value: dict[str, bool] | None) -> dict[str, bool] | None:
-    unknown = sorted(set(value or {}) - set(plugins.plugin_keys()))
-    if unknown:
+    for key in sorted(set(value or {}) - set(plugins.plugin_keys())):
+        package = plugins.get(key)
+        if package is not None and package.core:
+            raise ValueError(f"{key} is a core package: it is always on")
         known = ", ".join(plugins.plugin_keys()) or "none"
-        raise ValueError(f"unknown plugin {unknown[0]!r} (installed: {known})")
+        raise ValueError(f"unknown plugin {key!r} (installed: {known})")
     return value
 
 
@@ -139,7 +141,7 @@ class HubUpdate(BaseModel):
     language: Language | None = None
     distance_unit: DistanceUnit | None = None
     timezone: str | None = Field(default=None, examples=["Europe/Berlin"])
-    plugins: dict[str, bool] | None = Field(
+    plugins: dict[str, StrictBool] | None = Field(
         default=None,
         description="Plugins to turn on (true) or off (false), by key (see GET /plugins).",
     )

@@ -12,10 +12,15 @@ from models.i18n import N_
 M = TypeVar("M", bound=BaseModel)
 
 
+def _message(text: str) -> str:
+    # Our own validators raise ValueError; pydantic prefixes their text with its class name.
+    return text.removeprefix("Value error, ")
+
+
 def invalid(exc: ValidationError) -> Invalid:
     """One `Invalid` naming every bad field (the web adds the list as `errors`)."""
     errors = [
-        {"field": ".".join(str(p) for p in e["loc"]) or None, "message": e["msg"]}
+        {"field": ".".join(str(p) for p in e["loc"]) or None, "message": _message(e["msg"])}
         for e in exc.errors(include_url=False, include_context=False, include_input=False)
     ]
     details = "; ".join(

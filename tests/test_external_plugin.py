@@ -146,7 +146,7 @@ async def test_posting_writes_the_shout_and_an_audit_entry() -> None:
     assert (shout.text, shout.author_id, shout.hub_id) == ("Convoy at 8!", user.id, hub.id)
     entry = await audit.AuditLog.get(action="shoutbox.post")
     assert (entry.hub_id, entry.actor_id, entry.target) == (hub.id, user.id, str(shout.id))
-    assert [s.id for s in await ops.recent_shouts(actor, hub)] == [shout.id]
+    assert [s.id for s in (await ops.recent_shouts(actor, hub)).items] == [shout.id]
 
 
 @pytest.mark.parametrize("text", ["", "   ", "x" * 201])
@@ -203,7 +203,9 @@ async def test_a_member_with_post_shouts_posts_and_lists(client: TestClient) -> 
     await client.post(URL, json={"text": "Bring coffee"}, headers=headers)
     listed = await client.get(URL, headers=headers)
     assert listed.status == 200
-    assert [s["text"] for s in await listed.json()] == ["Bring coffee", "Convoy at 8"]
+    page = await listed.json()
+    assert [s["text"] for s in page["items"]] == ["Bring coffee", "Convoy at 8"]
+    assert page["next_cursor"] is None
     too_long = await client.post(URL, json={"text": "x" * 201}, headers=headers)
     await problem_of(too_long, 422, "invalid_shout")
 

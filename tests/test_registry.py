@@ -117,7 +117,7 @@ def test_bad_declarations_are_refused_with_a_reason(package: Package, complaint:
 
 
 def test_core_packages_cannot_be_switched_off() -> None:
-    with pytest.raises(ValueError, match="unknown plugin 'members'"):
+    with pytest.raises(ValueError, match="members is a core package"):
         HubUpdate(plugins={"members": False})
 
 

@@ -11,7 +11,8 @@ from models import auth
 from models.actor import Scope
 from models.errors import NotFound
 from models.i18n import N_
-from web.api import Router, json_response, path_id, path_uuid, read_json
+from models.pagination import Page, PageQuery
+from web.api import Router, json_response, parse_query, path_id, path_uuid, read_json
 from web.auth import current_claims
 from web.clientip import client_ip
 
@@ -109,10 +110,6 @@ class AppTokenCreated(AppTokenView):
     token: str = Field(description="Shown once; store it now.")
 
 
-class AppTokenList(BaseModel):
-    items: list[AppTokenView]
-
-
 class Jwks(BaseModel):
     keys: list[dict]
 
@@ -188,15 +185,22 @@ async def revoke_session(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+def _token_model(token: auth.AppToken) -> AppTokenView:
+    return AppTokenView.model_validate(token, from_attributes=True)
+
+
 def _app_token_view(token: auth.AppToken) -> dict:
-    return AppTokenView.model_validate(token, from_attributes=True).model_dump(mode="json")
+    return _token_model(token).model_dump(mode="json")
 
 
-@router.get("/auth/app-tokens", response=AppTokenList, errors=(401,), auth=True)
+@router.get(
+    "/auth/app-tokens", query=PageQuery, response=Page[AppTokenView], errors=(401, 422), auth=True
+)
 async def list_app_tokens(request: web.Request) -> web.Response:
-    """The current user's application tokens (without their secrets)."""
-    tokens = await auth.list_app_tokens((await current_claims(request)).user_id)
-    return json_response({"items": [_app_token_view(t) for t in tokens]})
+    """The current user's application tokens (without their secrets), newest first."""
+    user_id = (await current_claims(request)).user_id
+    page = await auth.app_token_page(user_id, parse_query(request, PageQuery), _token_model)
+    return json_response(page)
 
 
 @router.post(

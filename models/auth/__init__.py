@@ -3,6 +3,7 @@ one-time tickets. Login methods (password, Discord, Steam, links) end in `start_
 
 from models.auth.app_tokens import (
     AppToken,
+    app_token_page,
     authenticate_app_token,
     create_app_token,
     list_app_tokens,
@@ -57,6 +58,7 @@ __all__ = [
     "TokenPair",
     "active_sessions",
     "actor_for",
+    "app_token_page",
     "authenticate_app_token",
     "cache",
     "check_not_revoked",

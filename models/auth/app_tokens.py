@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import TypeVar
 
 from tortoise import fields
 from tortoise.models import Model
@@ -12,7 +14,10 @@ from models.auth.tokens import Claims
 from models.cache import cache
 from models.errors import NotFound, Unauthorized
 from models.i18n import N_
+from models.pagination import Page, PageQuery, paginate
 from models.users import User
+
+T = TypeVar("T")
 
 
 class AppToken(Model):
@@ -47,6 +52,12 @@ async def create_app_token(
         expires_at=expires_at,
     )
     return token, secret
+
+
+async def app_token_page(user_id: int, query: PageQuery, view: Callable[[AppToken], T]) -> Page[T]:
+    """The user's live application tokens, newest first, a page at a time."""
+    live = AppToken.filter(user_id=user_id, revoked_at__isnull=True)
+    return await paginate(live, query, ("-id",), view)
 
 
 async def list_app_tokens(user_id: int) -> list[AppToken]:

@@ -349,3 +349,18 @@ async def test_the_plugin_catalog_lists_installed_packages_in_the_callers_langua
     labels = {p["key"]: p["label"] for p in body["permissions"]}
     assert labels["manage_hub"] == "Hub-Einstellungen verwalten"
     assert "post_shouts" in labels
+
+
+async def test_plugin_switches_take_true_or_false_only(client: TestClient) -> None:
+    await hubs.ensure_hub_for_guild(42, "Road Kings", 10)
+    headers = await _bearer_for(10)
+    response = await client.patch(
+        "/api/v1/hubs/road-kings", json={"plugins": {"shoutbox": "yes"}}, headers=headers
+    )
+    body = await problem_of(response, 422, "validation_failed")
+    assert body["errors"][0]["field"] == "plugins.shoutbox"
+    core = await client.patch(
+        "/api/v1/hubs/road-kings", json={"plugins": {"members": False}}, headers=headers
+    )
+    body = await problem_of(core, 422, "validation_failed")
+    assert body["errors"][0]["message"] == "members is a core package: it is always on"

@@ -275,3 +275,20 @@ async def test_mfa_users_must_log_in_again_to_refresh_an_old_session(client: Tes
     )
     old = await client.post("/api/v1/auth/refresh", json={"refresh_token": rotated})
     await problem_of(old, 401, "mfa_required")
+
+
+async def test_app_tokens_are_listed_a_page_at_a_time_newest_first(client: TestClient) -> None:
+    user, pair = await _login()
+    for name in ("first", "second", "third"):
+        await auth.create_app_token(user.id, name, ["read"], None)
+    headers = _bearer(pair.access_token)
+    url, names, cursor = "/api/v1/auth/app-tokens?limit=2", [], None
+    for _ in range(3):
+        page = await (
+            await client.get(url + (f"&cursor={cursor}" if cursor else ""), headers=headers)
+        ).json()
+        names += [t["name"] for t in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert names == ["third", "second", "first"]

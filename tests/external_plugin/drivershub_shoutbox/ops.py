@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from tortoise.transactions import in_transaction
 
+from drivershub_shoutbox.schemas import ShoutView
 from drivershub_shoutbox.tables import MAX_LENGTH, Shout
 from models import audit, plugins
 from models.actor import Actor
 from models.errors import Invalid
 from models.hubs import Hub
 from models.i18n import N_
+from models.pagination import Page, PageQuery, paginate
 
 KEY = "shoutbox"
-RECENT = 20
 
 
 async def post_shout(actor: Actor, hub: Hub, text: str) -> Shout:
@@ -29,7 +30,8 @@ async def post_shout(actor: Actor, hub: Hub, text: str) -> Shout:
     return shout
 
 
-async def recent_shouts(actor: Actor, hub: Hub) -> list[Shout]:
-    """The hub's newest shouts, newest first."""
+async def recent_shouts(actor: Actor, hub: Hub, query: PageQuery | None = None) -> Page[ShoutView]:
+    """The hub's shouts, newest first, a page at a time."""
     await plugins.enter(actor, hub, KEY, None, write=False)
-    return await Shout.filter(hub_id=hub.id).order_by("-id").limit(RECENT)
+    shouts = Shout.filter(hub_id=hub.id)
+    return await paginate(shouts, query or PageQuery(), ("-id",), ShoutView.of)
