@@ -15,6 +15,7 @@ from models import hubs
 from models import plugins as registry
 from models.hubs import Hub, HubUpdate, HubView
 from models.i18n import LANGUAGES, N_
+from models.permissions import Permission
 from models.validation import validate
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,8 @@ class HubCog(
         context = await load_context(interaction)
         toggles = {key: on for key, on in ((enable, True), (disable, False)) if key}
         raw = {"language": language, "distance_unit": distance_unit, "timezone": timezone}
+        # Who may not change settings learns nothing from a validation error.
+        await registry.enter(context.actor, hub, None, Permission.MANAGE_HUB, write=True)
         change = validate(
             HubUpdate,
             {k: v for k, v in raw.items() if v is not None}

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from models.errors import InsufficientScope, ReauthenticationRequired
+from models.errors import InsufficientScope, ReauthenticationRequired, SessionRequired
 
 
 class Scope(StrEnum):
@@ -54,6 +54,9 @@ class Actor:
     authenticated_at: datetime | None = None
     channel: Channel = Channel.INTERNAL
     ip: str = ""
+    # The website session acting (None for app tokens, Discord and the system): a code or
+    # password re-authenticates this session, and a password change keeps it.
+    session_id: str | None = None
 
     @property
     def is_system(self) -> bool:
@@ -101,6 +104,12 @@ def allows(scopes: frozenset[str] | None, scope: Scope) -> bool:
     if scopes is None:
         return True
     return scope in scopes or (scope == Scope.READ and Scope.WRITE in scopes)
+
+
+def require_person(scopes: frozenset[str] | None) -> None:
+    """Refuse application tokens (they carry scopes; a person's session carries none)."""
+    if scopes is not None:
+        raise SessionRequired()
 
 
 def require_scope(actor: Actor, scope: Scope) -> None:

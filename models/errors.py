@@ -62,6 +62,13 @@ class InsufficientScope(Forbidden):
     default_message = N_("This token may not do that: it lacks the {scope} scope.")
 
 
+class SessionRequired(Forbidden):
+    """The account itself (logins, sessions, tokens, MFA) is managed by its person only."""
+
+    code = "session_required"
+    default_message = N_("An application token cannot do this: log in on the website.")
+
+
 class NotFound(DomainError):
     status = 404
     code = "not_found"

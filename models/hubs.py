@@ -17,13 +17,13 @@ from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from models import audit, plugins
-from models.actor import Actor, Scope, require_recent_login, require_scope
+from models.actor import Actor, require_recent_login
 from models.cache import cache, cached
 from models.errors import Conflict, Forbidden, Invalid, NotFound
 from models.i18n import LANGUAGES, N_
 from models.members import Member, MemberStatus
 from models.pagination import Page, PageQuery, paginate
-from models.permissions import Permission, authorize
+from models.permissions import Permission
 
 DistanceUnit = Literal["km", "mi"]
 Language = Literal["en", "de"]
@@ -120,6 +120,9 @@ class HubSettings(BaseModel):
     website: HttpUrl | None = None
     accent_color: int = Field(default=0x2B6CB0, ge=0, le=0xFFFFFF)
     audit_channel_id: int | None = Field(default=None, gt=0)
+    plugins: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Each package's own settings, by key."
+    )
 
 
 class HubSettingsPatch(BaseModel):
@@ -129,6 +132,9 @@ class HubSettingsPatch(BaseModel):
     website: HttpUrl | None = None
     accent_color: int | None = Field(default=None, ge=0, le=0xFFFFFF)
     audit_channel_id: int | None = Field(default=None, gt=0)
+    plugins: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Each package's own settings, by key."
+    )
 
 
 class HubUpdate(BaseModel):
@@ -146,6 +152,22 @@ class HubUpdate(BaseModel):
         description="Plugins to turn on (true) or off (false), by key (see GET /plugins).",
     )
     settings: HubSettingsPatch | None = None
+    plugin_settings: dict[str, dict[str, Any]] | None = Field(
+        default=None,
+        description=(
+            "Settings of the packages that have them, by key; each is checked against the"
+            " package's own schema, and fields left out stay as they are."
+        ),
+    )
+
+    @field_validator("plugin_settings")
+    @classmethod
+    def _plugin_settings(
+        cls, value: dict[str, dict[str, Any]] | None
+    ) -> dict[str, dict[str, Any]] | None:
+        for key, patch in (value or {}).items():
+            plugins.merge_settings(key, {}, patch)  # raises ValueError naming what is wrong
+        return value
 
     @field_validator("plugins")
     @classmethod
@@ -357,7 +379,9 @@ def _snapshot(hub: Hub) -> dict[str, Any]:
 
 
 def _apply(hub: Hub, change: HubUpdate) -> None:
-    values = change.model_dump(exclude_unset=True, exclude={"plugins", "settings"})
+    values = change.model_dump(
+        exclude_unset=True, exclude={"plugins", "settings", "plugin_settings"}
+    )
     hub.update_from_dict({k: v for k, v in values.items() if v is not None})
     if change.plugins:
         # Keys of plugins that are not installed (any more) stay as they are, unused.
@@ -365,14 +389,14 @@ def _apply(hub: Hub, change: HubUpdate) -> None:
         enabled |= {key for key, on in change.plugins.items() if on}
         enabled -= {key for key, on in change.plugins.items() if not on}
         hub.plugins = sorted(enabled)
+    if change.plugin_settings:
+        stored = dict((hub.settings or {}).get("plugins", {}))
+        for key, patch in change.plugin_settings.items():
+            stored[key] = plugins.merge_settings(key, stored.get(key, {}), patch)
+        hub.settings = {**hub.settings, "plugins": stored}
     if change.settings is not None:
         patch = change.settings.model_dump(mode="json", exclude_unset=True)
         hub.settings = HubSettings.model_validate({**hub.settings, **patch}).model_dump(mode="json")
-
-
-def is_destructive(change: HubUpdate) -> bool:
-    """Turning plugins off hides their data from members: it needs a fresh login on the web."""
-    return bool(change.plugins) and not all(change.plugins.values())
 
 
 async def update_hub(actor: Actor, hub: Hub, change: HubUpdate) -> Hub:
@@ -380,10 +404,7 @@ async def update_hub(actor: Actor, hub: Hub, change: HubUpdate) -> Hub:
 
     Turning plugins off hides their data from members: it needs a recent login.
     """
-    await authorize(actor, hub, Permission.MANAGE_HUB)
-    require_scope(actor, Scope.WRITE)
-    if is_destructive(change):
-        require_recent_login(actor)
+    await plugins.enter(actor, hub, None, Permission.MANAGE_HUB, write=True)
     before = _snapshot(hub)
     _apply(hub, change)
     await _save_audited(actor, hub, "hub.update", before)
@@ -391,7 +412,13 @@ async def update_hub(actor: Actor, hub: Hub, change: HubUpdate) -> Hub:
 
 
 async def _save_audited(actor: Actor, hub: Hub, action: str, before: dict[str, Any]) -> None:
-    """Save what changed since `before`, with its before/after values in the audit log."""
+    """Save what changed since `before`, with its before/after values in the audit log.
+
+    Turning plugins off hides their data from members: that needs a recent login, whether
+    it comes from a change or from a revert.
+    """
+    if set(before["plugins"]) - set(hub.plugins):
+        require_recent_login(actor)
     after = _snapshot(hub)
     diff = {k: {"before": before[k], "after": after[k]} for k in after if after[k] != before[k]}
     if not diff:
@@ -417,7 +444,7 @@ SETTINGS_ACTIONS = ("hub.update", "hub.revert")
 
 async def settings_history(actor: Actor, hub: Hub, query: PageQuery) -> Page[SettingsChange]:
     """The hub's settings changes, newest first (needs view_audit_log)."""
-    await authorize(actor, hub, Permission.VIEW_AUDIT_LOG)
+    await plugins.enter(actor, hub, None, Permission.VIEW_AUDIT_LOG, write=False)
     entries = audit.AuditLog.filter(hub_id=hub.id, action__in=SETTINGS_ACTIONS)
 
     def change(row: audit.AuditLog) -> SettingsChange:
@@ -435,21 +462,23 @@ async def settings_history(actor: Actor, hub: Hub, query: PageQuery) -> Page[Set
 
 async def revert_settings(actor: Actor, hub: Hub, entry_id: int) -> Hub:
     """Put back the values a settings change replaced (needs manage_hub); itself audited."""
-    await authorize(actor, hub, Permission.MANAGE_HUB)
-    require_scope(actor, Scope.WRITE)
+    await plugins.enter(actor, hub, None, Permission.MANAGE_HUB, write=True)
     entry = await audit.AuditLog.get_or_none(
         id=entry_id, hub_id=hub.id, action__in=SETTINGS_ACTIONS
     )
     if entry is None:
         raise NotFound(N_("That settings change does not exist."), code="change_not_found")
     restored = {key: change["before"] for key, change in entry.details.items()}
-    turned_off = set(hub.plugins) - set(restored.get("plugins", hub.plugins))
-    if turned_off:
-        require_recent_login(actor)
     before = _snapshot(hub)
     hub.update_from_dict(restored)
     await _save_audited(actor, hub, "hub.revert", before)
     return hub
+
+
+async def hub_settings(actor: Actor, hub: Hub) -> HubSettings:
+    """Every setting of the hub, plugins' included (needs manage_hub)."""
+    await plugins.enter(actor, hub, None, Permission.MANAGE_HUB, write=False)
+    return hub.hub_settings
 
 
 async def hub_info(hub: Hub) -> HubView:

@@ -15,7 +15,8 @@ from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from models import auth
-from models.auth import Claims, TokenPair, hash_secret, now
+from models.actor import Actor, require_recent_login
+from models.auth import TokenPair, hash_secret, now
 from models.errors import Conflict, Forbidden, Unauthorized
 from models.i18n import N_
 from models.users import User, forget_profile
@@ -108,15 +109,16 @@ async def accept_second_factor(user: User, code: str, *, recovery: bool = True) 
     return recovery and await accept_recovery_code(user, code)
 
 
-async def ensure_recent(claims: Claims, code: str | None) -> None:
-    """A sensitive action: the session logged in recently, or a valid code comes with it."""
-    if code is not None and claims.session_id is not None:
-        user = await User.get(id=claims.user_id)
+async def ensure_recent(actor: Actor, code: str | None) -> None:
+    """A sensitive action: the actor logged in recently, or a valid code comes with it."""
+    if code is not None and actor.session_id is not None:
+        user = await User.get(id=actor.user_id)
         if not await accept_second_factor(user, code, recovery=False):
             raise wrong_code()
-        await auth.mark_reauthenticated(claims.session_id)
+        # The code is as good as a fresh login: the next sensitive action needs none.
+        await auth.mark_reauthenticated(actor.session_id)
         return
-    await auth.require_recent_login(claims)
+    require_recent_login(actor)
 
 
 # Setting up and turning off
@@ -141,10 +143,10 @@ async def _replace_recovery_codes(user_id: int) -> list[str]:
     return codes
 
 
-async def begin_setup(claims: Claims, issuer: str = ISSUER) -> MfaSetup:
+async def begin_setup(actor: Actor, issuer: str = ISSUER) -> MfaSetup:
     """A new secret for the authenticator app; MFA stays off until a code confirms it."""
-    await auth.require_recent_login(claims)
-    user = await User.get(id=claims.user_id)
+    require_recent_login(actor)
+    user = await User.get(id=actor.user_id)
     if user.mfa_enabled:
         raise Conflict(N_("Two-factor authentication is already on."), code="mfa_already_enabled")
     user.mfa_secret = pyotp.random_base32()
@@ -171,12 +173,12 @@ async def confirm_setup(user_id: int, code: str) -> list[str]:
     return codes
 
 
-async def disable(claims: Claims, code: str) -> None:
+async def disable(actor: Actor, code: str) -> None:
     """Turn MFA off; needs a code (or a recovery code), which also proves it is the owner."""
-    user = await User.get(id=claims.user_id)
+    user = await User.get(id=actor.user_id)
     if not user.mfa_enabled:
         raise Conflict(N_("Two-factor authentication is not on."), code="mfa_not_enabled")
-    if claims.session_id is None:
+    if actor.session_id is None:  # only a person in a website session, never an app token
         raise Forbidden()
     if not await accept_second_factor(user, code):
         raise wrong_code()

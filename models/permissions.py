@@ -110,3 +110,11 @@ async def _member_of(actor: Actor, hub: Hub) -> Member | None:
     if actor.discord_id is not None:
         return await query.get_or_none(user__discord_id=actor.discord_id)
     return None
+
+
+async def require_member(actor: Actor, hub: Hub) -> Grant:
+    """What a hub keeps for its members: members, its owner and superusers may see it."""
+    grant = await grant_of(actor, hub)
+    if grant.rank < 0 and not grant.unrestricted:
+        raise Forbidden(N_("Only members of this hub can see that."), code="not_a_member")
+    return grant

@@ -22,12 +22,13 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from models import APP_LABEL, PLATFORM_MODEL_MODULES
 from models.actor import Actor, Scope, require_scope
 from models.errors import PluginDisabled
 from models.i18n import N_, add_catalog_dir, translate
+from models.outbox import OutboxKind
 
 if TYPE_CHECKING:
     from models.hubs import Hub
@@ -37,14 +38,13 @@ log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "drivershub.plugins"
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
-OUTBOX_KINDS = ("email", "discord_dm")
 
 
 @dataclass(frozen=True)
 class Template:
     """An outbox message, rendered in the recipient's language at send time."""
 
-    kind: str  # one of OUTBOX_KINDS
+    kind: str  # an OutboxKind
     body: str  # N_ text with {placeholders}
     subject: str = ""  # e-mails only
 
@@ -108,9 +108,17 @@ def _check(package: Package, known: Mapping[str, Package]) -> None:
         raise PackageError(f"{package.key!r}: permission {sorted(clash)[0]!r} is taken")
     if package.app is not None and (package.app == APP_LABEL or not package.migrations):
         raise PackageError(f"{package.key!r}: an own Tortoise app needs its own migrations")
+    if package.settings is not None:
+        try:
+            package.settings()
+        except ValidationError:
+            raise PackageError(f"{package.key!r}: every setting needs a default") from None
+    names = {name for other in known.values() for name in other.templates}
     for name, template in package.templates.items():
-        if template.kind not in OUTBOX_KINDS:
+        if template.kind not in set(OutboxKind):
             raise PackageError(f"{package.key!r}: template {name!r} has kind {template.kind!r}")
+        if name in names:
+            raise PackageError(f"{package.key!r}: template name {name!r} is taken")
 
 
 def _platform_keys() -> set[str]:
@@ -135,6 +143,8 @@ def _external() -> Iterable[Package]:
                 raise PackageError(f"{entry.value} is not a Package")
             if package.key != entry.name:
                 raise PackageError(f"entry point {entry.name!r} declares {package.key!r}")
+            for module in package.models:  # Tortoise would refuse to start without them
+                import_module(module)
         except Exception as exc:  # a broken plugin must not stop the hub
             log.error("plugin %s skipped: %s: %s", entry.name, type(exc).__name__, exc)
             continue
@@ -294,9 +304,9 @@ async def enter(
 ) -> Grant | None:
     """The gate of every operation: plugin on -> token scope -> permission.
 
-    Routes call it before they read a body and operations call it again (a cheap repeat:
-    the actor remembers its grant per hub), so an unauthorized caller learns nothing from a
-    422 and no adapter can forget a check.
+    Routes call it before they read a body and operations call it again (the repeat costs
+    the permission queries once more, and means no adapter can forget a check), so an
+    unauthorized caller learns nothing from a 422.
     """
     from models.permissions import authorize
 
@@ -306,6 +316,20 @@ async def enter(
     if permission is None:
         return None
     return await authorize(actor, hub, permission)
+
+
+def merge_settings(key: str, stored: Mapping[str, Any], patch: Mapping[str, Any]) -> dict:
+    """`stored` settings of package `key` with `patch` applied, validated; ValueError if not."""
+    package = get(key)
+    if package is None or package.settings is None:
+        raise ValueError(f"{key!r} is not an installed package with settings")
+    try:
+        merged = package.settings.model_validate({**stored, **patch})
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in (key, *first["loc"]))
+        raise ValueError(f"{where}: {first['msg']}") from None
+    return merged.model_dump(mode="json")
 
 
 def settings_of(hub: Hub, key: str) -> BaseModel | None:

@@ -72,16 +72,28 @@ def test_the_plugins_migration_builds_on_the_projects_and_imports_only_tortoise(
     assert ("drivershub", "0002_accounts") in migration.dependencies
 
 
+# A package whose model module is missing: Tortoise would refuse to start with it.
+BROKEN_MODELS = models.plugins.Package(
+    key="broken_plugin", label="Broken", models=("drivershub_no_such_plugin.tables",)
+)
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        ("drivershub_no_such_plugin:PACKAGE", "ModuleNotFoundError"),
+        ("tests.test_external_plugin:BROKEN_MODELS", "ModuleNotFoundError"),
+        ("tests.test_external_plugin:URL", "PackageError"),
+    ],
+)
 def test_a_broken_entry_point_is_skipped_with_one_log_line(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, value: str, error: str
 ) -> None:
     real = models.plugins.entry_points
 
     def with_a_broken_one(**selection: str) -> EntryPoints:
         broken = EntryPoint(
-            name="broken_plugin",
-            value="drivershub_no_such_plugin:PACKAGE",
-            group=models.plugins.ENTRY_POINT_GROUP,
+            name="broken_plugin", value=value, group=models.plugins.ENTRY_POINT_GROUP
         )
         return EntryPoints([*real(**selection), broken])
 
@@ -94,7 +106,7 @@ def test_a_broken_entry_point_is_skipped_with_one_log_line(
     assert len(errors) == 1
     message = errors[0].getMessage()
     assert "broken_plugin" in message
-    assert "ModuleNotFoundError" in message
+    assert error in message
 
 
 def test_the_package_ships_a_complete_catalog_for_every_language() -> None:
@@ -307,3 +319,12 @@ async def test_shout_post_is_refused_in_the_users_language_when_the_plugin_is_of
     assert english.ephemeral
     assert english.content == "The shoutbox plugin is turned off in this hub."
     assert await Shout.all().count() == 0
+
+
+async def test_only_members_read_a_hubs_shouts(client: TestClient) -> None:
+    hub = await _hub(shoutbox=True)
+    await ops.post_shout(SYSTEM, hub, "Members only")
+    stranger = await User.create(username="eve")
+    pair = await auth.start_session(stranger, "password")
+    refused = await client.get(URL, headers={"Authorization": f"Bearer {pair.access_token}"})
+    await problem_of(refused, 403, "not_a_member")

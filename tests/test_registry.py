@@ -62,8 +62,6 @@ def _missing_pieces(package: Package, app: web.Application) -> list[str]:
     problems = _untranslated(package) + _unmounted(package, app)
     if not package.core and package.cog is None:
         problems.append("no cog")
-    if package.models and package.app is not None and not package.migrations:
-        problems.append("models without migrations")
     return problems
 
 
@@ -100,6 +98,10 @@ def test_a_package_missing_a_piece_is_caught(settings: Settings) -> None:
     assert any(p.startswith("not behind the plugin switch") for p in problems)
 
 
+class NoDefaults(BaseModel):
+    channel_id: int
+
+
 @pytest.mark.parametrize(
     ("package", "complaint"),
     [
@@ -108,6 +110,7 @@ def test_a_package_missing_a_piece_is_caught(settings: Settings) -> None:
         (Package(key="clash", label="x", permissions={"manage_hub": "x"}), "is taken"),
         (Package(key="ownapp", label="x", models=("m",), app="ownapp"), "own migrations"),
         (Package(key="mail", label="x", templates={"t": Template("pigeon", "x")}), "kind"),
+        (Package(key="strict", label="x", settings=NoDefaults), "needs a default"),
     ],
 )
 def test_bad_declarations_are_refused_with_a_reason(package: Package, complaint: str) -> None:

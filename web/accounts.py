@@ -34,7 +34,7 @@ from web.keys import SETTINGS
 from web.problems import language
 from web.sessions import LoginResponse, login_response
 
-router = Router("accounts")
+router = Router("accounts", app_tokens=False)
 
 
 class Notice(BaseModel):
@@ -139,8 +139,8 @@ async def confirm_password_reset(request: web.Request) -> web.Response:
 )
 async def reauthenticate(request: web.Request) -> web.Response:
     """Confirm it is you (password, or MFA code) before a sensitive action."""
-    claims = await current_claims(request)
-    await accounts.reauthenticate(claims, await read_json(request, Reauthentication))
+    actor = await actor_of(request)
+    await accounts.reauthenticate(actor, await read_json(request, Reauthentication))
     return no_content()
 
 
@@ -163,8 +163,8 @@ async def confirm_email_change(request: web.Request) -> web.Response:
 )
 async def change_password(request: web.Request) -> web.Response:
     """Change (or first set) your password; your other sessions end."""
-    claims = await current_claims(request)
-    await accounts.change_password(claims, await read_json(request, PasswordChange))
+    actor = await actor_of(request)
+    await accounts.change_password(actor, await read_json(request, PasswordChange))
     return no_content()
 
 
@@ -179,9 +179,9 @@ async def change_password(request: web.Request) -> web.Response:
 )
 async def change_email(request: web.Request) -> web.Response:
     """Change your e-mail address: a link to the new address confirms it (recent login)."""
-    claims = await current_claims(request)
+    actor = await actor_of(request)
     body = await read_json(request, EmailChange)
-    await accounts.request_email_change(claims, body, policy(request))
+    await accounts.request_email_change(actor, body, policy(request))
     return notice(request, N_("Open the link we sent to the new address to confirm it."))
 
 
@@ -206,10 +206,10 @@ async def update_me(request: web.Request) -> web.Response:
 )
 async def delete_me(request: web.Request) -> web.Response:
     """Delete your account after a grace period (recent login or a code); you are logged out."""
-    claims = await current_claims(request)
+    actor = await actor_of(request)
     body = await read_json(request, SensitiveConfirm) if request.body_exists else None
     code = body.code if body else None
-    erase_after = await accounts.request_deletion(claims, code, policy(request))
+    erase_after = await accounts.request_deletion(actor, code, policy(request))
     return json_response(Deletion(erase_after=erase_after), status=202)
 
 

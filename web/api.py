@@ -45,6 +45,9 @@ class Endpoint:
     # A hub permission checked (with the plugin and the token's scope) before the body is read.
     permission: str | None = None
     view: Handler | None = None  # the undecorated handler
+    # False: the account's own business (logins, sessions, tokens, MFA): application tokens
+    # are refused (403 session_required), so a leaked token cannot take the account over.
+    app_tokens: bool = True
 
     @property
     def scope(self) -> Scope:
@@ -61,13 +64,16 @@ class Router:
 
     tag: str
     plugin: str | None = None
+    app_tokens: bool = True  # the default of its endpoints
     endpoints: list[Endpoint] = field(default_factory=list)
 
     def route(self, method: str, path: str, **meta: Any) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             summary = meta.pop("summary", None) or (handler.__doc__ or "").strip().split("\n")[0]
             meta.setdefault("plugin", self.plugin)
+            meta.setdefault("app_tokens", self.app_tokens)
             endpoint = Endpoint(method, path, handler, summary=summary, tag=self.tag, **meta)
+            _check_gates(endpoint)
             gated = gates.gated(endpoint)
             self.endpoints.append(replace(endpoint, handler=gated, view=handler))
             return handler
@@ -89,6 +95,15 @@ class Router:
     def install(self, app: web.Application) -> None:
         for endpoint in self.endpoints:
             app.router.add_route(endpoint.method, PREFIX + endpoint.path, endpoint.handler)
+
+
+def _check_gates(endpoint: Endpoint) -> None:
+    """Refuse declarations whose gates could not work, when the module is imported."""
+    where = f"{endpoint.method} {endpoint.path}"
+    if endpoint.permission is not None and not endpoint.auth:
+        raise ValueError(f"{where}: a permission needs auth=True (who would hold it?)")
+    if (endpoint.plugin or endpoint.permission) and "{hub}" not in endpoint.path:
+        raise ValueError(f"{where}: plugin and permission gates need a {{hub}} in the path")
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:

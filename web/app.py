@@ -26,7 +26,7 @@ from web import (
     system,
     users,
 )
-from web.api import PREFIX, Endpoint, Router
+from web.api import PREFIX, Router
 from web.keys import GATEWAY_STATE, SETTINGS
 from web.metrics import protected_metrics
 from web.openapi import build_document
@@ -58,10 +58,6 @@ def routers() -> list[Router]:
     return found
 
 
-def all_endpoints() -> list[Endpoint]:
-    return [endpoint for router in routers() for endpoint in router.endpoints]
-
-
 def _version() -> str:
     try:
         return version("drivershub")
@@ -77,25 +73,27 @@ def create_app(
     settings: Settings, *, gateway_state: Callable[[], dict[str, Any]] = no_gateway
 ) -> web.Application:
     """Build the API application; resources (database, cache) are opened by the runtime."""
+    mounted = routers()  # once: a broken plugin router is logged once, then left out
+    endpoints = [endpoint for router in mounted for endpoint in router.endpoints]
     stack = [middlewares.observe(log_requests=settings.web.access_log)]
     if settings.web.cors_origins:
         stack.append(middlewares.cors(settings.web.cors_origins))
     stack.append(middlewares.errors)
     if settings.rate_limit.enabled:
-        endpoints = {endpoint.handler: endpoint for endpoint in all_endpoints()}
-        stack.append(ratelimit.middleware(settings.rate_limit, endpoints))
+        by_handler = {endpoint.handler: endpoint for endpoint in endpoints}
+        stack.append(ratelimit.middleware(settings.rate_limit, by_handler))
     app = web.Application(middlewares=stack, client_max_size=settings.web.max_body_size)
     app[SETTINGS] = settings
     clientip.install(app, settings.web.trusted_proxies)
     app[GATEWAY_STATE] = gateway_state
     app.cleanup_ctx.append(oauth.http_client_ctx)  # calls to Discord and Steam for logins
-    for router in routers():
+    for router in mounted:
         router.install(app)
     system.install_docs_assets(app)
     if settings.metrics.enabled and settings.metrics.token is not None:
         app.router.add_get("/metrics", protected_metrics)
     document = build_document(
-        all_endpoints(), version=_version(), server_url=settings.web.public_url.rstrip("/")
+        endpoints, version=_version(), server_url=settings.web.public_url.rstrip("/")
     )
     app[system.OPENAPI] = json.dumps(document).encode()
     return app

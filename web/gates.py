@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from models import auth, hubs, plugins
-from models.actor import Scope, require_scopes
+from models.actor import Scope, require_person, require_scopes
 from models.hubs import Hub
 from web.auth import actor_of, current_claims
 
@@ -45,7 +45,10 @@ def gated(endpoint: Endpoint) -> Handler:
             plugins.require_enabled(await hub_of(request), endpoint.plugin)
         if endpoint.auth:
             # The scope is in the credential itself: no query for routes without a permission.
-            require_scopes(auth.scopes_of(await current_claims(request)), endpoint.scope)
+            scopes = auth.scopes_of(await current_claims(request))
+            require_scopes(scopes, endpoint.scope)
+            if not endpoint.app_tokens:
+                require_person(scopes)
             if endpoint.permission is not None:
                 await plugins.enter(
                     await actor_of(request),

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from models import hubs, plugins
 from models.errors import NotFound
-from models.hubs import HubUpdate, HubView, SettingsChange
+from models.hubs import HubSettings, HubUpdate, HubView, SettingsChange
 from models.i18n import N_
 from models.pagination import Page, PageQuery
 from models.permissions import Permission
@@ -55,6 +55,19 @@ async def update_hub(request: web.Request) -> web.Response:
     change = await read_json(request, HubUpdate)
     hub = await hubs.update_hub(actor, hub, change)
     return json_response(await hubs.hub_info(hub))
+
+
+@router.get(
+    "/hubs/{hub}/settings",
+    response=HubSettings,
+    auth=True,
+    permission=Permission.MANAGE_HUB,
+    description="Needs manage_hub. Includes each package's own settings under `plugins`.",
+)
+async def get_settings(request: web.Request) -> web.Response:
+    """Every setting of a hub."""
+    actor, hub = await actor_of(request), await hub_of(request)
+    return json_response(await hubs.hub_settings(actor, hub))
 
 
 @router.get(

@@ -9,10 +9,10 @@ from models import mfa
 from models.auth import LoginResult
 from models.mfa import CodeInput, MfaLogin
 from web.api import Router, json_response, read_json
-from web.auth import current_claims
+from web.auth import actor_of, current_claims
 from web.sessions import LoginResponse, login_response
 
-router = Router("mfa")
+router = Router("mfa", app_tokens=False)
 
 
 class MfaSetupView(BaseModel):
@@ -36,7 +36,7 @@ async def verify(request: web.Request) -> web.Response:
 @router.post("/auth/mfa/setup", response=MfaSetupView, errors=(401, 403, 409), auth=True)
 async def setup(request: web.Request) -> web.Response:
     """Start turning MFA on: a secret for the app, active once a code confirms it."""
-    setup = await mfa.begin_setup(await current_claims(request))
+    setup = await mfa.begin_setup(await actor_of(request))
     return json_response(MfaSetupView(secret=setup.secret, otpauth_uri=setup.otpauth_uri))
 
 
@@ -60,8 +60,8 @@ async def confirm(request: web.Request) -> web.Response:
 )
 async def disable(request: web.Request) -> web.Response:
     """Turn MFA off with a code from the app or a recovery code."""
-    claims = await current_claims(request)
-    await mfa.disable(claims, (await read_json(request, CodeInput)).code)
+    actor = await actor_of(request)
+    await mfa.disable(actor, (await read_json(request, CodeInput)).code)
     return web.Response(status=204)
 
 

@@ -24,7 +24,7 @@ from web.auth import actor_of
 from web.keys import SETTINGS
 
 log = logging.getLogger(__name__)
-router = Router("login")
+router = Router("login", app_tokens=False)
 
 HTTP = web.AppKey("http_client", aiohttp.ClientSession)
 COOKIE_PATH = "/api/v1/auth/"

@@ -133,7 +133,9 @@ def _operation(ep: Endpoint, refs: dict[Any, dict[str, Any]], defs: dict[str, An
     if ep.auth:
         # A person's access token may do anything the permission allows; an application
         # token needs the scope named here (read for GET, write otherwise).
-        operation["security"] = [{"bearerAuth": []}, {"appToken": [ep.scope.value]}]
+        operation["security"] = [{"bearerAuth": []}]
+        if ep.app_tokens:
+            operation["security"].append({"appToken": [ep.scope.value]})
     if ep.permission:
         operation["x-permission"] = ep.permission
     if ep.plugin:

@@ -8,15 +8,15 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from models import auth
-from models.actor import Scope
+from models.actor import Scope, require_recent_login
 from models.errors import NotFound
 from models.i18n import N_
 from models.pagination import Page, PageQuery
 from web.api import Router, json_response, parse_query, path_id, path_uuid, read_json
-from web.auth import current_claims
+from web.auth import actor_of, current_claims
 from web.clientip import client_ip
 
-router = Router("auth")
+router = Router("auth", app_tokens=False)
 
 
 class TokenResponse(BaseModel):
@@ -214,11 +214,11 @@ async def list_app_tokens(request: web.Request) -> web.Response:
 )
 async def create_app_token(request: web.Request) -> web.Response:
     """Create an application token for an integration (needs a recent login)."""
-    claims = await current_claims(request)
+    actor = await actor_of(request)
     body = await read_json(request, AppTokenCreate)
-    await auth.require_recent_login(claims)
+    require_recent_login(actor)
     token, secret = await auth.create_app_token(
-        claims.user_id, body.name, sorted(set(body.scopes)), body.expires_at
+        actor.user_id, body.name, sorted(set(body.scopes)), body.expires_at
     )
     return json_response({**_app_token_view(token), "token": secret}, status=201)
 

@@ -27,7 +27,7 @@ from web.oauth import (
 )
 
 log = logging.getLogger(__name__)
-router = Router("login")
+router = Router("login", app_tokens=False)
 CALLBACK_PATH = "/auth/steam/callback"
 
 

@@ -28,7 +28,8 @@ from models.accounts.inputs import (
     ResetRequest,
     check_password,
 )
-from models.auth import Claims, LoginResult, Ticket, now
+from models.actor import Actor
+from models.auth import LoginResult, Ticket, now
 from models.errors import Conflict, Forbidden, Invalid, ReauthenticationRequired
 from models.i18n import N_
 from models.passwords import hash_password, needs_rehash, verify_password
@@ -99,15 +100,15 @@ async def _upgrade_hash(user: User, stored: str, password: str) -> None:
         await User.filter(id=user.id, password_hash=stored).update(password_hash=new_hash)
 
 
-async def reauthenticate(claims: Claims, data: Reauthentication) -> None:
+async def reauthenticate(actor: Actor, data: Reauthentication) -> None:
     """Mark the current session as recently authenticated (for sensitive actions).
 
     With MFA on, a code from the app is needed; otherwise the password. Accounts with
     neither log in again instead.
     """
-    if claims.session_id is None:
+    if actor.session_id is None:  # only a website session can be re-authenticated
         raise ReauthenticationRequired(N_("Log in again to confirm it is you."))
-    user = await User.get(id=claims.user_id)
+    user = await User.get(id=actor.user_id)
     if user.mfa_enabled:
         ok = data.code is not None and await mfa.accept_second_factor(
             user, data.code, recovery=False
@@ -118,7 +119,7 @@ async def reauthenticate(claims: Claims, data: Reauthentication) -> None:
         raise ReauthenticationRequired(N_("Log in again to confirm it is you."))
     if not ok:
         raise Forbidden(N_("That password or code is not correct."), code="reauthentication_failed")
-    await auth.mark_reauthenticated(claims.session_id)
+    await auth.mark_reauthenticated(actor.session_id)
 
 
 # Passwords
@@ -164,37 +165,37 @@ def _check_new_password(password: str, user: User) -> None:
         ) from exc
 
 
-async def change_password(claims: Claims, data: PasswordChange) -> None:
+async def change_password(actor: Actor, data: PasswordChange) -> None:
     """Change (or first set) the password; the other sessions end."""
-    user = await session_user(claims)
+    user = await session_user(actor)
     if user.password_hash is not None:
         current = data.current_password or ""
         if not await verify_password(user.password_hash, current):
             raise Forbidden(N_("Your current password is not correct."), code="wrong_password")
     # The current password is a fresh proof, unless a second factor guards the account.
     if user.password_hash is None or user.mfa_enabled:
-        await mfa.ensure_recent(claims, data.code)
+        await mfa.ensure_recent(actor, data.code)
     _check_new_password(data.new_password, user)
     await User.filter(id=user.id).update(password_hash=await hash_password(data.new_password))
-    await auth.revoke_all_sessions(user.id, keep=claims.session_id)
+    await auth.revoke_all_sessions(user.id, keep=actor.session_id)
 
 
-async def session_user(claims: Claims) -> User:
+async def session_user(actor: Actor) -> User:
     """The user behind a login session (application tokens cannot change the account)."""
-    if claims.session_id is None:
+    if actor.session_id is None:
         raise Forbidden(
             N_("Application tokens cannot change the account."), code="session_required"
         )
-    return await User.get(id=claims.user_id)
+    return await User.get(id=actor.user_id)
 
 
 # E-mail address
 
 
-async def request_email_change(claims: Claims, data: EmailChange, policy: AccountPolicy) -> None:
+async def request_email_change(actor: Actor, data: EmailChange, policy: AccountPolicy) -> None:
     """Send a confirmation link to the new address; it applies when the link is opened."""
-    user = await session_user(claims)
-    await mfa.ensure_recent(claims, data.code)
+    user = await session_user(actor)
+    await mfa.ensure_recent(actor, data.code)
     owner = await User.get_or_none(email=data.email)
     if owner is not None:
         if owner.id != user.id:  # tell the owner, not the asker, that the address is taken

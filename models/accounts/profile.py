@@ -13,7 +13,7 @@ from models.accounts.credentials import session_user
 from models.accounts.emails import AccountPolicy
 from models.accounts.inputs import ProfileUpdate
 from models.actor import Actor
-from models.auth import Claims, now
+from models.auth import now
 from models.errors import Conflict, Forbidden, NotFound
 from models.i18n import N_
 from models.pagination import Page, PageQuery, paginate
@@ -37,10 +37,10 @@ async def update_profile(user_id: int, data: ProfileUpdate) -> Profile:
 # Deleting the account
 
 
-async def request_deletion(claims: Claims, code: str | None, policy: AccountPolicy) -> datetime:
+async def request_deletion(actor: Actor, code: str | None, policy: AccountPolicy) -> datetime:
     """Schedule the account's erasure; every login ends. Return when it will be erased."""
-    user = await session_user(claims)
-    await mfa.ensure_recent(claims, code)
+    user = await session_user(actor)
+    await mfa.ensure_recent(actor, code)
     requested = user.deletion_requested_at or now()
     await User.filter(id=user.id).update(deletion_requested_at=requested)
     for token in await auth.list_app_tokens(user.id):

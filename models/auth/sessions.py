@@ -11,7 +11,6 @@ from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from models.actor import Actor, Channel, Scope
-from models.actor import require_recent_login as require_recent
 from models.auth.common import REFRESH_PREFIX, hash_secret, new_secret, now
 from models.auth.tickets import issue_ticket
 from models.auth.tokens import Claims, issue_access_token, remember_revocation, token_config
@@ -197,17 +196,8 @@ async def actor_for(claims: Claims, *, ip: str = "") -> Actor:
         authenticated_at=session.authenticated_at,
         channel=Channel.SESSION,
         ip=ip,
+        session_id=str(session.id),
     )
-
-
-async def recently_authenticated(claims: Claims) -> bool:
-    """Whether this session logged in (or gave an MFA code) within the re-auth window."""
-    return (await actor_for(claims)).recently_authenticated()
-
-
-async def require_recent_login(claims: Claims) -> None:
-    """Sensitive actions need a login (or MFA code) in this session within the re-auth window."""
-    require_recent(await actor_for(claims))
 
 
 # Completing a login: every method (password, Discord, Steam, link) ends here.

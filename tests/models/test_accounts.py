@@ -12,7 +12,6 @@ from argon2 import PasswordHasher
 from models import accounts, auth, passwords
 from models.accounts import AccountPolicy, PasswordLogin, Registration, ResetConfirm, ResetRequest
 from models.actor import Actor
-from models.auth import Claims
 from models.errors import Conflict, Forbidden, Invalid, Unauthorized
 from models.outbox import OutboxItem
 from models.pagination import PageQuery
@@ -44,9 +43,9 @@ def hasher(monkeypatch: pytest.MonkeyPatch) -> CountingHasher:
     return counting
 
 
-async def claims_of_session(user: User) -> Claims:
+async def actor_of_session(user: User) -> Actor:
     pair = await auth.start_session(user, "password")
-    return auth.decode_access_token(pair.access_token)
+    return await auth.actor_for(auth.decode_access_token(pair.access_token))
 
 
 async def test_unknown_email_and_wrong_password_do_the_same_work_and_fail_alike(
@@ -166,7 +165,7 @@ async def test_a_weak_new_password_does_not_use_up_the_link() -> None:
 
 async def test_restore_is_refused_after_the_grace_period() -> None:
     user = await create_user()
-    await accounts.request_deletion(await claims_of_session(user), None, POLICY)
+    await accounts.request_deletion(await actor_of_session(user), None, POLICY)
     later = auth.now() + timedelta(days=POLICY.deletion_grace_days, seconds=1)
     with time_machine.travel(later), pytest.raises(Conflict) as caught:
         await accounts.restore_account(user.id, POLICY)
@@ -176,9 +175,9 @@ async def test_restore_is_refused_after_the_grace_period() -> None:
 async def test_purge_erases_only_accounts_past_the_grace_period() -> None:
     leaving = await create_user("leaving@example.com", username="leaving")
     staying = await create_user("staying@example.com", username="staying")
-    await accounts.request_deletion(await claims_of_session(leaving), None, POLICY)
+    await accounts.request_deletion(await actor_of_session(leaving), None, POLICY)
     with time_machine.travel(auth.now() + timedelta(days=10)):
-        await accounts.request_deletion(await claims_of_session(staying), None, POLICY)
+        await accounts.request_deletion(await actor_of_session(staying), None, POLICY)
     with time_machine.travel(auth.now() + timedelta(days=POLICY.deletion_grace_days, hours=1)):
         assert await accounts.purge_deleted_accounts(POLICY.deletion_grace_days) == 1
     await leaving.refresh_from_db()

@@ -7,22 +7,22 @@ import asyncio
 import pytest
 
 from models import auth, mfa
-from models.auth import Claims
+from models.actor import Actor
 from models.errors import Conflict, Forbidden, Unauthorized
 from models.mfa import MfaLogin
 from models.users import User
 from tests.web.auth_client import create_user, totp
 
 
-async def session_claims(user: User) -> Claims:
+async def session_actor(user: User) -> Actor:
     pair = await auth.start_session(user, "password")
-    return auth.decode_access_token(pair.access_token)
+    return await auth.actor_for(auth.decode_access_token(pair.access_token))
 
 
 async def mfa_user() -> tuple[User, list[str]]:
     """A user with MFA on, confirmed with the current code (so the next one is `steps_ahead=1`)."""
     user = await create_user()
-    setup = await mfa.begin_setup(await session_claims(user))
+    setup = await mfa.begin_setup(await session_actor(user))
     codes = await mfa.confirm_setup(user.id, totp(setup.secret))
     await user.refresh_from_db()
     return user, codes
@@ -36,7 +36,7 @@ async def login_ticket(user: User) -> str:
 
 async def test_setup_is_off_until_a_code_confirms_it() -> None:
     user = await create_user()
-    setup = await mfa.begin_setup(await session_claims(user))
+    setup = await mfa.begin_setup(await session_actor(user))
     assert setup.otpauth_uri.startswith("otpauth://totp/")
     assert setup.secret in setup.otpauth_uri
     await user.refresh_from_db()
@@ -50,7 +50,7 @@ async def test_setup_is_off_until_a_code_confirms_it() -> None:
     stored = await mfa.RecoveryCode.filter(user_id=user.id).values_list("code_hash", flat=True)
     assert not set(codes) & set(stored)  # only hashes are kept
     with pytest.raises(Conflict):
-        await mfa.begin_setup(await session_claims(user))
+        await mfa.begin_setup(await session_actor(user))
 
 
 async def test_a_code_is_accepted_once() -> None:
@@ -107,10 +107,10 @@ async def test_wrong_codes_are_limited_per_login_attempt() -> None:
 
 async def test_disabling_needs_a_valid_code() -> None:
     user, codes = await mfa_user()
-    claims = await session_claims(user)
+    actor = await session_actor(user)
     with pytest.raises(Unauthorized):
-        await mfa.disable(claims, "not-a-code")
-    await mfa.disable(claims, codes[0])
+        await mfa.disable(actor, "not-a-code")
+    await mfa.disable(actor, codes[0])
     await user.refresh_from_db()
     assert (user.mfa_enabled, user.mfa_secret) == (False, None)
     assert await mfa.RecoveryCode.filter(user_id=user.id).count() == 0
@@ -120,7 +120,7 @@ async def test_app_tokens_cannot_turn_mfa_off() -> None:
     user, codes = await mfa_user()
     _, secret = await auth.create_app_token(user.id, "tracker", [], None)
     with pytest.raises(Forbidden):
-        await mfa.disable(await auth.authenticate_app_token(secret), codes[0])
+        await mfa.disable(await auth.actor_for(await auth.authenticate_app_token(secret)), codes[0])
 
 
 async def test_regenerating_recovery_codes_retires_the_old_ones() -> None:

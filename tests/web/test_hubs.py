@@ -7,10 +7,12 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from pydantic import BaseModel, Field
 
-from models import auth, hubs
+from models import auth, hubs, plugins
 from models.actor import SYSTEM
 from models.hubs import Hub, HubUpdate
+from models.plugins import Package
 from models.users import User
 from tests.web.conftest import problem_of
 
@@ -364,3 +366,44 @@ async def test_plugin_switches_take_true_or_false_only(client: TestClient) -> No
     )
     body = await problem_of(core, 422, "validation_failed")
     assert body["errors"][0]["message"] == "members is a core package: it is always on"
+
+
+async def test_a_packages_own_settings_are_validated_kept_and_shown_to_staff(
+    client: TestClient,
+) -> None:
+    class BoardSettings(BaseModel):
+        max_length: int = Field(default=200, ge=10, le=500)
+        channel_id: int | None = None
+
+    board = plugins.register(Package(key="board", label="Board", settings=BoardSettings))
+    try:
+        await hubs.ensure_hub_for_guild(42, "Road Kings", 10)
+        headers = await _bearer_for(10)
+        url = "/api/v1/hubs/road-kings"
+        bad = await client.patch(
+            url, json={"plugin_settings": {"board": {"max_length": 5}}}, headers=headers
+        )
+        body = await problem_of(bad, 422, "validation_failed")
+        assert "board.max_length" in body["detail"]
+        unknown = await client.patch(url, json={"plugin_settings": {"nope": {}}}, headers=headers)
+        await problem_of(unknown, 422, "validation_failed")
+        for patch in ({"max_length": 300}, {"channel_id": 99}):
+            ok = await client.patch(
+                url, json={"plugin_settings": {"board": patch}}, headers=headers
+            )
+            assert ok.status == 200
+        shown = await (await client.get(f"{url}/settings", headers=headers)).json()
+        assert shown["plugins"]["board"] == {"max_length": 300, "channel_id": 99}
+        hub = await hubs.get_hub("road-kings")
+        assert plugins.settings_of(hub, "board") == BoardSettings(max_length=300, channel_id=99)
+        public = await (await client.get(url)).json()
+        assert "max_length" not in str(public)  # settings are for staff, not the public view
+    finally:
+        plugins.unregister(board.key)
+
+
+async def test_hub_settings_need_manage_hub(client: TestClient) -> None:
+    await hubs.ensure_hub_for_guild(42, "Road Kings", 10)
+    headers = await _bearer_for(77)
+    response = await client.get("/api/v1/hubs/road-kings/settings", headers=headers)
+    await problem_of(response, 403, "missing_permission")

@@ -12,6 +12,7 @@ from models.errors import Invalid
 from models.hubs import Hub
 from models.i18n import N_
 from models.pagination import Page, PageQuery, paginate
+from models.permissions import require_member
 
 KEY = "shoutbox"
 
@@ -31,7 +32,8 @@ async def post_shout(actor: Actor, hub: Hub, text: str) -> Shout:
 
 
 async def recent_shouts(actor: Actor, hub: Hub, query: PageQuery | None = None) -> Page[ShoutView]:
-    """The hub's shouts, newest first, a page at a time."""
+    """The hub's shouts, newest first, a page at a time; for the hub's members."""
     await plugins.enter(actor, hub, KEY, None, write=False)
+    await require_member(actor, hub)
     shouts = Shout.filter(hub_id=hub.id)
     return await paginate(shouts, query or PageQuery(), ("-id",), ShoutView.of)

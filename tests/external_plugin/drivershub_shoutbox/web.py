@@ -20,7 +20,7 @@ router = Router("shoutbox", plugin="shoutbox")
     response=Page[ShoutView],
     errors=(401, 403, 404, 422),
     auth=True,
-    description="Newest first; any logged-in caller may read them.",
+    description="Newest first; members of the hub may read them (403 not_a_member).",
 )
 async def list_shouts(request: web.Request) -> web.Response:
     """The hub's shouts."""
