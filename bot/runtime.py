@@ -19,6 +19,7 @@ from bot.bot import DriversHubBot
 from bot.delivery import discord_dm_worker
 from bot.email import email_worker
 from bot.outbox import Worker
+from core.backup import using_data_dir
 from core.config import Settings
 from core.db import close_database, open_database
 from models import accounts, ratelimit
@@ -245,8 +246,10 @@ async def serve(settings: Settings, *, bot: bool = True, reuse_port: bool = Fals
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, main_task.cancel)
     try:
-        async with running(settings, bot=bot, reuse_port=reuse_port) as rt:
-            _freeze_startup_heap()
-            await rt.wait()
+        # Held until the process exits: `drivershub restore` must not replace its files.
+        with using_data_dir(settings):
+            async with running(settings, bot=bot, reuse_port=reuse_port) as rt:
+                _freeze_startup_heap()
+                await rt.wait()
     except asyncio.CancelledError:
         log.info("shut down")
