@@ -1,19 +1,88 @@
-"""The shared cache: in memory for one process, Redis when several processes share state."""
+"""The shared cache: in memory for one process, Redis when several processes share state.
+
+The cache only speeds things up and coordinates processes; the database stays the source of
+truth. When the backend cannot be reached, calls raise `CacheUnavailable` (a 503 with
+Retry-After), and each caller decides: go on without the cache where that is safe (reads,
+invalidations after a commit, revocation checks), or refuse (limits on logins, one-time
+nonces, login flows), so no request answers 500 because Redis is down.
+"""
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from aiocache import RedisCache, SimpleMemoryCache
 from aiocache.base import BaseCache
+from redis.exceptions import RedisError
 
+from models.errors import Unavailable
+
+log = logging.getLogger(__name__)
 T = TypeVar("T")
-_cache: BaseCache | None = None
+
+# What a backend raises when it cannot answer: refused or reset connections and timeouts
+# (OSError, TimeoutError included) and Redis' own errors. aiocache's answers (ValueError from
+# add() when the key exists, TypeError from increment() on a non-number) pass through.
+BACKEND_ERRORS: tuple[type[Exception], ...] = (OSError, RedisError)
+# An outage is logged at most this often, not once per request.
+OUTAGE_LOG_INTERVAL = 30.0
 
 
-def configure_cache(url: str, namespace: str = "drivershub") -> BaseCache:
+class CacheUnavailable(Unavailable):
+    """The cache cannot be reached right now."""
+
+
+class Cache:
+    """The configured backend, with its failures raised as `CacheUnavailable`."""
+
+    def __init__(self, backend: BaseCache) -> None:
+        self.backend = backend
+
+    @property
+    def namespace(self) -> str:
+        return self.backend.namespace or ""
+
+    @property
+    def shared(self) -> bool:
+        """Whether every process sees the same entries (Redis), not one process's memory."""
+        return not isinstance(self.backend, SimpleMemoryCache)
+
+    async def get(self, key: str, default: Any = None, **options: Any) -> Any:
+        return await _guarded(self.backend.get(key, default, **options))
+
+    async def set(self, key: str, value: Any, **options: Any) -> bool:
+        return await _guarded(self.backend.set(key, value, **options))
+
+    async def add(self, key: str, value: Any, **options: Any) -> bool:
+        """Store `value` unless `key` exists (then aiocache raises ValueError)."""
+        return await _guarded(self.backend.add(key, value, **options))
+
+    async def delete(self, key: str, **options: Any) -> int:
+        return await _guarded(self.backend.delete(key, **options))
+
+    async def increment(self, key: str, delta: int = 1, **options: Any) -> int:
+        return await _guarded(self.backend.increment(key, delta, **options))
+
+    async def expire(self, key: str, ttl: int, **options: Any) -> bool:
+        return await _guarded(self.backend.expire(key, ttl, **options))
+
+
+async def _guarded(call: Awaitable[T]) -> T:
+    try:
+        return await call
+    except BACKEND_ERRORS as exc:
+        raise CacheUnavailable() from exc
+
+
+_cache: Cache | None = None
+_last_outage_log = 0.0
+
+
+def configure_cache(url: str, namespace: str = "drivershub") -> Cache:
     """Create the process's cache from a `memory://` or `redis://host:port/db` URL."""
     global _cache
     parts = urlsplit(url)
@@ -21,9 +90,9 @@ def configure_cache(url: str, namespace: str = "drivershub") -> BaseCache:
     namespace = f"{namespace.rstrip(':')}:"
     if parts.scheme == "memory":
         # No timeout: a dict cannot hang, and aiocache's timeout wraps each call in a Task.
-        _cache = SimpleMemoryCache(namespace=namespace, timeout=None)
+        backend: BaseCache = SimpleMemoryCache(namespace=namespace, timeout=None)
     else:
-        _cache = RedisCache(
+        backend = RedisCache(
             endpoint=parts.hostname or "127.0.0.1",
             port=parts.port or 6379,
             db=int(parts.path.strip("/") or 0),
@@ -31,48 +100,79 @@ def configure_cache(url: str, namespace: str = "drivershub") -> BaseCache:
             namespace=namespace,
             timeout=2,
         )
+    _cache = Cache(backend)
     return _cache
 
 
-def cache() -> BaseCache:
+def cache() -> Cache:
     """The configured cache (a memory cache until `configure_cache` is called)."""
     global _cache
     if _cache is None:
-        _cache = SimpleMemoryCache(namespace="drivershub:", timeout=None)
+        _cache = Cache(SimpleMemoryCache(namespace="drivershub:", timeout=None))
     return _cache
 
 
 async def close_cache() -> None:
     global _cache
-    if isinstance(_cache, RedisCache):
+    backend = _cache.backend if _cache is not None else None
+    if isinstance(backend, RedisCache):
         # aiocache 0.12.3 calls redis' deprecated close(); aclose() is the current API.
-        await _cache.client.aclose()
-    elif _cache is not None:
-        await _cache.close()
+        await backend.client.aclose()
+    elif backend is not None:
+        await backend.close()
     _cache = None
+
+
+def went_without(what: str, exc: BaseException) -> None:
+    """Log that `what` went on without the cache (at most every OUTAGE_LOG_INTERVAL)."""
+    global _last_outage_log
+    if time.monotonic() - _last_outage_log >= OUTAGE_LOG_INTERVAL:
+        _last_outage_log = time.monotonic()
+        log.warning("cache unavailable, %s without it: %r", what, exc.__cause__ or exc)
 
 
 async def cached(key: str, ttl: int, load: Callable[[], Awaitable[T]]) -> T:
     """The value under `key`, or `load()`'s result stored there for `ttl` seconds.
 
     Writers delete the key when the data changes; the TTL bounds a missed invalidation.
+    When the cache is down every call loads from the database, which is always right.
     """
-    value = await cache().get(key)
+    try:
+        value = await cache().get(key)
+    except CacheUnavailable as exc:
+        went_without("reading", exc)
+        return await load()
     if value is None:
         value = await load()
-        await cache().set(key, value, ttl=ttl)
+        try:
+            await cache().set(key, value, ttl=ttl)
+        except CacheUnavailable as exc:
+            went_without("reading", exc)
     return value
+
+
+async def forget(key: str) -> None:
+    """Delete `key` after its data changed (and was committed).
+
+    A cache failure must not fail the request: the change is saved, and an error would tell
+    the client otherwise. If the delete does not reach the cache, the entry's TTL bounds how
+    long the old value can be read (only when the cache kept it through the outage).
+    """
+    try:
+        await cache().delete(key)
+    except CacheUnavailable as exc:
+        went_without("invalidating", exc)
 
 
 async def clear_cache() -> None:
     """Delete this deployment's keys only (aiocache's clear() without a namespace would
     flush the whole Redis database)."""
-    current = cache()
-    prefix = (current.namespace or "").rstrip(":")
-    if isinstance(current, RedisCache):
-        await current.clear(namespace=prefix)  # deletes "<prefix>:*"
+    backend = cache().backend
+    prefix = (backend.namespace or "").rstrip(":")
+    if isinstance(backend, RedisCache):
+        await backend.clear(namespace=prefix)  # deletes "<prefix>:*"
     else:
-        await current.clear(namespace=current.namespace)
+        await backend.clear(namespace=backend.namespace)
 
 
 async def ping_cache() -> None:

@@ -26,6 +26,9 @@ HTTP_CODES = {
     500: "internal_error",
     503: "unavailable",
 }
+# Seconds a client should wait before retrying a 503 (a dependency such as the cache is
+# down): every 503 says so, so clients back off instead of hammering a recovering service.
+RETRY_AFTER_UNAVAILABLE = 5
 
 
 def problem(
@@ -76,6 +79,8 @@ def from_domain(request: web.Request, error: DomainError) -> web.Response:
     headers = None
     if error.status == 429 and "seconds" in error.params:
         headers = {"Retry-After": str(error.params["seconds"])}
+    elif error.status == 503:
+        headers = {"Retry-After": str(RETRY_AFTER_UNAVAILABLE)}
     elif error.status == 401:
         headers = {"WWW-Authenticate": 'Bearer realm="drivershub"'}
     return problem(request, error.status, error.code, detail, headers=headers, **extensions)
@@ -85,6 +90,8 @@ def from_http(request: web.Request, exc: web.HTTPException) -> web.Response:
     code = HTTP_CODES.get(exc.status, "http_error")
     detail = _detail_of(exc) or exc.reason
     headers = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")}
+    if exc.status == 503:
+        headers.setdefault("Retry-After", str(RETRY_AFTER_UNAVAILABLE))
     return problem(request, exc.status, code, detail, headers=headers)
 
 

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import logging
-
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from core.config import RateLimitSettings
 from models import ratelimit
-from models.errors import DomainError, Unavailable
+from models.cache import CacheUnavailable, went_without
+from models.errors import DomainError
 from models.ratelimit import Limit, Verdict
 from web.api import Endpoint
 from web.auth import current_claims
 from web.clientip import client_ip
-
-log = logging.getLogger(__name__)
 
 
 async def identity(request: web.Request) -> str:
@@ -58,11 +55,11 @@ def middleware(settings: RateLimitSettings, endpoints: dict) -> web.Middleware:
 async def _spend(limit: Limit, key: str, *, fail_open: bool) -> Verdict | None:
     try:
         return await ratelimit.hit(limit, key)
-    except Exception:  # the cache is down
-        if fail_open:
-            log.warning("rate limit %s not checked: cache unavailable", limit.name)
-            return None
-        raise Unavailable() from None
+    except CacheUnavailable as exc:  # a 503 with Retry-After when it fails closed
+        if not fail_open:
+            raise
+        went_without(f"rate limit {limit.name} not checked, serving", exc)
+        return None
 
 
 def _add_headers(response: web.StreamResponse, verdicts: list[Verdict]) -> None:

@@ -15,6 +15,7 @@ from core.db import ping_database
 from models.cache import ping_cache
 from web.api import PREFIX, Router, json_response
 from web.keys import GATEWAY_STATE
+from web.problems import RETRY_AFTER_UNAVAILABLE
 
 log = logging.getLogger(__name__)
 router = Router("system")
@@ -59,7 +60,11 @@ async def ready(request: web.Request) -> web.Response:
         "cache": cache,
         "discord": request.app[GATEWAY_STATE](),
     }
-    return json_response(body, status=200 if ok else 503)
+    if ok:
+        return json_response(body)
+    response = json_response(body, status=503)
+    response.headers["Retry-After"] = str(RETRY_AFTER_UNAVAILABLE)
+    return response
 
 
 @router.get("/openapi.json", summary="The OpenAPI 3.1 document of this API.")
