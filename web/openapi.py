@@ -103,10 +103,24 @@ def _problem(status: int) -> dict[str, Any]:
     }
 
 
+# Every operation can meet these: the rate limit, and a database or cache that is down.
+EVERY_OPERATION = frozenset({429, 503})
+# What reading a body can answer before the handler decides anything.
+WITH_A_BODY = frozenset({400, 413, 415, 422})
+
+
 def _errors(ep: Endpoint) -> list[int]:
-    """The declared errors plus those the gates add: 404 plugin_disabled, 401/403 for auth."""
-    gates = ({404} if ep.plugin else set()) | ({401, 403} if ep.auth else set())
-    return sorted(set(ep.errors) | gates)
+    """The declared errors plus those the stack adds on its own (gates, body, limits)."""
+    found = set(ep.errors) | EVERY_OPERATION
+    if ep.plugin or "{hub}" in ep.path:
+        found.add(404)  # no such hub, or the plugin is off
+    if ep.auth:
+        found |= {401, 403}
+    if ep.body is not None:
+        found |= WITH_A_BODY
+    if ep.query is not None:
+        found.add(422)
+    return sorted(found)
 
 
 def _operation(ep: Endpoint, refs: dict[Any, dict[str, Any]], defs: dict[str, Any]) -> dict:
