@@ -9,11 +9,14 @@ import logging
 import multiprocessing
 import multiprocessing.connection
 import os
+import shlex
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
+from core.backup import DataDirInUse, using_data_dir
 from core.config import ConfigError, Settings, effective_config, load_settings
 from core.logs import setup_logging
 
@@ -42,7 +45,30 @@ def _parser() -> argparse.ArgumentParser:
     update = sub.add_parser("update-hub", help="change a hub's settings as the operator")
     update.add_argument("slug")
     update.add_argument("changes", help='JSON, e.g. \'{"language": "de"}\'')
+    backup = sub.add_parser("backup", help="copy the SQLite database and data directory, live")
+    backup.add_argument("path", help="the archive to write (.tar.gz), or a directory for one")
+    restore = sub.add_parser("restore", help="bring back a backup (the hub must be stopped)")
+    restore.add_argument("path", help="an archive written by `drivershub backup`")
+    _admin_parsers(sub)
     return parser
+
+
+def _admin_parsers(sub: argparse._SubParsersAction) -> None:
+    """Managing users and looking over hubs, as the API's superuser routes do."""
+    users = sub.add_parser("users", help="list users (all, or those --search finds)")
+    users.add_argument("--search", metavar="Q", help="part of a name or e-mail, or an id")
+    for name, help_text in (
+        ("deactivate", "refuse a user's logins and end their sessions"),
+        ("reactivate", "let a deactivated user log in again"),
+        ("reset-mfa", "turn off a user's two-factor authentication"),
+        ("delete-user", "erase a user's account now"),
+    ):
+        command = sub.add_parser(name, help=help_text)
+        command.add_argument("user", help="user id, e-mail, Discord id or username")
+    sub.choices["delete-user"].add_argument(
+        "--yes", action="store_true", help="confirm: the erasure cannot be undone"
+    )
+    sub.add_parser("hubs", help="list every hub with its state")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     command = COMMANDS[args.command]
     try:
         return command(settings, args) or 0
+    except DataDirInUse as exc:  # a restore holds the data directory
+        print(f"drivershub: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 
@@ -178,7 +207,8 @@ def _with_db(settings: Settings, action: Callable[[], Awaitable[Any]], *, migrat
         finally:
             await close_database()
 
-    return asyncio.run(body())
+    with using_data_dir(settings):  # a restore must not replace the database under us
+        return asyncio.run(body())
 
 
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:
@@ -221,14 +251,20 @@ def _rotate_keys(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _operator(settings: Settings, action: Callable[[], Awaitable[str]]) -> int:
-    """Run an operator action against a migrated database; domain errors print cleanly."""
+def _operator(
+    settings: Settings, action: Callable[[], Awaitable[str]], hints: dict[str, str] | None = None
+) -> int:
+    """Run an operator action against a migrated database; domain errors print cleanly.
+
+    `hints` adds what the operator can do about an error, by its code, to the same line.
+    """
     from models.errors import DomainError
 
     try:
         print(_with_db(settings, action, migrate=settings.database.should_auto_migrate))
     except DomainError as exc:
-        print(f"drivershub: {exc}", file=sys.stderr)
+        hint = (hints or {}).get(exc.code)
+        print(f"drivershub: {exc}" + (f" {hint}" if hint else ""), file=sys.stderr)
         return 1
     return 0
 
@@ -241,7 +277,7 @@ def _create_hub(settings: Settings, args: argparse.Namespace) -> int:
         hub = await hubs.create_hub(SYSTEM, args.name, args.slug)
         return f"created hub {hub.slug}"
 
-    return _operator(settings, action)
+    return _operator(settings, action, {"slug_taken": "Choose another one with --slug."})
 
 
 def _promote(settings: Settings, args: argparse.Namespace) -> int:
@@ -268,6 +304,159 @@ def _update_hub(settings: Settings, args: argparse.Namespace) -> int:
     return _operator(settings, action)
 
 
+def _sqlite_backup(settings: Settings, work: Callable[[], str]) -> int:
+    """Run a backup or restore; on PostgreSQL say which of its own tools to use instead."""
+    from core import backup
+
+    if not settings.database.is_sqlite:
+        print(backup.postgres_hint(settings.data_dir), file=sys.stderr)
+        return 1
+    try:
+        print(work())
+    except backup.BackupError as exc:
+        print(f"drivershub: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _backup(settings: Settings, args: argparse.Namespace) -> int:
+    from core import backup
+
+    def work() -> str:
+        return f"backup written to {backup.backup(settings, Path(args.path))}"
+
+    return _sqlite_backup(settings, work)
+
+
+def _restore(settings: Settings, args: argparse.Namespace) -> int:
+    from core import backup
+
+    def work() -> str:
+        manifest, replaced = backup.restore(settings, Path(args.path))
+        lines = [f"restored the backup of {manifest.get('created_at', 'unknown date')}"]
+        if replaced is not None:
+            lines.append(f"the database it replaced is kept as {replaced}")
+        return "\n".join(lines)
+
+    return _sqlite_backup(settings, work)
+
+
+# Administration: the same operations as the API's superuser routes, as the system.
+
+
+def _users(settings: Settings, args: argparse.Namespace) -> int:
+    from models import accounts
+    from models.actor import SYSTEM
+    from models.pagination import MAX_LIMIT
+    from models.validation import validate
+
+    async def action() -> str:
+        query = validate(accounts.UserQuery, {"q": args.search, "limit": MAX_LIMIT})
+        found = await _every_page(lambda q: accounts.list_users(SYSTEM, q), query)
+        if not found:
+            return "no users found"
+        return "\n".join(["id\tusername\temail\tdiscord\tsteam\tflags", *map(_user_row, found)])
+
+    return _operator(settings, action)
+
+
+def _user_row(user: Any) -> str:
+    flags = [
+        name
+        for name, on in (
+            ("inactive", not user.is_active),
+            ("superuser", user.is_superuser),
+            ("mfa", user.mfa_enabled),
+            ("unverified", user.email is not None and not user.is_verified),
+            ("deleting", user.deletion_requested_at is not None),
+        )
+        if on
+    ]
+    cells = (user.id, user.username, user.email, user.discord_id, user.steam_id)
+    return "\t".join([*(str(c) if c else "-" for c in cells), ",".join(flags) or "-"])
+
+
+async def _every_page(fetch: Callable[[Any], Awaitable[Any]], query: Any) -> list[Any]:
+    """Walk a paginated list to its end."""
+    items: list[Any] = []
+    while True:
+        page = await fetch(query)
+        items.extend(page.items)
+        if page.next_cursor is None:
+            return items
+        query = query.model_copy(update={"cursor": page.next_cursor})
+
+
+UserOp = Callable[[Any, int], Awaitable[Any]]
+
+
+def _user_action(settings: Settings, args: argparse.Namespace, op: UserOp, done: str) -> int:
+    """Run `op(SYSTEM, user_id)` on the user named on the command line."""
+    from models import users
+    from models.actor import SYSTEM
+
+    async def action() -> str:
+        user = await users.find_user(args.user)
+        await op(SYSTEM, user.id)
+        return done.format(name=user.username, id=user.id)
+
+    return _operator(settings, action)
+
+
+def _deactivate(settings: Settings, args: argparse.Namespace) -> int:
+    from models import admin
+
+    done = "{name} is deactivated: logins are refused and their sessions have ended"
+    return _user_action(settings, args, admin.deactivate, done)
+
+
+def _reactivate(settings: Settings, args: argparse.Namespace) -> int:
+    from models import admin
+
+    return _user_action(settings, args, admin.reactivate, "{name} can log in again")
+
+
+def _reset_mfa(settings: Settings, args: argparse.Namespace) -> int:
+    from models import admin
+
+    done = "two-factor authentication is off for {name}; they may set it up again"
+    return _user_action(settings, args, admin.reset_mfa, done)
+
+
+def _delete_user(settings: Settings, args: argparse.Namespace) -> int:
+    if not args.yes:
+        print(
+            "drivershub: delete-user erases the account for good. Check who it is with"
+            f" `drivershub users --search {shlex.quote(args.user)}`, then add --yes.",
+            file=sys.stderr,
+        )
+        return 1
+    from models import admin
+
+    return _user_action(settings, args, admin.delete_user, "{name} (id {id}) is erased")
+
+
+def _hubs(settings: Settings, args: argparse.Namespace) -> int:
+    from models import admin
+    from models.actor import SYSTEM
+    from models.pagination import MAX_LIMIT, PageQuery
+
+    async def action() -> str:
+        query = PageQuery(limit=MAX_LIMIT)
+        found = await _every_page(lambda q: admin.list_hubs(SYSTEM, q), query)
+        if not found:
+            return "no hubs yet"
+        return "\n".join(["id\tslug\tname\tstate\tguild\tmembers\tplugins", *map(_hub_row, found)])
+
+    return _operator(settings, action)
+
+
+def _hub_row(hub: Any) -> str:
+    state = f"{'active' if hub.active else 'inactive'},{'public' if hub.public else 'private'}"
+    cells = (hub.id, hub.slug, hub.name, state, hub.guild_id or "-", hub.members)
+    return "\t".join([*map(str, cells), ",".join(hub.plugins) or "-"])
+
+
 COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int | None]] = {
     "run": _run,
     "web": _web,
@@ -279,6 +468,14 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int | None]] = {
     "create-hub": _create_hub,
     "promote": _promote,
     "update-hub": _update_hub,
+    "backup": _backup,
+    "restore": _restore,
+    "users": _users,
+    "deactivate": _deactivate,
+    "reactivate": _reactivate,
+    "reset-mfa": _reset_mfa,
+    "delete-user": _delete_user,
+    "hubs": _hubs,
 }
 
 if __name__ == "__main__":

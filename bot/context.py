@@ -42,6 +42,7 @@ async def load_context(interaction: discord.Interaction) -> Context:
             [role.id for role in author.roles if not role.is_default()],
             is_admin=author.guild_permissions.administrator,
         )
-    context = Context(discord_actor(user.id, author.id, user.is_superuser), hub)
+    # A deactivated account keeps no platform power, in Discord either.
+    context = Context(discord_actor(user.id, author.id, user.is_superuser and user.is_active), hub)
     interaction.extras["context"] = context
     return context

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from models.errors import InsufficientScope, ReauthenticationRequired, SessionRequired
+from models.errors import Forbidden, InsufficientScope, ReauthenticationRequired, SessionRequired
 
 
 class Scope(StrEnum):
@@ -94,6 +94,12 @@ def require_recent_login(actor: Actor) -> None:
     """Sensitive operations: refuse unless the actor logged in within the re-auth window."""
     if not actor.recently_authenticated():
         raise ReauthenticationRequired()
+
+
+def require_superuser(actor: Actor) -> None:
+    """Platform-wide operations: the flag comes from the database (or is the system's)."""
+    if not actor.is_superuser:
+        raise Forbidden()
 
 
 def allows(scopes: frozenset[str] | None, scope: Scope) -> bool:

@@ -18,12 +18,14 @@ from tortoise.transactions import in_transaction
 
 from models import audit, plugins
 from models.actor import Actor, require_recent_login
-from models.cache import cache, cached
+from models.cache import cached, forget
 from models.errors import Conflict, Forbidden, Invalid, NotFound
 from models.i18n import LANGUAGES, N_
 from models.members import Member, MemberStatus
 from models.pagination import Page, PageQuery, paginate
 from models.permissions import Permission
+from models.text import Name, Text
+from models.validation import Id, Patch, validate
 
 DistanceUnit = Literal["km", "mi"]
 Language = Literal["en", "de"]
@@ -76,6 +78,8 @@ RESERVED_SLUGS = frozenset(
         "www",
     ]
 )
+HubName = Name(100)
+Description = Text(1000)
 VIEW_TTL = 60  # seconds; writes invalidate at once, the TTL bounds any missed invalidation
 
 
@@ -126,15 +130,23 @@ class HubSettings(BaseModel):
 
 
 class HubSettingsPatch(BaseModel):
+    """Settings to change; `website` and `audit_channel_id` may be null (cleared)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    description: str | None = Field(default=None, max_length=1000)
+    description: Patch[Description] = None
     website: HttpUrl | None = None
-    accent_color: int | None = Field(default=None, ge=0, le=0xFFFFFF)
-    audit_channel_id: int | None = Field(default=None, gt=0)
+    accent_color: Patch[int] = Field(default=None, ge=0, le=0xFFFFFF)
+    audit_channel_id: Id | None = None
     plugins: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Each package's own settings, by key."
     )
+
+    @field_validator("plugins")
+    @classmethod
+    def _plugins(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        # They replace what is stored, so each is checked (and completed) by its package.
+        return {key: plugins.merge_settings(key, {}, patch) for key, patch in value.items()}
 
 
 class HubUpdate(BaseModel):
@@ -142,17 +154,17 @@ class HubUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=100)
-    public: bool | None = None
-    language: Language | None = None
-    distance_unit: DistanceUnit | None = None
-    timezone: str | None = Field(default=None, examples=["Europe/Berlin"])
-    plugins: dict[str, StrictBool] | None = Field(
+    name: Patch[HubName] = None
+    public: Patch[bool] = None
+    language: Patch[Language] = None
+    distance_unit: Patch[DistanceUnit] = None
+    timezone: Patch[str] = Field(default=None, examples=["Europe/Berlin"])
+    plugins: Patch[dict[str, StrictBool]] = Field(
         default=None,
         description="Plugins to turn on (true) or off (false), by key (see GET /plugins).",
     )
-    settings: HubSettingsPatch | None = None
-    plugin_settings: dict[str, dict[str, Any]] | None = Field(
+    settings: Patch[HubSettingsPatch] = None
+    plugin_settings: Patch[dict[str, dict[str, Any]]] = Field(
         default=None,
         description=(
             "Settings of the packages that have them, by key; each is checked against the"
@@ -233,9 +245,17 @@ def slugify(name: str, fallback: str) -> str:
     return slug or fallback
 
 
-async def _create_with_unique_slug(base: str, **values: Any) -> Hub:
+async def _create_with_unique_slug(base: str, *, suffix: bool = True, **values: Any) -> Hub:
+    """Create a hub at `base`, or (with `suffix`) at the first free `base-N`.
+
+    Guild hubs take a suffix: two servers may share a name and nobody is there to choose.
+    An operator naming a hub is there to choose, so without `suffix` a taken slug is refused
+    rather than silently becoming a slug the operator never typed.
+    """
     if base in RESERVED_SLUGS:
         base = f"{base}-hub"  # reads as a name, where "api-2" would look like a second API
+    if not suffix:
+        return await _create_at_slug(base, **values)
     for attempt in range(1, 1000):
         slug = base if attempt == 1 else f"{base}-{attempt}"
         if slug in RESERVED_SLUGS or await Hub.filter(slug=slug).exists():
@@ -246,6 +266,19 @@ async def _create_with_unique_slug(base: str, **values: Any) -> Hub:
             if "guild_id" in values and await Hub.filter(guild_id=values["guild_id"]).exists():
                 raise
     raise Conflict(N_("No free slug for {name}."), name=base)
+
+
+def _slug_taken(slug: str) -> Conflict:
+    return Conflict(N_("The slug {slug} is taken."), code="slug_taken", slug=slug)
+
+
+async def _create_at_slug(slug: str, **values: Any) -> Hub:
+    if await Hub.filter(slug=slug).exists():
+        raise _slug_taken(slug)
+    try:
+        return await Hub.create(slug=slug, **values)
+    except IntegrityError:  # taken by a concurrent create between the check and the insert
+        raise _slug_taken(slug) from None
 
 
 async def ensure_hub_for_guild(
@@ -297,10 +330,15 @@ async def reconcile_guilds(present: Iterable[int], mine: Callable[[int], bool]) 
     return len(stale)
 
 
+class HubCreate(BaseModel):
+    name: HubName
+
+
 async def create_hub(actor: Actor, name: str, slug: str | None = None) -> Hub:
     """Create a hub without a Discord guild (operators; superusers only)."""
     if not actor.is_superuser:
         raise Forbidden()
+    name = validate(HubCreate, {"name": name}).name  # the CLI passes what was typed
     if slug is not None and not SLUG_PATTERN.fullmatch(slug):
         raise Invalid(N_("A slug uses lowercase letters, digits and dashes."), code="bad_slug")
     if slug in RESERVED_SLUGS:
@@ -310,7 +348,9 @@ async def create_hub(actor: Actor, name: str, slug: str | None = None) -> Hub:
     if slug is not None and await Hub.filter(slug=slug).exists():
         raise Conflict(N_("The slug {slug} is taken."), code="slug_taken", slug=slug)
     async with in_transaction():
-        hub = await _create_with_unique_slug(slug or slugify(name, "hub"), name=name[:100])
+        hub = await _create_with_unique_slug(
+            slug or slugify(name, "hub"), suffix=False, name=name[:100]
+        )
         await audit.record(actor, "hub.create", hub_id=hub.id, target=hub.slug)
     return hub
 
@@ -365,7 +405,8 @@ async def hub_view(slug: str) -> dict[str, Any]:
 
 
 async def invalidate_view(slug: str) -> None:
-    await cache().delete(_view_key(slug))
+    """Drop the cached view after a committed change (never fails the change)."""
+    await forget(_view_key(slug))
 
 
 async def list_public_hubs(query: PageQuery) -> Page[HubView]:
@@ -396,7 +437,8 @@ def _apply(hub: Hub, change: HubUpdate) -> None:
         hub.settings = {**hub.settings, "plugins": stored}
     if change.settings is not None:
         patch = change.settings.model_dump(mode="json", exclude_unset=True)
-        hub.settings = HubSettings.model_validate({**hub.settings, **patch}).model_dump(mode="json")
+        # validate(): a stored value that no longer passes is a 422 naming it, not a 500.
+        hub.settings = validate(HubSettings, {**hub.settings, **patch}).model_dump(mode="json")
 
 
 async def update_hub(actor: Actor, hub: Hub, change: HubUpdate) -> Hub:

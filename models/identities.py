@@ -11,7 +11,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from models import audit, auth, outbox
-from models.actor import Actor
+from models.actor import Actor, require_superuser
 from models.auth import LoginResult
 from models.errors import Conflict, DomainError, NotFound
 from models.i18n import N_
@@ -137,8 +137,35 @@ async def link(actor: Actor, provider: Provider, external_id: int) -> User:
 
 async def unlink(actor: Actor, provider: Provider) -> User:
     """Disconnect an external account, unless it is the last way to log in."""
-    field = FIELDS[provider]
     user = await User.get(id=actor.user_id)
+    await _unlink(
+        actor,
+        user,
+        provider,
+        N_("This is the only way to log in to your account. Add another one first."),
+    )
+    return user
+
+
+async def unlink_for(actor: Actor, user: User, provider: Provider) -> User:
+    """A superuser disconnects a wrongly linked account from `user`.
+
+    The rules of `unlink` hold: a superuser must not lock a user out either. Whoever owns the
+    external account may have logged in as `user` through it, so those logins end.
+    """
+    require_superuser(actor)
+    await _unlink(
+        actor,
+        user,
+        provider,
+        N_("This is the only way this user can log in. They must add another one first."),
+    )
+    await _end_logins_through(user.id, provider)
+    return user
+
+
+async def _unlink(actor: Actor, user: User, provider: Provider, last_method: str) -> None:
+    field = FIELDS[provider]
     external_id = getattr(user, field)
     if external_id is None:
         raise NotFound(
@@ -151,14 +178,31 @@ async def unlink(actor: Actor, provider: Provider) -> User:
         # the last two ways in.
         removed = await User.filter(_another_method(provider), id=user.id).update(**{field: None})
         if not removed:
-            raise Conflict(
-                N_("This is the only way to log in to your account. Add another one first."),
-                code="last_login_method",
-            )
-        await audit.record(actor, f"user.unlink_{provider}", target=str(external_id))
+            raise Conflict(last_method, code="last_login_method")
+        await audit.record(
+            actor,
+            f"user.unlink_{provider}",
+            target=str(external_id),
+            details={"user_id": user.id},
+        )
     await forget_profile(user.id)
     setattr(user, field, None)
-    return user
+
+
+# The session methods each provider can start: login links are sent as Discord DMs.
+LOGIN_METHODS = {Provider.DISCORD: ("discord", "link"), Provider.STEAM: ("steam",)}
+
+
+async def _end_logins_through(user_id: int, provider: Provider) -> None:
+    """End the sessions started through `provider`, and unused login tickets."""
+    await auth.Ticket.filter(user_id=user_id, purpose=LOGIN_TICKET, used_at__isnull=True).update(
+        used_at=auth.now()
+    )
+    live = auth.Session.filter(
+        user_id=user_id, method__in=LOGIN_METHODS[provider], revoked_at__isnull=True
+    )
+    for session in await live:
+        await auth.revoke_session(session)
 
 
 def _another_method(provider: Provider) -> Q:

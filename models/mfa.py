@@ -183,9 +183,14 @@ async def disable(actor: Actor, code: str) -> None:
     if not await accept_second_factor(user, code):
         raise wrong_code()
     async with in_transaction():
-        await User.filter(id=user.id).update(mfa_enabled=False, mfa_secret=None, mfa_last_step=0)
-        await RecoveryCode.filter(user_id=user.id).delete()
+        await turn_off(user.id)
     await forget_profile(user.id)
+
+
+async def turn_off(user_id: int) -> None:
+    """Forget the secret and the recovery codes (in the caller's transaction)."""
+    await User.filter(id=user_id).update(mfa_enabled=False, mfa_secret=None, mfa_last_step=0)
+    await RecoveryCode.filter(user_id=user_id).delete()
 
 
 async def regenerate_recovery_codes(user_id: int, code: str) -> list[str]:

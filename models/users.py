@@ -11,9 +11,9 @@ from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from models import audit
-from models.actor import Actor
-from models.cache import cache, cached
-from models.errors import Forbidden, NotFound
+from models.actor import Actor, require_superuser
+from models.cache import cached, forget
+from models.errors import NotFound
 from models.i18n import N_
 
 
@@ -78,9 +78,13 @@ async def find_user(reference: str) -> User:
 
 async def set_superuser(actor: Actor, reference: str, value: bool) -> User:
     """Grant or revoke platform superuser (operators only)."""
-    if not actor.is_superuser:
-        raise Forbidden()
-    user = await find_user(reference)
+    require_superuser(actor)
+    return await change_superuser(actor, await find_user(reference), value)
+
+
+async def change_superuser(actor: Actor, user: User, value: bool) -> User:
+    """Grant or revoke platform superuser of `user` (superusers only)."""
+    require_superuser(actor)
     demoted = user.is_superuser and not value
     async with in_transaction():
         user.is_superuser = value
@@ -167,4 +171,5 @@ async def cached_profile(user_id: int) -> dict[str, Any]:
 
 
 async def forget_profile(user_id: int) -> None:
-    await cache().delete(_profile_key(user_id))
+    """Drop the cached profile after a committed change (never fails the change)."""
+    await forget(_profile_key(user_id))

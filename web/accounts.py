@@ -20,11 +20,12 @@ from models.accounts import (
     ResetRequest,
     SensitiveConfirm,
     TokenInput,
+    UserQuery,
     UserSummary,
 )
 from models.errors import NotFound
 from models.i18n import N_, translate
-from models.pagination import Page, PageQuery
+from models.pagination import Page
 from models.users import Profile
 from web.api import Router, json_response, parse_query, path_id, read_json
 from web.auth import actor_of, current_claims
@@ -223,11 +224,13 @@ async def restore_me(request: web.Request) -> web.Response:
 # The platform (superusers)
 
 
-@router.get("/users", query=PageQuery, response=Page[UserSummary], errors=(401, 403), auth=True)
+@router.get(
+    "/users", query=UserQuery, response=Page[UserSummary], errors=(401, 403, 422), auth=True
+)
 async def list_users(request: web.Request) -> web.Response:
-    """Every user of the platform (superusers only)."""
+    """Every user of the platform, or those `q` finds (superusers only)."""
     actor = await actor_of(request)
-    return json_response(await accounts.list_users(actor, parse_query(request, PageQuery)))
+    return json_response(await accounts.list_users(actor, parse_query(request, UserQuery)))
 
 
 @router.get("/users/{user_id}", response=Profile, errors=(401, 403, 404), auth=True)

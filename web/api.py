@@ -11,10 +11,10 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel
 
+from models import json_input
 from models.actor import Scope
-from models.errors import BadRequest, NotFound
-from models.i18n import N_
-from models.validation import validate
+from models.errors import NotFound
+from models.validation import parse_id, validate
 from web import gates
 from web.keys import SETTINGS
 
@@ -89,6 +89,9 @@ class Router:
     def patch(self, path: str, **meta: Any) -> Callable[[Handler], Handler]:
         return self.route("PATCH", path, **meta)
 
+    def put(self, path: str, **meta: Any) -> Callable[[Handler], Handler]:
+        return self.route("PUT", path, **meta)
+
     def delete(self, path: str, **meta: Any) -> Callable[[Handler], Handler]:
         return self.route("DELETE", path, **meta)
 
@@ -112,14 +115,16 @@ def json_response(data: Any, status: int = 200) -> web.Response:
 
 
 def parse_query(request: web.Request, model: type[M]) -> M:
-    return validate(model, dict(request.query))
+    query = dict(request.query)
+    json_input.check_strings(query)  # "%00" decodes to a NUL no column can store
+    return validate(model, query)
 
 
 async def read_json(request: web.Request, model: type[M]) -> M:
     """Read a JSON body into `model`.
 
     415 on another content type, 413 over the size limit, 400 with the position of a syntax
-    error, 422 naming every wrong field.
+    error or for nesting and numbers past the bounds, 422 naming every wrong field.
     """
     if request.content_type != "application/json":
         raise web.HTTPUnsupportedMediaType(
@@ -128,33 +133,18 @@ async def read_json(request: web.Request, model: type[M]) -> M:
     max_size = request.app[SETTINGS].web.max_body_size
     if request.content_length is not None and request.content_length > max_size:
         raise web.HTTPRequestEntityTooLarge(max_size=max_size, actual_size=request.content_length)
-    raw = await request.read()
-    try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        line, column = (exc.lineno, exc.colno) if isinstance(exc, json.JSONDecodeError) else (1, 1)
-        raise BadRequest(
-            N_("The body is not valid JSON: {error} at line {line}, column {column}."),
-            code="malformed_json",
-            error=getattr(exc, "msg", str(exc)),
-            line=line,
-            column=column,
-        ) from None
-    return validate(model, data)
+    return validate(model, json_input.load(await request.read()))
 
 
-# Numeric ids are positive BIGINT keys. Only canonical decimals pass (no sign, leading zero or
-# non-ASCII digit), so each resource has one URL and no junk reaches the database as a 500.
-_ID = re.compile(r"[1-9][0-9]{0,18}")
-MAX_ID = 2**63 - 1
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 
 
 def path_id(request: web.Request, name: str, missing: NotFound | None = None) -> int:
     """The id in path segment `name`; a malformed one names nothing: `missing` (or a 404)."""
-    raw = request.match_info[name]
-    if _ID.fullmatch(raw) and int(raw) <= MAX_ID:
-        return int(raw)
+    # Canonical decimals only: each resource has one URL, and no junk reaches the database.
+    value = parse_id(request.match_info[name])
+    if value is not None:
+        return value
     raise missing or NotFound()
 
 

@@ -14,6 +14,7 @@ from core.config import Settings
 from models import plugins
 from web import (
     accounts,
+    admin,
     clientip,
     hubs,
     login_links,
@@ -44,6 +45,7 @@ PLATFORM_ROUTERS: list[Router] = [
     steam.router,
     accounts.router,
     mfa.router,
+    admin.router,
 ]
 
 

@@ -12,6 +12,7 @@ from models.actor import Scope, require_recent_login
 from models.errors import NotFound
 from models.i18n import N_
 from models.pagination import Page, PageQuery
+from models.text import Name
 from web.api import Router, json_response, parse_query, path_id, path_uuid, read_json
 from web.auth import actor_of, current_claims
 from web.clientip import client_ip
@@ -85,9 +86,12 @@ class SessionList(BaseModel):
     items: list[SessionView]
 
 
+TokenName = Name(100)
+
+
 class AppTokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=100)
+    name: TokenName
     scopes: list[Scope] = Field(
         default_factory=lambda: [Scope.READ],
         min_length=1,

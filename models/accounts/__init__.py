@@ -31,13 +31,16 @@ from models.accounts.inputs import (
     TokenInput,
 )
 from models.accounts.profile import (
+    UserQuery,
     UserSummary,
+    erase_account,
     list_users,
     purge_deleted_accounts,
     request_deletion,
     restore_account,
     update_profile,
     user_profile,
+    user_summary,
 )
 
 __all__ = [
@@ -55,10 +58,12 @@ __all__ = [
     "ResetRequest",
     "SensitiveConfirm",
     "TokenInput",
+    "UserQuery",
     "UserSummary",
     "change_password",
     "confirm_email_change",
     "confirm_password_reset",
+    "erase_account",
     "list_users",
     "login_with_password",
     "purge_deleted_accounts",
@@ -70,5 +75,6 @@ __all__ = [
     "restore_account",
     "update_profile",
     "user_profile",
+    "user_summary",
     "verify_email",
 ]

@@ -26,6 +26,7 @@ from models.accounts.inputs import (
     Registration,
     ResetConfirm,
     ResetRequest,
+    canonical_email,
     check_password,
 )
 from models.actor import Actor
@@ -77,7 +78,7 @@ async def login_with_password(
     data: PasswordLogin, *, user_agent: str = "", ip: str = ""
 ) -> LoginResult:
     """Check the password (unknown address and wrong password fail alike) and log in."""
-    email = data.email.strip().lower()
+    email = canonical_email(data.email)
     await ratelimit.check_account(email)  # unknown addresses are throttled alike
     user = await User.get_or_none(email=email)
     stored = user.password_hash if user is not None else None
@@ -127,7 +128,7 @@ async def reauthenticate(actor: Actor, data: Reauthentication) -> None:
 
 async def request_password_reset(data: ResetRequest, policy: AccountPolicy) -> None:
     """Send a reset link if the address has an account; the caller answers the same anyway."""
-    user = await User.get_or_none(email=data.email.strip().lower(), is_active=True)
+    user = await User.get_or_none(email=canonical_email(data.email), is_active=True)
     if user is None or user.email is None:
         return
     async with in_transaction():

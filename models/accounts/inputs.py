@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -10,15 +11,27 @@ from models.accounts.emails import EMAIL_PATTERN
 from models.hubs import check_timezone
 from models.i18n import LANGUAGES
 from models.passwords import MAX_LENGTH, MIN_LENGTH
+from models.text import Name
+from models.validation import Patch
 
 # Inputs
 
 
+def canonical_email(value: str) -> str:
+    """The one spelling of an address: stored, looked up and compared (NFC, lowercase)."""
+    return unicodedata.normalize("NFC", value.strip().lower())
+
+
 def normalize_email(value: str) -> str:
-    value = value.strip().lower()
-    if len(value) > 254 or not EMAIL_PATTERN.fullmatch(value):
+    value = canonical_email(value)
+    if len(value) > 254 or not EMAIL_PATTERN.fullmatch(value) or _has_controls(value):
         raise ValueError("not a valid e-mail address")
     return value
+
+
+def _has_controls(value: str) -> bool:
+    # Control and format characters (zero-width ones included) are invisible in a mail client.
+    return any(unicodedata.category(char) in ("Cc", "Cf") for char in value)
 
 
 Email = Annotated[str, Field(max_length=320), AfterValidator(normalize_email)]
@@ -27,7 +40,8 @@ Password = Annotated[str, Field(min_length=MIN_LENGTH, max_length=MAX_LENGTH)]
 AnyPassword = Annotated[str, Field(min_length=1, max_length=MAX_LENGTH)]
 Code = Annotated[str, Field(min_length=6, max_length=32)]
 CaptchaToken = Annotated[str | None, Field(default=None, max_length=8192)]
-Username = Annotated[str, Field(min_length=2, max_length=64, pattern=r"\S")]
+Username = Name(64, min_length=2)
+PersonalName = Name(64, min_length=0)  # "" clears it
 
 
 def check_password(password: str, *identities: str | None) -> None:
@@ -116,27 +130,24 @@ def _language(value: str | None) -> str | None:
 
 class PrivacyUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    show_connections: bool | None = Field(default=None, description="Others see linked accounts.")
-    show_activity: bool | None = Field(default=None, description="Others see your jobs and stats.")
-    show_online: bool | None = Field(default=None, description="Others see when you are online.")
+    show_connections: Patch[bool] = Field(default=None, description="Others see linked accounts.")
+    show_activity: Patch[bool] = Field(default=None, description="Others see your jobs and stats.")
+    show_online: Patch[bool] = Field(default=None, description="Others see when you are online.")
 
 
 class ProfileUpdate(BaseModel):
     """Fields to change; leave out what stays. `locale` and `timezone` may be null (unset)."""
 
     model_config = ConfigDict(extra="forbid")
-    username: Username | None = None
-    first_name: str | None = Field(default=None, max_length=64)
-    last_name: str | None = Field(default=None, max_length=64)
+    username: Patch[Username] = None
+    first_name: Patch[PersonalName] = None
+    last_name: Patch[PersonalName] = None
     locale: Annotated[str | None, AfterValidator(_language)] = None
     timezone: Annotated[str | None, Field(max_length=64)] = None
-    privacy: PrivacyUpdate | None = None
+    privacy: Patch[PrivacyUpdate] = None
 
     @model_validator(mode="after")
     def _check(self) -> Self:
-        for name in ("username", "first_name", "last_name", "privacy"):
-            if name in self.model_fields_set and getattr(self, name) is None:
-                raise ValueError(f"{name} cannot be null")
         if self.timezone is not None:
             check_timezone(self.timezone)
         return self

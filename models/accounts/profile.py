@@ -5,19 +5,22 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from models import auth, mfa
 from models.accounts.credentials import session_user
 from models.accounts.emails import AccountPolicy
 from models.accounts.inputs import ProfileUpdate
-from models.actor import Actor
+from models.actor import Actor, require_superuser
 from models.auth import now
 from models.errors import Conflict, Forbidden, NotFound
 from models.i18n import N_
 from models.pagination import Page, PageQuery, paginate
+from models.text import Name
 from models.users import Profile, User, forget_profile, profile_of
+from models.validation import parse_id
 
 # Profile
 
@@ -70,11 +73,12 @@ async def purge_deleted_accounts(grace_days: int) -> int:
     """
     due = await User.filter(deletion_requested_at__lte=now() - timedelta(days=grace_days))
     for user in due:
-        await _erase(user)
+        await erase_account(user)
     return len(due)
 
 
-async def _erase(user: User) -> None:
+async def erase_account(user: User) -> None:
+    """Erase the account's personal data and every credential, now."""
     async with in_transaction():
         await User.filter(id=user.id).update(
             username="Deleted user",
@@ -92,6 +96,7 @@ async def _erase(user: User) -> None:
             mfa_secret=None,
             mfa_enabled=False,
             is_active=False,
+            is_superuser=False,  # an erased account keeps no platform power
             is_verified=False,
             deletion_requested_at=None,
         )
@@ -108,6 +113,7 @@ class UserSummary(BaseModel):
     username: str
     email: str | None
     discord_id: str | None
+    steam_id: str | None
     is_active: bool
     is_verified: bool
     is_superuser: bool
@@ -116,22 +122,48 @@ class UserSummary(BaseModel):
     deletion_requested_at: datetime | None
 
 
+_IDS = ("discord_id", "steam_id")  # snowflakes and Steam ids pass JavaScript's safe range
+
+
+def user_summary(user: User) -> UserSummary:
+    values = {name: getattr(user, name) for name in UserSummary.model_fields}
+    return UserSummary(**values | {k: str(values[k]) if values[k] else None for k in _IDS})
+
+
+SearchText = Name(254, min_length=0)  # as long as an e-mail address; blank searches all
+
+
+class UserQuery(PageQuery):
+    q: SearchText | None = Field(
+        default=None,
+        description=(
+            "Only users whose username or e-mail address contains this text (any case), or"
+            " whose Discord or Steam id it is."
+        ),
+    )
+
+
+def _matching(text: str) -> Q:
+    found = Q(username__icontains=text) | Q(email__icontains=text)
+    number = parse_id(text)
+    if number is not None:
+        found |= Q(discord_id=number) | Q(steam_id=number)
+    return found
+
+
 async def _require_superuser(actor: Actor) -> None:
     # Checked against the database: a revoked superuser's token may still say otherwise.
-    if not actor.is_superuser or not await User.exists(id=actor.user_id, is_superuser=True):
+    require_superuser(actor)
+    if not actor.is_system and not await User.exists(id=actor.user_id, is_superuser=True):
         raise Forbidden()
 
 
 async def list_users(actor: Actor, query: PageQuery) -> Page[UserSummary]:
+    """Every user, or those a `UserQuery` searches for, by id (superusers only)."""
     await _require_superuser(actor)
-
-    def summary(u: User) -> UserSummary:
-        return UserSummary(
-            **{name: getattr(u, name) for name in UserSummary.model_fields if name != "discord_id"},
-            discord_id=str(u.discord_id) if u.discord_id else None,
-        )
-
-    return await paginate(User.all(), query, ("id",), summary)
+    search = query.q if isinstance(query, UserQuery) else None
+    users = User.filter(_matching(search)) if search else User.all()
+    return await paginate(users, query, ("id",), user_summary)
 
 
 async def user_profile(actor: Actor, user_id: int) -> Profile:

@@ -19,6 +19,7 @@ from models.auth.sessions import (
     TokenPair,
     active_sessions,
     actor_for,
+    check_not_revoked,
     complete_login,
     mark_reauthenticated,
     refresh_session,
@@ -32,7 +33,6 @@ from models.auth.tickets import Ticket, consume_ticket, issue_ticket
 from models.auth.tokens import (
     Claims,
     TokenConfig,
-    check_not_revoked,
     configure_tokens,
     decode_access_token,
     hub_permissions,

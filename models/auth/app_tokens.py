@@ -11,7 +11,6 @@ from tortoise.models import Model
 
 from models.auth.common import APP_TOKEN_PREFIX, hash_secret, new_secret, now
 from models.auth.tokens import Claims
-from models.cache import cache
 from models.errors import NotFound, Unauthorized
 from models.i18n import N_
 from models.pagination import Page, PageQuery, paginate
@@ -70,7 +69,6 @@ async def revoke_app_token(user_id: int, token_id: int) -> None:
     )
     if not updated:
         raise NotFound(N_("That token does not exist."), code="token_not_found")
-    await cache().delete(f"app-token:{token_id}")
 
 
 async def authenticate_app_token(secret: str) -> Claims:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -13,7 +15,8 @@ from tortoise.transactions import in_transaction
 from models.actor import Actor, Channel, Scope
 from models.auth.common import REFRESH_PREFIX, hash_secret, new_secret, now
 from models.auth.tickets import issue_ticket
-from models.auth.tokens import Claims, issue_access_token, remember_revocation, token_config
+from models.auth.tokens import Claims, issue_access_token, token_config
+from models.cache import CacheUnavailable, cache, went_without
 from models.errors import Forbidden, NotFound, Unauthorized
 from models.i18n import N_
 from models.users import User
@@ -137,6 +140,101 @@ async def revoke_all_sessions(user_id: int, *, keep: str | None = None) -> int:
     for session_id in ids:
         await remember_revocation(session_id)
     return len(ids)
+
+
+# Revocation. The session row is the source of truth (`revoked_at`), so a logout survives a
+# restart, a cache flush and an outage. The cache keeps each session's state, so most
+# requests need no query: "revoked", or the time until which the session counts as live.
+# A revocation overwrites the state at once.
+
+REVOKED, LIVE = "revoked", "live"
+# How long a process trusts "live" without reading the row. With Redis every process sees a
+# revocation at once, so this only bounds one whose cache write failed (Redis was down, yet
+# kept the entry). A memory cache is one process's own, and a revocation made by another
+# process (a second `drivershub web`, `drivershub promote --revoke`) never reaches it: there
+# a live state is trusted 2 s only, the bound on how long such a revocation goes unseen.
+# Reading the row on every request instead would halve GET /users/@me on SQLite.
+SHARED_LIVE_TTL = 30
+LOCAL_LIVE_TTL = 2
+
+
+def session_state_key(session_id: str) -> str:
+    return f"session-state:{session_id}"
+
+
+async def check_not_revoked(claims: Claims) -> None:
+    """Refuse tokens of revoked sessions (logout, log out everywhere, a reused refresh token).
+
+    The cache answers most requests; on a miss (expired, flushed, another process's memory)
+    or when the cache is down, the session row decides.
+    """
+    session_id = claims.session_id or ""
+    state = await _cached_state(session_id) or await _look_up_state(session_id)
+    if state != LIVE:
+        raise Unauthorized(N_("Your login is invalid or has expired."), code="invalid_token")
+
+
+async def remember_revocation(session_id: str) -> None:
+    """Tell every process now (best effort: the row is already revoked and decides)."""
+    await _remember_state(session_id, REVOKED)
+
+
+async def _cached_state(session_id: str) -> str | None:
+    try:
+        value = await cache().get(session_state_key(session_id))
+    except CacheUnavailable as exc:
+        went_without("checking revocation", exc)
+        return None
+    if value == REVOKED:
+        return REVOKED
+    # The deadline is in the value (not only the entry's TTL) so that it is wall-clock time.
+    if isinstance(value, int | float) and value > time.time():
+        return LIVE
+    return None
+
+
+# Lookups under way, so that when a busy session's state runs out its concurrent requests
+# share one query instead of each reading the row (a burst of queries every few seconds).
+_lookups: dict[str, asyncio.Future[str]] = {}
+
+
+async def _look_up_state(session_id: str) -> str:
+    lookup = _lookups.get(session_id)
+    if lookup is None:
+        lookup = _lookups[session_id] = asyncio.ensure_future(_load_state(session_id))
+        lookup.add_done_callback(lambda _: _lookups.pop(session_id, None))
+    # Shielded: one request giving up must not cancel the lookup the others wait for.
+    return await asyncio.shield(lookup)
+
+
+async def _load_state(session_id: str) -> str:
+    state = await _stored_state(session_id)
+    await _remember_state(session_id, state)
+    return state
+
+
+async def _stored_state(session_id: str) -> str:
+    """One primary-key lookup; a session that is gone counts as revoked."""
+    if not _is_uuid(session_id):
+        return REVOKED
+    live = await Session.filter(id=session_id, revoked_at__isnull=True).exists()
+    return LIVE if live else REVOKED
+
+
+async def _remember_state(session_id: str, state: str) -> None:
+    key = session_state_key(session_id)
+    try:
+        if state == REVOKED:
+            # Kept as long as an access token of the session can still be alive.
+            await cache().set(key, REVOKED, ttl=token_config().access_ttl + 60)
+        else:
+            ttl = SHARED_LIVE_TTL if cache().shared else LOCAL_LIVE_TTL
+            # add(), not set(): a revocation written since our query must win.
+            await cache().add(key, time.time() + ttl, ttl=ttl)
+    except ValueError:
+        pass  # the key exists: a revocation was written meanwhile, and it stays
+    except CacheUnavailable as exc:
+        went_without("remembering a session state", exc)
 
 
 async def active_sessions(user_id: int) -> list[Session]:

@@ -89,6 +89,19 @@ def test_create_hub_then_update_it_as_the_operator(cli: CliRunner) -> None:
     assert (hub["language"], hub["distance_unit"]) == ("de", "mi")
 
 
+def test_create_hub_with_a_taken_slug_refuses_and_suggests_slug(cli: CliRunner) -> None:
+    assert cli("create-hub", "Night Owls").returncode == 0
+    again = cli("create-hub", "Night Owls")
+    assert again.returncode == 1
+    assert again.stdout == ""
+    errors = [line for line in again.stderr.splitlines() if line.startswith("drivershub:")]
+    assert errors == ["drivershub: The slug night-owls is taken. Choose another one with --slug."]
+    _no_traceback(again.stderr)
+    chosen = cli("create-hub", "Night Owls", "--slug", "night-owls-eu")
+    assert chosen.returncode == 0, chosen.stderr
+    assert chosen.stdout.strip() == "created hub night-owls-eu"
+
+
 def test_update_hub_refuses_bad_json_and_bad_fields_clearly(cli: CliRunner) -> None:
     malformed = cli("update-hub", "night-owls", '{"language": ')
     unknown_field = cli("update-hub", "night-owls", '{"language": "xx", "colour": 1}')

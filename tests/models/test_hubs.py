@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from models import hubs
 from models.actor import SYSTEM, Actor, Channel
 from models.audit import AuditLog
-from models.errors import Forbidden, Invalid, NotFound, ReauthenticationRequired
+from models.errors import Conflict, Forbidden, Invalid, NotFound, ReauthenticationRequired
 from models.hubs import Hub, HubUpdate, slugify
 from models.pagination import PageQuery, encode_cursor
 from models.validation import validate
@@ -145,6 +147,40 @@ async def test_create_hub_refuses_a_reserved_slug(slug: str) -> None:
         await hubs.create_hub(SYSTEM, "Anything", slug=slug)
     assert refused.value.code == "reserved_slug"
     assert not await Hub.filter(slug=slug).exists()
+
+
+async def test_create_hub_refuses_a_taken_slug_instead_of_adding_a_suffix() -> None:
+    await hubs.create_hub(SYSTEM, "Night Owls")
+    for name, slug in (("Night  Owls!", None), ("Other", "night-owls")):
+        with pytest.raises(Conflict) as refused:
+            await hubs.create_hub(SYSTEM, name, slug=slug)
+        assert (refused.value.code, refused.value.params) == ("slug_taken", {"slug": "night-owls"})
+    assert await Hub.all().values_list("slug", flat=True) == ["night-owls"]
+
+
+async def test_create_hub_names_the_slug_it_tried_for_a_site_route_name() -> None:
+    await hubs.create_hub(SYSTEM, "Login")
+    with pytest.raises(Conflict) as refused:
+        await hubs.create_hub(SYSTEM, "login")
+    assert refused.value.params == {"slug": "login-hub"}
+    assert await Hub.filter(slug__startswith="login").count() == 1
+
+
+async def test_two_concurrent_creates_of_one_slug_make_one_hub() -> None:
+    results = await asyncio.gather(
+        hubs.create_hub(SYSTEM, "Night Owls"),
+        hubs.create_hub(SYSTEM, "Night Owls"),
+        return_exceptions=True,
+    )
+    refused = [r for r in results if isinstance(r, Conflict)]
+    assert [r.code for r in refused] == ["slug_taken"], results
+    assert await Hub.filter(slug__startswith="night-owls").count() == 1
+
+
+async def test_a_guild_still_gets_a_suffix_when_an_operator_hub_has_its_name() -> None:
+    await hubs.create_hub(SYSTEM, "Road Kings")
+    guild_hub = await hubs.ensure_hub_for_guild(1, "Road Kings", 10)
+    assert guild_hub.slug == "road-kings-2"
 
 
 async def test_turning_a_plugin_off_needs_a_recent_login_in_the_domain() -> None:

@@ -8,14 +8,19 @@ lets a test add throwaway routes before the app starts, and yields a started `Te
 from __future__ import annotations
 
 import contextlib
+import socket
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+from aiocache import RedisCache
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from core.config import Settings
+from models.cache import cache
+from tests.conftest import TEST_CACHE_URL
+from tests.web import statuses
 from web.app import create_app
 
 ClientFactory = Callable[..., contextlib.AbstractAsyncContextManager[TestClient]]
@@ -37,6 +42,7 @@ def api_client(settings: Settings) -> ClientFactory:
         routes: Callable[[web.Application], None] | None = None, **sections: dict[str, Any]
     ) -> AsyncIterator[TestClient]:
         app = create_app(with_sections(settings, **sections))
+        statuses.record(app)
         if routes is not None:
             routes(app)
         async with TestClient(TestServer(app)) as client:
@@ -50,6 +56,41 @@ async def client(api_client: ClientFactory) -> AsyncIterator[TestClient]:
     """The API with the test settings, started."""
     async with api_client() as started:
         yield started
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]  # free once closed: nothing listens there
+
+
+@pytest.fixture
+async def cache_outage(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Callable[[], None]]:
+    """`cache_outage()` takes the cache down for the rest of the test, as an outage would.
+
+    With Redis the cache then talks to a port where nothing listens (real refused
+    connections); with the memory cache every call fails with ConnectionError.
+    """
+    unreachable: list[RedisCache] = []
+
+    def take_down() -> None:
+        current = cache()
+        if TEST_CACHE_URL.startswith("redis"):
+            port = _closed_port()
+            broken = RedisCache(port=port, namespace=current.namespace, timeout=2)
+            unreachable.append(broken)
+            monkeypatch.setattr(current, "backend", broken)
+            return
+
+        async def refuse(*args: Any, **kwargs: Any) -> Any:
+            raise ConnectionError("cache down")
+
+        for name in ("get", "set", "add", "delete", "increment", "expire", "exists"):
+            monkeypatch.setattr(current.backend, name, refuse)
+
+    yield take_down
+    for broken in unreachable:
+        await broken.client.aclose()
 
 
 async def problem_of(response: Any, status: int, code: str | None) -> dict[str, Any]:

@@ -181,20 +181,6 @@ async def test_logout_everywhere_and_session_list(client: TestClient) -> None:
     await _refused(client, laptop.access_token)
 
 
-async def test_revocation_fails_closed_when_the_cache_is_down(
-    client: TestClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    _, pair = await _login()
-    cache = auth.cache()
-
-    async def broken(*args, **kwargs):
-        raise ConnectionError("cache down")
-
-    monkeypatch.setattr(cache, "get", broken)
-    response = await client.get("/api/v1/users/@me", headers=_bearer(pair.access_token))
-    await problem_of(response, 503, "unavailable")
-
-
 async def test_app_tokens_need_recent_login_are_listed_without_secret_and_revocable(
     client: TestClient,
 ) -> None:
