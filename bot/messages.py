@@ -11,7 +11,9 @@ from babel.messages.pofile import read_po, write_po
 
 from models.i18n import DOMAIN, LANGUAGES, LOCALES_DIR
 
-SOURCE_ROOT = LOCALES_DIR.parent
+# The directory holding the source packages (the checkout, or site-packages when installed);
+# the catalogs themselves live in models/locales.
+SOURCE_ROOT = Path(__file__).resolve().parent.parent
 SOURCE_DIRS = ("core", "bot", "cogs", "web", "models")
 # N_ marks domain and reply texts; _T (discord.py's locale_str) marks command texts.
 KEYWORDS: dict[str, None] = {"N_": None, "_T": None}

@@ -1,4 +1,4 @@
-"""Translations: one set of gettext catalogs (`locales/<lang>/LC_MESSAGES/drivershub.po`).
+"""Translations: one set of gettext catalogs (`models/locales/<lang>/LC_MESSAGES/drivershub.po`).
 
 The bot, the API and notifications all render text through `translate`, so a message
 reads the same in Discord and on the website. Catalogs are read from the `.po` files with
@@ -15,7 +15,9 @@ from typing import Any
 from babel.messages.pofile import read_po
 
 DOMAIN = "drivershub"
-LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+# Inside the package, so an installed wheel carries the catalogs (package data) and finds
+# them the same way a checkout does.
+LOCALES_DIR = Path(__file__).resolve().parent / "locales"
 DEFAULT_LANGUAGE = "en"
 # Languages with a complete catalog; a hub or user may choose any of them.
 LANGUAGES: dict[str, str] = {"en": "English", "de": "Deutsch"}
