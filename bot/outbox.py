@@ -22,7 +22,7 @@ class RetryLater(Exception):
         self.retry_after = retry_after
 
 
-class PermanentFailure(Exception):
+class PermanentFailure(outbox.Undeliverable):
     """The item can never be delivered (no such address, DMs closed): do not retry."""
 
 
@@ -53,7 +53,7 @@ class Worker:
                 await outbox.mark_failed(item, f"gave up: {exc}")
             else:
                 await outbox.mark_retry(item, str(exc), exc.retry_after)
-        except PermanentFailure as exc:
+        except outbox.Undeliverable as exc:  # PermanentFailure, or an expired link
             log.info("outbox item %s cannot be delivered: %s", item.id, exc)
             await outbox.mark_failed(item, str(exc))
         except Exception as exc:  # a bug in a sender must not stop delivery of other items

@@ -14,7 +14,7 @@ from tortoise import fields
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
-from models import auth
+from models import auth, encryption
 from models.actor import Actor, require_recent_login
 from models.auth import TokenPair, hash_secret, now
 from models.errors import Conflict, Forbidden, Unauthorized
@@ -71,11 +71,17 @@ def wrong_code() -> Unauthorized:
 # Checking codes
 
 
+def _totp(stored: str) -> pyotp.TOTP:
+    # A secret still in the clear was stored by an older version and is sealed at the next
+    # start (`seal_totp_secrets`); until then it must keep working.
+    return pyotp.TOTP(encryption.unseal(stored) if encryption.is_sealed(stored) else stored)
+
+
 async def accept_totp(user: User, code: str) -> bool:
     """Whether `code` is valid now and unused; accepting it burns its time step for good."""
     if user.mfa_secret is None or not TOTP_CODE.fullmatch(code):
         return False
-    totp = pyotp.TOTP(user.mfa_secret)
+    totp = _totp(user.mfa_secret)
     current = int(time.time()) // STEP
     for step in range(current - VALID_WINDOW, current + VALID_WINDOW + 1):
         if step > user.mfa_last_step and hmac.compare_digest(totp.generate_otp(step), code):
@@ -149,12 +155,13 @@ async def begin_setup(actor: Actor, issuer: str = ISSUER) -> MfaSetup:
     user = await User.get(id=actor.user_id)
     if user.mfa_enabled:
         raise Conflict(N_("Two-factor authentication is already on."), code="mfa_already_enabled")
-    user.mfa_secret = pyotp.random_base32()
+    secret = pyotp.random_base32()
+    user.mfa_secret = encryption.seal(secret)  # a database dump must not yield the codes
     user.mfa_last_step = 0
     await user.save(update_fields=["mfa_secret", "mfa_last_step", "updated_at"])
     name = user.email or user.username
-    uri = pyotp.TOTP(user.mfa_secret).provisioning_uri(name=name, issuer_name=issuer)
-    return MfaSetup(user.mfa_secret, uri)
+    uri = pyotp.TOTP(secret).provisioning_uri(name=name, issuer_name=issuer)
+    return MfaSetup(secret, uri)
 
 
 async def confirm_setup(user_id: int, code: str) -> list[str]:
@@ -200,6 +207,24 @@ async def regenerate_recovery_codes(user_id: int, code: str) -> list[str]:
         raise wrong_code()
     async with in_transaction():
         return await _replace_recovery_codes(user_id)
+
+
+async def seal_totp_secrets() -> int:
+    """Seal secrets stored in the clear, or under an older key; return how many changed.
+
+    Run after migrating (not as a migration: migrations are frozen history and cannot hold
+    the keys). Idempotent and safe beside running processes: a row changes only if it still
+    holds the value read, and the older keys go on unsealing what they sealed.
+    """
+    rows = await User.filter(mfa_secret__isnull=False).values_list("id", "mfa_secret")
+    changed = 0
+    for user_id, stored in rows:
+        if encryption.sealer().is_current(stored):
+            continue
+        plain = encryption.unseal(stored) if encryption.is_sealed(stored) else stored
+        resealed = encryption.seal(plain)
+        changed += await User.filter(id=user_id, mfa_secret=stored).update(mfa_secret=resealed)
+    return changed
 
 
 # Completing a login that needs a code

@@ -3,14 +3,16 @@ change that causes them, delivered later by a worker, never lost, never sent twi
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlencode
 
 from tortoise import fields
 from tortoise.models import Model
 
-from models.auth import now
+from models.auth import issue_ticket, now
 
 
 class OutboxKind(StrEnum):
@@ -64,6 +66,53 @@ async def enqueue(
         address=address,
         due_at=now() + (delay or timedelta()),
     )
+
+
+# A one-time link is minted when its message is sent, never stored: no outbox row (nor a backup
+# or a dump of the table) holds a ticket that logs in or resets a password. The row keeps what
+# minting needs; the link expires as if it had been minted when the row was queued.
+ONE_TIME_LINK = "one_time_link"
+
+
+def one_time_link(
+    param: str,
+    url: str,
+    purpose: str,
+    ttl: int,
+    *,
+    query: str = "ticket",
+    data: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Params asking the sender for `url` with a fresh `purpose` ticket in `param`.
+
+    The sender also sets `minutes` to the link's remaining lifetime.
+    """
+    link = {"param": param, "url": url, "query": query, "purpose": purpose, "ttl": ttl}
+    return {ONE_TIME_LINK: {**link, "data": data or {}}}
+
+
+class Undeliverable(Exception):
+    """The item can never be delivered: senders give up on it instead of retrying."""
+
+
+async def render_params(item: OutboxItem) -> dict[str, Any]:
+    """The params to render `item` with, a one-time link minted now for the item's user.
+
+    A retry mints another ticket: the one sent before may have arrived, so it stays valid.
+    """
+    params = dict(item.params)
+    link = params.pop(ONE_TIME_LINK, None)
+    if link is None:
+        return params
+    remaining = (item.created_at + timedelta(seconds=link["ttl"]) - now()).total_seconds()
+    if remaining <= 0 or item.user_id is None:
+        raise Undeliverable("the link expired before it could be sent")
+    ticket = await issue_ticket(
+        item.user_id, link["purpose"], link["ttl"], link["data"], since=item.created_at
+    )
+    params[link["param"]] = f"{link['url']}?{urlencode({link['query']: ticket})}"
+    params["minutes"] = max(1, math.ceil(remaining / 60))
+    return params
 
 
 async def claim_due(kind: OutboxKind, limit: int = 20, lease: int = 60) -> list[OutboxItem]:

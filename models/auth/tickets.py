@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from tortoise import fields
@@ -30,15 +30,21 @@ class Ticket(Model):
 
 
 async def issue_ticket(
-    user_id: int, purpose: str, ttl: int, data: dict[str, Any] | None = None
+    user_id: int,
+    purpose: str,
+    ttl: int,
+    data: dict[str, Any] | None = None,
+    *,
+    since: datetime | None = None,
 ) -> str:
+    """A new ticket valid for `ttl` seconds from `since` (default: now); only its hash is kept."""
     secret = new_secret()
     await Ticket.create(
         user_id=user_id,
         purpose=purpose,
         token_hash=hash_secret(secret),
         data=data or {},
-        expires_at=now() + timedelta(seconds=ttl),
+        expires_at=(since or now()) + timedelta(seconds=ttl),
     )
     return secret
 

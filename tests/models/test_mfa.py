@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from tortoise import connections
 
-from models import auth, mfa
+from models import auth, encryption, mfa
 from models.actor import Actor
 from models.errors import Conflict, Forbidden, Unauthorized
 from models.mfa import MfaLogin
@@ -26,6 +27,12 @@ async def mfa_user() -> tuple[User, list[str]]:
     codes = await mfa.confirm_setup(user.id, totp(setup.secret))
     await user.refresh_from_db()
     return user, codes
+
+
+def secret_of(user: User) -> str:
+    """The secret the authenticator app holds (the database keeps it sealed)."""
+    assert user.mfa_secret is not None
+    return encryption.unseal(user.mfa_secret)
 
 
 async def login_ticket(user: User) -> str:
@@ -55,7 +62,7 @@ async def test_setup_is_off_until_a_code_confirms_it() -> None:
 
 async def test_a_code_is_accepted_once() -> None:
     user, _ = await mfa_user()
-    code = totp(user.mfa_secret or "", steps_ahead=1)
+    code = totp(secret_of(user), steps_ahead=1)
     assert await mfa.accept_totp(user, code)
     assert not await mfa.accept_totp(user, code)
     assert not await mfa.accept_totp(await User.get(id=user.id), code)
@@ -63,7 +70,7 @@ async def test_a_code_is_accepted_once() -> None:
 
 async def test_concurrent_replays_of_one_code_let_exactly_one_through() -> None:
     user, _ = await mfa_user()
-    code = totp(user.mfa_secret or "", steps_ahead=1)
+    code = totp(secret_of(user), steps_ahead=1)
     copies = [await User.get(id=user.id) for _ in range(5)]
     results = await asyncio.gather(*(mfa.accept_totp(u, code) for u in copies))
     assert results.count(True) == 1
@@ -79,18 +86,18 @@ async def test_a_recovery_code_works_once() -> None:
 async def test_login_needs_the_code_and_gives_the_ticket_s_device_details() -> None:
     user, _ = await mfa_user()
     ticket = await login_ticket(user)
-    pair = await mfa.verify_login(MfaLogin(mfa_ticket=ticket, code=totp(user.mfa_secret or "", 1)))
+    pair = await mfa.verify_login(MfaLogin(mfa_ticket=ticket, code=totp(secret_of(user), 1)))
     session = await auth.Session.get(id=pair.session_id)
     assert (session.method, session.user_agent, session.ip) == ("password", "test", "127.0.0.1")
     with pytest.raises(Unauthorized) as caught:  # the ticket is spent
-        await mfa.verify_login(MfaLogin(mfa_ticket=ticket, code=totp(user.mfa_secret or "", 1)))
+        await mfa.verify_login(MfaLogin(mfa_ticket=ticket, code=totp(secret_of(user), 1)))
     assert caught.value.code == "invalid_ticket"
 
 
 async def test_wrong_codes_are_limited_per_login_attempt() -> None:
     user, _ = await mfa_user()
     ticket = await login_ticket(user)
-    right = totp(user.mfa_secret or "", 1)
+    right = totp(secret_of(user), 1)
     wrong = "123456" if right != "123456" else "654321"
     codes = []
     for _ in range(mfa.MAX_LOGIN_FAILURES):
@@ -125,7 +132,36 @@ async def test_app_tokens_cannot_turn_mfa_off() -> None:
 
 async def test_regenerating_recovery_codes_retires_the_old_ones() -> None:
     user, old = await mfa_user()
-    new = await mfa.regenerate_recovery_codes(user.id, totp(user.mfa_secret or "", 1))
+    new = await mfa.regenerate_recovery_codes(user.id, totp(secret_of(user), 1))
     assert not set(new) & set(old)
     assert not await mfa.accept_second_factor(user, old[0])
     assert await mfa.accept_second_factor(user, new[0])
+
+
+# The secret at rest
+
+
+async def raw_secret(user_id: int) -> str:
+    """The column as the database holds it (what a dump or a backup would show)."""
+    sql = f"SELECT mfa_secret FROM users WHERE id = {int(user_id)}"
+    rows = await connections.get("default").execute_query_dict(sql)
+    return rows[0]["mfa_secret"]
+
+
+async def test_the_secret_is_stored_sealed() -> None:
+    user = await create_user()
+    setup = await mfa.begin_setup(await session_actor(user))
+    stored = await raw_secret(user.id)
+    assert setup.secret not in stored
+    assert encryption.is_sealed(stored)
+    assert encryption.unseal(stored) == setup.secret
+
+
+async def test_a_secret_stored_in_the_clear_is_sealed_and_keeps_working() -> None:
+    user, _ = await mfa_user()
+    plain = secret_of(user)
+    await User.filter(id=user.id).update(mfa_secret=plain)  # as an older version stored it
+    assert await mfa.seal_totp_secrets() == 1
+    assert await mfa.seal_totp_secrets() == 0  # nothing left to do: safe to run at every start
+    assert plain not in await raw_secret(user.id)
+    assert await mfa.accept_totp(await User.get(id=user.id), totp(plain, steps_ahead=1))
