@@ -1,13 +1,34 @@
-"""Prometheus metrics: request counts and latency by route template."""
+"""Prometheus metrics: request counts and latency by route template.
+
+With several web workers (`drivershub web`, WEB_CONCURRENCY > 1) prometheus-client's
+multiprocess mode is on: every worker writes its values to files in PROMETHEUS_MULTIPROC_DIR
+(set by the parent before the workers start) and a scrape, whichever worker the kernel hands
+it to, sums them all. A Gauge added here needs a `multiprocess_mode` (such as "livesum"):
+there is no single right way to combine gauges of several processes.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import hmac
+import os
+import tempfile
+from collections.abc import Iterator
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 from web.keys import SETTINGS
+
+MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 REQUESTS = Counter(
     "drivershub_http_requests_total", "HTTP requests handled.", ["method", "route", "status"]
@@ -33,10 +54,21 @@ def observe_request(request: web.Request, status: int, seconds: float) -> None:
     LATENCY.labels(request.method, route).observe(seconds)
 
 
+def _registry() -> CollectorRegistry:
+    """This process's metrics, or in multiprocess mode those of every worker, summed."""
+    if MULTIPROC_DIR not in os.environ:
+        return REGISTRY
+    # A fresh registry reading only the files: the default one also holds this worker's own
+    # metrics, which the files already include, so they would be counted twice.
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)
+    return registry
+
+
 async def serve_metrics(request: web.Request) -> web.Response:
-    """Prometheus text exposition of this process's metrics."""
+    """Prometheus text exposition of this process's (or every web worker's) metrics."""
     return web.Response(
-        body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        body=generate_latest(_registry()), headers={"Content-Type": CONTENT_TYPE_LATEST}
     )
 
 
@@ -54,3 +86,25 @@ def metrics_app() -> web.Application:
     app = web.Application()
     app.router.add_get("/metrics", serve_metrics)
     return app
+
+
+@contextlib.contextmanager
+def shared_metrics_dir() -> Iterator[None]:
+    """For a parent of web workers: a fresh directory for their metrics while they run.
+
+    Workers started inside inherit PROMETHEUS_MULTIPROC_DIR; prometheus-client reads it when
+    it is first imported, so the workers must be new processes ('spawn'), not forks of this
+    one. Fresh, because values left by an earlier run would be added to this one's.
+    """
+    with tempfile.TemporaryDirectory(prefix="drivershub-metrics-") as path:
+        os.environ[MULTIPROC_DIR] = path
+        try:
+            yield
+        finally:
+            del os.environ[MULTIPROC_DIR]
+
+
+def worker_exited(pid: int) -> None:
+    """Forget a stopped worker's live gauges (its counters and histograms keep counting)."""
+    if MULTIPROC_DIR in os.environ:
+        mark_process_dead(pid)

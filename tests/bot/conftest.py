@@ -30,7 +30,8 @@ def clean_env(workdir: Path, **overrides: str) -> dict[str, str]:
     env = {
         name: value
         for name, value in os.environ.items()
-        if not name.startswith("DRIVERSHUB_") and name not in ("SENTRY_DSN", "WEB_CONCURRENCY")
+        if not name.startswith("DRIVERSHUB_")
+        and name not in ("SENTRY_DSN", "WEB_CONCURRENCY", "PROMETHEUS_MULTIPROC_DIR")
     }
     env["DRIVERSHUB_DATABASE__URL"] = f"sqlite://{workdir / 'hub.sqlite3'}"
     env["DRIVERSHUB_DATA_DIR"] = str(workdir / "data")

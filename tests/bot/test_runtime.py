@@ -17,13 +17,14 @@ from pathlib import Path
 
 import pytest
 import sentry_sdk
+from prometheus_client.parser import text_string_to_metric_families
 
 from bot.runtime import init_sentry
 from core.config import load_settings
 from tests.bot.conftest import DRIVERSHUB, CliRunner, clean_env, free_port
 from tests.fakediscord import FakeDiscord
 
-START_TIMEOUT = 10.0
+START_TIMEOUT = 30  # a deadline, not a sleep: generous for a loaded CI machine
 STOP_TIMEOUT = 10.0
 
 # `drivershub run`, with the database ping of /ready slowed down: a request still in flight
@@ -99,7 +100,10 @@ def spawn(tmp_path: Path) -> Iterator[Spawner]:
             popen = subprocess.Popen(  # noqa: S603 - our own command, fixed arguments
                 command,
                 cwd=tmp_path,
-                env=clean_env(tmp_path, DRIVERSHUB_WEB__PORT=str(port), **env),
+                # TMPDIR: what a killed process leaves (`web`'s metrics directory) stays here.
+                env=clean_env(
+                    tmp_path, DRIVERSHUB_WEB__PORT=str(port), TMPDIR=str(tmp_path), **env
+                ),
                 stdout=subprocess.DEVNULL,
                 stderr=stderr,
             )
@@ -275,6 +279,43 @@ def test_web_concurrency_runs_workers_sharing_one_port(spawn: Spawner) -> None:
     assert "started 2 web workers" in stderr
     assert stderr.count("shut down") == 2  # each worker shut down gracefully
     assert "Traceback" not in stderr
+
+
+def _requests_counted(text: str, route: str) -> float:
+    """The request counter of `route` in a Prometheus text exposition, over every status."""
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "drivershub_http_requests_total" and sample.labels["route"] == route
+    )
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc")
+def test_metrics_of_web_workers_count_every_workers_requests(
+    spawn: Spawner, tmp_path: Path
+) -> None:
+    metrics_port = free_port()
+    listen = f"127.0.0.1:{metrics_port}"
+    process = spawn("web", WEB_CONCURRENCY="2", DRIVERSHUB_METRICS__LISTEN=listen)
+    workers = _workers(process)
+    requests = 20  # new connections: the kernel spreads them over both workers
+    for _ in range(requests):
+        assert process.get("/api/v1/health")[0] == 200
+    (metrics_dir,) = tmp_path.glob("drivershub-metrics-*")  # the spawn fixture's TMPDIR
+    files = {path.name for path in metrics_dir.iterdir()}
+    assert {f"counter_{pid}.db" for pid in workers} <= files, files  # both answered some
+
+    # Both workers listen on the metrics address too; whichever answers reports them all.
+    for _ in range(6):
+        status, _, body = process.get("/metrics", port=metrics_port)
+        assert status == 200
+        assert _requests_counted(body.decode(), "/api/v1/health") == requests
+
+    assert process.stop() == 0
+    assert all(_gone(pid) for pid in workers)
+    assert not metrics_dir.exists()
+    assert "Traceback" not in process.stderr()
 
 
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc")
