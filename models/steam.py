@@ -10,11 +10,13 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 from models.cache import cache
 from models.errors import Unauthorized
 from models.i18n import N_
+from models.text import clean_name
 
 OPENID_NS = "http://specs.openid.net/auth/2.0"
 IDENTIFIER_SELECT = "http://specs.openid.net/auth/2.0/identifier_select"
@@ -29,6 +31,7 @@ REQUIRED_SIGNED = {
 }
 NONCE_MAX_AGE = timedelta(minutes=5)
 NONCE_MAX_SKEW = timedelta(minutes=1)
+USERNAME_MAX = 64  # users.username
 
 # Posts the given form to the configured endpoint and returns the response body.
 CheckAuthentication = Callable[[dict[str, str]], Awaitable[str]]
@@ -121,3 +124,27 @@ async def verify(
     if not is_valid_response(await check(check_authentication_form(params))):
         raise refused("steam_not_confirmed")
     return steam_id
+
+
+# The Steam Web API (ISteamUser/GetPlayerSummaries): a new user's persona name.
+
+
+def persona_name(summaries: Any, steam_id: int) -> str | None:
+    """The persona name of `steam_id` in a GetPlayerSummaries answer, fit to be a username,
+    or None when the answer does not name that player."""
+    try:
+        players = summaries["response"]["players"]
+        name = next(p["personaname"] for p in players if p.get("steamid") == str(steam_id))
+    except (KeyError, TypeError, AttributeError, StopIteration):
+        return None
+    return _as_username(name) if isinstance(name, str) else None
+
+
+def _as_username(name: str) -> str | None:
+    """Steam accepts names we store no other way (control characters, only blanks)."""
+    try:
+        # Cleaned again after the cut, which may leave a blank at the new end.
+        cleaned = clean_name(clean_name(name)[:USERNAME_MAX])
+    except ValueError:
+        return None
+    return cleaned or None

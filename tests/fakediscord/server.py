@@ -107,7 +107,7 @@ async def _read_body(request: web.Request) -> tuple[Any, list[dict[str, Any]]]:
     if request.content_type == "multipart/form-data":
         return await _read_multipart(request)
     if request.content_type == "application/x-www-form-urlencoded":
-        return dict(await request.post()), []  # the OAuth2 token endpoint
+        return dict(await request.post()), []  # the OAuth2 token endpoints
     text = await request.text()
     if not text:
         return None, []
@@ -166,8 +166,8 @@ def _check_auth(emulator: FakeDiscord, request: web.Request, template: str) -> N
     # Interaction callbacks and webhooks authenticate with their token in the path.
     if template.startswith(("/interactions/", "/webhooks/")) or template == "/gateway":
         return
-    # OAuth2: the token endpoint checks client credentials itself; users call with Bearer.
-    if template == "/oauth2/token":
+    # OAuth2: the token endpoints check client credentials themselves; users call with Bearer.
+    if template in ("/oauth2/token", "/oauth2/token/revoke"):
         return
     if template == "/users/@me" and request.headers.get("Authorization", "").startswith("Bearer "):
         from .routes.oauth2 import bearer_user  # the route modules import this one

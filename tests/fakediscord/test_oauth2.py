@@ -118,3 +118,47 @@ async def test_unknown_bearer_token_is_unauthorized(emulator: FakeDiscord) -> No
         http.get(f"{emulator.api_base}/users/@me", headers=headers) as response,
     ):
         assert response.status == 401
+
+
+async def revoke(
+    http: aiohttp.ClientSession, emulator: FakeDiscord, secret: str = "", **form: str
+) -> tuple[int, dict]:
+    secret = secret or emulator.oauth2.client_secret
+    auth = aiohttp.encode_basic_auth(str(emulator.application_id), secret)
+    async with http.post(
+        f"{emulator.api_base}/oauth2/token/revoke", data=form, headers={"Authorization": auth}
+    ) as response:
+        return response.status, await response.json()
+
+
+async def test_a_revoked_token_stops_working_and_is_recorded(emulator: FakeDiscord) -> None:
+    async with aiohttp.ClientSession() as http:
+        code = (await authorize(http, emulator))["code"]
+        access = (await token(http, emulator, code=code, code_verifier=VERIFIER))[1]["access_token"]
+        status, _ = await revoke(http, emulator, token=access, token_type_hint="access_token")
+        assert status == 200
+        headers = {"Authorization": f"Bearer {access}"}
+        async with http.get(f"{emulator.api_base}/users/@me", headers=headers) as me:
+            assert me.status == 401
+    (revocation,) = emulator.oauth2.revocations
+    assert (revocation.token, revocation.token_type_hint) == (access, "access_token")
+    assert revocation.user is emulator.oauth2.approver
+
+
+async def test_revoking_an_unknown_token_is_accepted_like_rfc_7009_says(
+    emulator: FakeDiscord,
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        assert (await revoke(http, emulator, token="never-issued"))[0] == 200
+    assert emulator.oauth2.revocations[0].user is None
+
+
+async def test_revocation_needs_the_client_and_a_token(emulator: FakeDiscord) -> None:
+    async with aiohttp.ClientSession() as http:
+        status, body = await revoke(http, emulator, "wrong", token="t")
+        assert (status, body["error"]) == (401, "invalid_client")
+        status, body = await revoke(http, emulator, token_type_hint="access_token")
+        assert (status, body["error"]) == (400, "invalid_request")
+        status, body = await revoke(http, emulator, token="t", token_type_hint="id_token")
+        assert (status, body["error"]) == (400, "invalid_request")
+    assert emulator.oauth2.revocations == []

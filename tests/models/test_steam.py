@@ -151,3 +151,39 @@ def test_authorize_url_asks_steam_to_select_the_identity() -> None:
     assert "openid.mode=checkid_setup" in url
     assert "identifier_select" in url
     assert "openid.realm=https%3A%2F%2Fhub.example.com" in url
+
+
+# GetPlayerSummaries: the persona name a new Steam user is given
+
+
+def summaries(*players: dict[str, object]) -> dict[str, object]:
+    return {"response": {"players": list(players)}}
+
+
+def test_persona_name_of_the_player_asked_for() -> None:
+    other = {"steamid": str(STEAM_ID + 1), "personaname": "Bob"}
+    answer = summaries(other, {"steamid": str(STEAM_ID), "personaname": "  Cafe\u0301 Racer "})
+    assert steam.persona_name(answer, STEAM_ID) == "Café Racer"  # NFC, no blank ends
+
+
+def test_a_long_persona_name_is_cut_to_a_username() -> None:
+    answer = summaries({"steamid": str(STEAM_ID), "personaname": "a" * 63 + " b"})
+    assert steam.persona_name(answer, STEAM_ID) == "a" * 63
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param(summaries(), id="player-not-listed"),
+        pytest.param(summaries({"steamid": str(STEAM_ID + 1), "personaname": "B"}), id="other"),
+        pytest.param(summaries({"steamid": str(STEAM_ID)}), id="no-personaname"),
+        pytest.param(summaries({"steamid": str(STEAM_ID), "personaname": 7}), id="not-a-string"),
+        pytest.param(summaries({"steamid": str(STEAM_ID), "personaname": "\u3164 "}), id="blank"),
+        pytest.param(summaries({"steamid": str(STEAM_ID), "personaname": "a\x07"}), id="control"),
+        pytest.param({"response": {}}, id="no-players"),
+        pytest.param(["not", "an", "object"], id="list"),
+        pytest.param(None, id="null"),
+    ],
+)
+def test_no_usable_persona_name_is_none(answer: object) -> None:
+    assert steam.persona_name(answer, STEAM_ID) is None

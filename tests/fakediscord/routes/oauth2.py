@@ -1,5 +1,5 @@
-"""OAuth2 authorization code grant with PKCE: the consent page, the token endpoint and
-/users/@me with a user's Bearer token."""
+"""OAuth2 authorization code grant with PKCE: the consent page, the token endpoint, token
+revocation (RFC 7009) and /users/@me with a user's Bearer token."""
 
 from __future__ import annotations
 
@@ -30,6 +30,15 @@ class Grant:
     used: bool = False
 
 
+@dataclass(frozen=True)
+class Revocation:
+    """One accepted revocation request; `user` is None for a token we never issued."""
+
+    token: str
+    token_type_hint: str
+    user: User | None
+
+
 @dataclass
 class OAuth2:
     """The emulator's OAuth2 state; tests choose who approves (`approve_as`) or deny."""
@@ -40,6 +49,7 @@ class OAuth2:
     denied: bool = False
     grants: dict[str, Grant] = field(default_factory=dict)
     tokens: dict[str, tuple[User, str]] = field(default_factory=dict)
+    revocations: list[Revocation] = field(default_factory=list)
 
     def approve_as(self, user: User) -> None:
         """The browser is logged in to Discord as `user`, who approves every request."""
@@ -147,6 +157,29 @@ async def token(request: web.Request) -> web.Response:
     )
 
 
+TOKEN_TYPE_HINTS = {"access_token", "refresh_token"}
+
+
+async def revoke(request: web.Request) -> web.Response:
+    """POST /oauth2/token/revoke: the token stops working at once.
+
+    Like RFC 7009 (and Discord) an unknown or already revoked token is still a 200, so a
+    client learns nothing about tokens it does not hold; the client must authenticate.
+    """
+    oauth = emulator_of(request).oauth2
+    form = request[BODY] if isinstance(request[BODY], dict) else {}
+    try:
+        _client(request, form)
+        hint = form.get("token_type_hint", "")
+        if not form.get("token") or (hint and hint not in TOKEN_TYPE_HINTS):
+            raise OAuthError("invalid_request", 'Invalid "token" or "token_type_hint".')
+    except OAuthError as exc:
+        return exc.response()
+    owner = oauth.tokens.pop(form["token"], None)
+    oauth.revocations.append(Revocation(form["token"], hint, owner[0] if owner else None))
+    return json_response({})
+
+
 def bearer_user(request: web.Request) -> tuple[User, str] | None:
     """The user and scopes of a Bearer token in the request, if it is one we issued."""
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
@@ -163,5 +196,8 @@ def me_payload(user: User, scope: str) -> dict[str, Any]:
     return payload
 
 
-ROUTES: list[tuple[str, str, Any]] = [("POST", "/oauth2/token", token)]
+ROUTES: list[tuple[str, str, Any]] = [
+    ("POST", "/oauth2/token", token),
+    ("POST", "/oauth2/token/revoke", revoke),
+]
 BROWSER_ROUTES: list[tuple[str, str, Any]] = [("GET", "/oauth2/authorize", authorize)]
