@@ -14,6 +14,7 @@ from models.accounts.emails import (
     AccountPolicy,
     invalid_credentials,
     invalid_ticket,
+    mail_nothing,
     mail_ticket,
     send_mail,
     usable_ticket,
@@ -43,12 +44,13 @@ async def register(data: Registration, policy: AccountPolicy) -> None:
     """Create an unverified account and send the verification link.
 
     An address that already has an account gets a notice instead, and the caller sees the
-    same answer either way (and the same hashing time), so nobody learns who is registered.
+    same answer either way (and the same work, so the same time), so nobody learns who is
+    registered.
     """
     password_hash = await hash_password(data.password)
     existing = await User.get_or_none(email=data.email)
     if existing is not None:
-        await send_mail(existing, "account_exists", policy.link("login"), address=data.email)
+        await _notify_owner(existing, policy, address=data.email)
         return
     try:
         async with in_transaction():
@@ -58,6 +60,15 @@ async def register(data: Registration, policy: AccountPolicy) -> None:
             await mail_ticket(user, VERIFY_EMAIL, policy.email_link_ttl, policy, address=data.email)
     except IntegrityError:
         return  # a concurrent registration of the same address won and sent its own link
+
+
+async def _notify_owner(owner: User, policy: AccountPolicy, *, address: str) -> None:
+    """Tell the owner that someone tried to register their address, with the writes of a
+    registration in one commit: the notice stands in for the new user row, `mail_nothing` for
+    the verification e-mail."""
+    async with in_transaction():
+        await send_mail(owner, "account_exists", policy.link("login"), address=address)
+        await mail_nothing(VERIFY_EMAIL, policy.email_link_ttl, policy)
 
 
 async def verify_email(token: str) -> None:
@@ -73,6 +84,18 @@ async def verify_email(token: str) -> None:
 
 # Logging in
 
+# Login and reset forms take any text as the address; a longer one than the column holds is
+# nobody's, and the ORM refuses to even look it up (an error, not an unknown account).
+_EMAIL_COLUMN = User._meta.fields_map["email"].max_length
+
+
+async def _user_with_email(email: str, *only: str, **filters: bool) -> User | None:
+    """The account using `email`, with just the `only` fields if given (the address is unique)."""
+    if len(email) > _EMAIL_COLUMN:
+        return None  # skipping the read tells nothing: no account can have this address
+    query = User.filter(email=email, **filters)
+    return await (query.only(*only) if only else query).first()
+
 
 async def login_with_password(
     data: PasswordLogin, *, user_agent: str = "", ip: str = ""
@@ -80,7 +103,7 @@ async def login_with_password(
     """Check the password (unknown address and wrong password fail alike) and log in."""
     email = canonical_email(data.email)
     await ratelimit.check_account(email)  # unknown addresses are throttled alike
-    user = await User.get_or_none(email=email)
+    user = await _user_with_email(email)
     stored = user.password_hash if user is not None else None
     if not await verify_password(stored, data.password) or user is None or stored is None:
         await ratelimit.record_failure(email)
@@ -127,14 +150,23 @@ async def reauthenticate(actor: Actor, data: Reauthentication) -> None:
 
 
 async def request_password_reset(data: ResetRequest, policy: AccountPolicy) -> None:
-    """Send a reset link if the address has an account; the caller answers the same anyway."""
-    user = await User.get_or_none(email=canonical_email(data.email), is_active=True)
-    if user is None or user.email is None:
-        return
+    """Send a reset link if the address has an account; the caller answers the same anyway.
+
+    The time of the answer must not tell either, so an unknown (or deactivated) address does
+    the same work: the same read, then the same write and commit (`mail_nothing`, a row no
+    worker delivers). It sends nothing: mailing "no account here" to any address anyone types
+    in would make us a spam relay, and the timing needs no e-mail.
+    """
+    # Only what the e-mail needs: making a whole row into a User (dates, JSON) is work an
+    # unknown address does not do, and it would show in the time of this short request.
+    email = canonical_email(data.email)
+    user = await _user_with_email(email, "id", "username", "email", is_active=True)
+    ttl = policy.password_reset_ttl
     async with in_transaction():
-        await mail_ticket(
-            user, RESET_PASSWORD, policy.password_reset_ttl, policy, address=user.email
-        )
+        if user is None or user.email is None:
+            await mail_nothing(RESET_PASSWORD, ttl, policy)
+        else:
+            await mail_ticket(user, RESET_PASSWORD, ttl, policy, address=user.email)
 
 
 async def confirm_password_reset(data: ResetConfirm) -> None:

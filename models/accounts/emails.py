@@ -6,11 +6,10 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from models import auth
 from models.auth import Ticket, hash_secret, now
 from models.errors import Unauthorized
 from models.i18n import N_
-from models.outbox import OutboxKind, enqueue
+from models.outbox import OutboxItem, OutboxKind, OutboxStatus, enqueue, one_time_link
 from models.users import User
 
 VERIFY_EMAIL = "verify_email"
@@ -22,6 +21,8 @@ LINK_PAGES = {
     RESET_PASSWORD: "reset-password",
     CHANGE_EMAIL: "confirm-email",
 }
+# Why a no-op row of `mail_nothing` was never delivered.
+NO_ACCOUNT = "no-op: no account uses the address, nothing to send"
 EMAIL_PATTERN = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
 
 
@@ -106,13 +107,36 @@ async def send_mail(
 async def mail_ticket(
     user: User, purpose: str, ttl: int, policy: AccountPolicy, *, address: str
 ) -> None:
-    """Issue a ticket and queue the e-mail (template named like the purpose) carrying its link.
+    """Queue the e-mail (template named like the purpose) with a link carrying a ticket.
 
-    Call inside the transaction of the change, so the ticket and its e-mail exist together.
+    The ticket is minted when the e-mail is sent (models.outbox.render_params), so the row
+    holds no usable token; the link counts its `ttl` from now. Call inside the transaction
+    of the change, so the change and its e-mail exist together.
     """
-    token = await auth.issue_ticket(user.id, purpose, ttl, {"email": address})
-    link = policy.link(LINK_PAGES[purpose], token)
-    await send_mail(user, purpose, link, address=address, minutes=ttl // 60)
+    page = policy.link(LINK_PAGES[purpose])
+    link = one_time_link("link", page, purpose, ttl, query="token", data={"email": address})
+    params = {"username": user.username, **link}
+    await enqueue(OutboxKind.EMAIL, purpose, params=params, user_id=user.id, address=address)
+
+
+async def mail_nothing(purpose: str, ttl: int, policy: AccountPolicy) -> None:
+    """Queue what `mail_ticket` queues, for an address without an account, as a no-op.
+
+    Where the answer must not tell whether an account exists, its time must not either: this
+    is the same write (an e-mail row of the same template with a link of the same shape), so
+    the commit around it costs what a real one does. The row is born finished, so no worker
+    ever takes it and nothing is sent; it keeps neither a user nor the address typed in.
+    Call it where `mail_ticket` would be called, inside the same kind of transaction.
+    """
+    link = one_time_link("link", policy.link(LINK_PAGES[purpose]), purpose, ttl, query="token")
+    await OutboxItem.create(
+        kind=OutboxKind.EMAIL,
+        template=purpose,
+        params={"username": "", **link},
+        status=OutboxStatus.FAILED,  # "never deliver"; claim_due only takes pending rows
+        last_error=NO_ACCOUNT,
+        due_at=now(),
+    )
 
 
 async def usable_ticket(token: str, purpose: str) -> Ticket:

@@ -1,10 +1,11 @@
-"""Drivers Hub benchmarks: throughput, memory, cold start, auth (not a pytest test).
+"""Drivers Hub benchmarks: throughput, memory, cold start, auth, timing (not a pytest test).
 
 Run from the project root with the project's virtualenv:
 
     .venv/bin/python tests/benchmarks/run.py            # everything, about two minutes
     .venv/bin/python tests/benchmarks/run.py --only throughput --duration 20
     .venv/bin/python tests/benchmarks/run.py --only auth-me --only logins
+    .venv/bin/python tests/benchmarks/run.py --only reset-timing
 
 Each part prints PASS/FAIL against its target; the figures go to tests/benchmarks/results/.
 The exit status is 0 when every target passed, 1 otherwise. See tests/benchmarks/README.md.
@@ -68,6 +69,14 @@ AUTH_ENV = {
 }
 LOGIN_CLIENTS = 20
 HEALTH_INTERVAL_S = 0.010
+
+# Part 6: an address nobody registered, and a wrong password for the benchmark user.
+UNKNOWN_EMAIL = "nobody.registered@example.com"
+WRONG_PASSWORD = "not-the-password-1234"
+JSON_HEADERS = {"Content-Type": "application/json"}
+TIMING_WARMUP = 5  # rounds before the measured ones (the first unknown login makes a dummy hash)
+TIMING_ROUNDS = 40
+MAX_TIMING_GAP = 0.25  # known and unknown medians within 25 % of each other
 
 # wrk prints its own report; this adds one machine-readable line with exact percentiles.
 WRK_REPORT_LUA = """
@@ -730,6 +739,144 @@ def bench_logins(tmp: Path, opts: argparse.Namespace) -> tuple[dict[str, Any], l
     return data, checks
 
 
+# --- 6. known vs unknown accounts: the answer time tells nothing -----------------------------
+
+
+class JsonPoster:
+    """Sequential POSTs of JSON on one keep-alive connection; latency in ms per request.
+
+    A blocking client with one request in flight, so each figure is the server's time for that
+    request alone, not a queue behind other requests.
+    """
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.conn: http.client.HTTPConnection | None = None
+
+    def post(self, path: str, body: dict[str, str]) -> tuple[int, float]:
+        if self.conn is None:
+            self.conn = http.client.HTTPConnection(HOST, self.port, timeout=30)
+        data = json.dumps(body).encode()
+        started = time.perf_counter()
+        try:
+            self.conn.request("POST", path, body=data, headers=JSON_HEADERS)
+            response = self.conn.getresponse()
+            response.read()
+        except (OSError, http.client.HTTPException):
+            self.close()
+            return 0, (time.perf_counter() - started) * 1000
+        return response.status, (time.perf_counter() - started) * 1000
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+def timing_cases() -> dict[str, tuple[str, dict[str, str], int]]:
+    """name -> (path, body, expected status): each pair differs only in the account's existence."""
+    reset, login = "/api/v1/auth/password-reset", "/api/v1/auth/login"
+    return {
+        "reset_known": (reset, {"email": BENCH_EMAIL}, 202),
+        "reset_unknown": (reset, {"email": UNKNOWN_EMAIL}, 202),
+        "login_wrong_password": (login, {"email": BENCH_EMAIL, "password": WRONG_PASSWORD}, 401),
+        "login_unknown": (login, {"email": UNKNOWN_EMAIL, "password": WRONG_PASSWORD}, 401),
+    }
+
+
+def timing_order(round_no: int) -> list[str]:
+    """Reset pair, then login pair; the known account goes first in every other round, so a
+    drift of the machine's speed (or a cache warmed by the previous request) hits both alike."""
+    pairs = (("reset_known", "reset_unknown"), ("login_wrong_password", "login_unknown"))
+    return [name for pair in pairs for name in (pair if round_no % 2 == 0 else pair[::-1])]
+
+
+def measure_timing(port: int, rounds: int) -> tuple[dict[str, list[float]], Counter[str]]:
+    """`rounds` interleaved requests of each case; latencies, and answers not as expected."""
+    cases = timing_cases()
+    samples: dict[str, list[float]] = {name: [] for name in cases}
+    unexpected: Counter[str] = Counter()
+    poster = JsonPoster(port)
+    try:
+        for round_no in range(rounds):
+            for name in timing_order(round_no):
+                path, body, expected = cases[name]
+                status, ms = poster.post(path, body)
+                samples[name].append(ms)
+                if status != expected:
+                    unexpected[f"{name}: {status}"] += 1
+    finally:
+        poster.close()
+    return samples, unexpected
+
+
+def timing_pair(known: list[float], unknown: list[float]) -> dict[str, Any]:
+    """The medians of a pair and how far apart they are (larger / smaller)."""
+    k, u = statistics.median(known), statistics.median(unknown)
+    ratio = round(max(k, u) / min(k, u), 3) if min(k, u) > 0 else math.inf
+    return {
+        "known": percentiles(known),
+        "unknown": percentiles(unknown),
+        "known_median_ms": round(k, 3),
+        "unknown_median_ms": round(u, 3),
+        "ratio": ratio,
+    }
+
+
+def bench_reset_timing(tmp: Path, opts: argparse.Namespace) -> tuple[dict[str, Any], list[Check]]:
+    db_file, _ = seed(tmp, "reset-timing", 0, user=True, env=AUTH_ENV)
+    port = free_port()
+    log_file = tmp / "web-reset-timing.log"
+    print(
+        f"\n[6] known vs unknown address on one `drivershub web`: POST /api/v1/auth/password-reset"
+        f" and POST /api/v1/auth/login (wrong password), {TIMING_WARMUP} warm-up +"
+        f" {TIMING_ROUNDS} sequential requests each, interleaved"
+    )
+    env = app_env(tmp, db_file, port, AUTH_ENV)
+    with spawned([drivershub_exe(), "web"], log_file, env) as app:
+        wait_ready(app, port, "/api/v1/ready", log_file)
+        _, warmup_unexpected = measure_timing(port, TIMING_WARMUP)
+        samples, unexpected = measure_timing(port, TIMING_ROUNDS)
+    unexpected += warmup_unexpected
+    pairs = {
+        "password_reset": timing_pair(samples["reset_known"], samples["reset_unknown"]),
+        "login": timing_pair(samples["login_wrong_password"], samples["login_unknown"]),
+    }
+    print(
+        f"  {'':30} {'known p50':>10} {'unknown p50':>12} {'known p90':>10} {'unknown p90':>12}"
+        f" {'ratio':>6}"
+    )
+    labels = {"password_reset": "password reset", "login": "login, wrong password"}
+    for name, pair in pairs.items():
+        print(
+            f"  {labels[name]:30} {pair['known_median_ms']:10.2f} {pair['unknown_median_ms']:12.2f}"
+            f" {pair['known']['p90_ms']:10.2f} {pair['unknown']['p90_ms']:12.2f}"
+            f" {pair['ratio']:6.3f}"
+        )
+    print("  (ms; ratio = larger median / smaller median)")
+    if unexpected:
+        print(f"  unexpected answers: {dict(unexpected)}")
+    checks = [
+        Check(
+            f"{labels[name]}: known vs unknown median",
+            pair["ratio"],
+            f"<= {1 + MAX_TIMING_GAP:g} (within {MAX_TIMING_GAP:.0%})",
+            pair["ratio"] <= 1 + MAX_TIMING_GAP,
+        )
+        for name, pair in pairs.items()
+    ]
+    total = sum(unexpected.values())
+    checks.append(Check("reset/login unexpected answers", total, "== 0", total == 0))
+    data = {
+        "rounds": TIMING_ROUNDS,
+        "warmup_rounds": TIMING_WARMUP,
+        "unknown_email": UNKNOWN_EMAIL,
+        **pairs,
+        "unexpected": dict(unexpected),
+    }
+    return data, checks
+
+
 # --- main ------------------------------------------------------------------------------------
 
 
@@ -739,6 +886,7 @@ PARTS = {
     "coldstart": bench_cold_start,
     "auth-me": bench_auth_me,
     "logins": bench_logins,
+    "reset-timing": bench_reset_timing,
 }
 
 
