@@ -36,6 +36,10 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("check-config", help="print the effective configuration, secrets masked")
     sub.add_parser("messages", help="update the translation catalogs from the source")
     sub.add_parser("rotate-keys", help="add a new token signing key (old ones stay valid)")
+    sub.add_parser(
+        "rotate-encryption-key",
+        help="add a key for secrets at rest and re-seal every secret with it",
+    )
     create = sub.add_parser("create-hub", help="create a hub without a Discord guild")
     create.add_argument("name")
     create.add_argument("--slug")
@@ -116,7 +120,8 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _web(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.runtime import init_sentry, serve, setup_tokens
+    from bot.runtime import init_sentry, serve, setup_encryption, setup_tokens
+    from web.metrics import shared_metrics_dir
 
     workers = _concurrency()
     if workers is None:
@@ -127,8 +132,11 @@ def _web(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     if settings.database.should_auto_migrate:
         _with_db(settings, lambda: asyncio.sleep(0), migrate=True)
-    setup_tokens(settings)  # create the signing key once, before the workers share it
-    return _supervise(workers)
+    # Create the signing and encryption keys once, before the workers share them.
+    setup_tokens(settings)
+    setup_encryption(settings)
+    with shared_metrics_dir():  # so that whichever worker is scraped reports them all
+        return _supervise(workers)
 
 
 def _concurrency() -> int | None:
@@ -165,6 +173,9 @@ def _supervise(workers: int) -> int:
     service manager (systemd, Docker, Kubernetes) restarts a whole service instead of
     leaving it running at part capacity.
     """
+    from web.metrics import worker_exited
+
+    # 'spawn': a worker imports prometheus-client anew, so it sees PROMETHEUS_MULTIPROC_DIR.
     context = multiprocessing.get_context("spawn")
     processes = [context.Process(target=_web_worker, name=f"web-{i}") for i in range(workers)]
     stopping = False
@@ -193,6 +204,7 @@ def _supervise(workers: int) -> int:
         stop(signal.SIGTERM, None)
     for process in started:
         process.join()
+        worker_exited(process.pid)
     failed = crashed or any(p.exitcode != 0 for p in started)
     return 1 if failed else 0
 
@@ -200,9 +212,18 @@ def _supervise(workers: int) -> int:
 def _with_db(settings: Settings, action: Callable[[], Awaitable[Any]], *, migrate: bool) -> Any:
     from core.db import close_database, open_database
 
+    if migrate:
+        from bot.runtime import setup_encryption
+
+        setup_encryption(settings)
+
     async def body() -> Any:
         await open_database(settings.database.url, apply_migrations=migrate)
         try:
+            if migrate:  # a lazy data migration: see models.mfa.seal_totp_secrets
+                from bot.runtime import seal_stored_secrets
+
+                await seal_stored_secrets()
             return await action()
         finally:
             await close_database()
@@ -249,6 +270,23 @@ def _rotate_keys(settings: Settings, args: argparse.Namespace) -> int:
     path = rotate(settings.data_dir / "keys", settings.auth.algorithm)
     print(f"new signing key {path.name}; running processes pick it up within seconds")
     return 0
+
+
+def _rotate_encryption_key(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.runtime import ENCRYPTION_KEYS, seal_stored_secrets, setup_encryption
+    from models import encryption
+
+    if settings.auth.encryption_key is None:
+        path = encryption.add_key(settings.data_dir / ENCRYPTION_KEYS)
+        print(f"new encryption key {path.name}; running processes pick it up within seconds")
+    setup_encryption(settings)
+
+    async def action() -> str:
+        await seal_stored_secrets()
+        kid = encryption.sealer().active_kid
+        return f"every stored secret is sealed with encryption key {kid}"
+
+    return _operator(settings, action)
 
 
 def _operator(
@@ -465,6 +503,7 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int | None]] = {
     "check-config": _check_config,
     "messages": _messages,
     "rotate-keys": _rotate_keys,
+    "rotate-encryption-key": _rotate_encryption_key,
     "create-hub": _create_hub,
     "promote": _promote,
     "update-hub": _update_hub,

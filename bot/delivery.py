@@ -10,7 +10,7 @@ import discord
 from discord.http import handle_message_parameters
 
 from bot.outbox import PermanentFailure, RetryLater, Worker
-from models import identities, plugins
+from models import identities, outbox, plugins
 from models.i18n import translate
 from models.outbox import OutboxItem, OutboxKind
 from models.users import User
@@ -51,7 +51,7 @@ async def render(item: OutboxItem) -> str:
     if template is None:
         raise PermanentFailure(f"unknown template {item.template!r}")
     user = await User.get_or_none(id=item.user_id) if item.user_id else None
-    params = dict(item.params)
+    params = await outbox.render_params(item)
     locale = (user.locale if user else None) or params.pop("locale", None)
     params.pop("locale", None)
     return translate(template, locale, **params)[:2000]

@@ -11,7 +11,7 @@ import aiosmtplib
 
 from bot.outbox import PermanentFailure, RetryLater, Sender, Worker
 from core.config import SmtpSettings
-from models import plugins
+from models import outbox, plugins
 from models.accounts import EMAILS
 from models.i18n import translate
 from models.outbox import OutboxItem, OutboxKind
@@ -29,15 +29,16 @@ async def render(item: OutboxItem, sender: str) -> EmailMessage:
         raise PermanentFailure(f"unknown e-mail template {item.template!r}")
     user = await User.get_or_none(id=item.user_id) if item.user_id else None
     locale = user.locale if user is not None else None
+    params = await outbox.render_params(item)
     message = EmailMessage()
     message["From"] = sender
     message["To"] = item.address
-    message["Subject"] = translate(template.subject, locale, **item.params)
+    message["Subject"] = translate(template.subject, locale, **params)
     message["Date"] = formatdate(localtime=False)
     # One id per outbox row: if a retry ever delivers twice, mail clients see one message.
     domain = sender.rpartition("@")[2].strip("> ") or "localhost"
     message["Message-ID"] = f"<outbox-{item.id}@{domain}>"
-    message.set_content(translate(template.body, locale, **item.params))
+    message.set_content(translate(template.body, locale, **params))
     return message
 
 

@@ -22,7 +22,7 @@ from bot.outbox import Worker
 from core.backup import using_data_dir
 from core.config import Settings
 from core.db import close_database, open_database
-from models import accounts, ratelimit
+from models import accounts, encryption, mfa, ratelimit
 from models.auth import TokenConfig, configure_tokens
 from models.cache import close_cache, configure_cache
 from models.keys import load_keyring
@@ -78,6 +78,27 @@ def setup_tokens(settings: Settings) -> None:
             mfa_refresh_after=config.mfa_refresh_after,
         )
     )
+
+
+ENCRYPTION_KEYS = "encryption-keys"  # the directory of the data directory with generated keys
+
+
+def setup_encryption(settings: Settings) -> None:
+    """Load (or create) the keys that seal secrets at rest, such as TOTP secrets."""
+    configured = settings.auth.encryption_key
+    sealer = encryption.load_sealer(
+        settings.data_dir / ENCRYPTION_KEYS,
+        configured.get_secret_value() if configured else None,
+    )
+    encryption.configure_encryption(sealer)
+
+
+async def seal_stored_secrets() -> None:
+    """Seal what older versions stored in the clear, and what an older key sealed."""
+    changed = await mfa.seal_totp_secrets()
+    if changed:
+        kid = encryption.sealer().active_kid
+        log.info("sealed %d TOTP secrets with encryption key %s", changed, kid)
 
 
 def init_sentry(settings: Settings) -> None:
@@ -174,10 +195,11 @@ async def _resources(settings: Settings, *, own: bool) -> AsyncIterator[None]:
     if not own:
         yield
         return
-    await open_database(
-        settings.database.url, apply_migrations=settings.database.should_auto_migrate
-    )
+    migrate = settings.database.should_auto_migrate
+    await open_database(settings.database.url, apply_migrations=migrate)
     try:
+        if migrate:  # a lazy data migration: see models.mfa.seal_totp_secrets
+            await seal_stored_secrets()
         configure_cache(settings.cache.url, settings.cache.namespace)
         yield
     finally:
@@ -197,6 +219,7 @@ async def running(
     """Open everything in order (database, cache, web, bot) and close it in reverse."""
     rt = Runtime(settings)
     setup_tokens(settings)
+    setup_encryption(settings)
     async with _resources(settings, own=own_resources):
         if bot and settings.discord.token is not None:
             Route.BASE = settings.discord.api_base

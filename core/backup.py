@@ -52,7 +52,8 @@ def postgres_hint(data_dir: Path) -> str:
         " tools (see README, Backups):\n"
         '  pg_dump -Fc -f drivershub.dump "$DATABASE_URL"\n'
         '  pg_restore --clean --if-exists --no-owner -d "$DATABASE_URL" drivershub.dump\n'
-        f"and copy the data directory too ({data_dir / 'keys'} holds the token signing keys)."
+        f"and copy the data directory too ({data_dir / 'keys'} holds the token signing keys,"
+        f" {data_dir / 'encryption-keys'} the keys without which TOTP secrets cannot be read)."
     )
 
 
@@ -222,7 +223,7 @@ def _write_archive(
 ) -> None:
     """Write the archive beside `path` and rename it: a crash never leaves a half backup."""
     partial = path.with_name(f".{path.name}.partial")
-    # Private: the archive holds password hashes and the token signing keys.
+    # Private: the archive holds password hashes, the token signing and encryption keys.
     fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         with os.fdopen(fd, "wb") as out:

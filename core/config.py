@@ -25,6 +25,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from models.encryption import parse_keys
+
 CONFIG_ENV = "DRIVERSHUB_CONFIG"
 DEFAULT_CONFIG_FILE = Path("config.toml")
 
@@ -138,6 +140,9 @@ class AuthSettings(Section):
     refresh_token_ttl: int = Field(default=30 * 86400, ge=3600)
     # A PEM private key; by default one is generated into <data_dir>/keys on first start.
     private_key: SecretStr | None = None
+    # Keys that seal secrets at rest (TOTP secrets), newest first, separated by commas;
+    # by default one is generated into <data_dir>/encryption-keys on first start.
+    encryption_key: SecretStr | None = None
     # Sensitive actions need a login or MFA code at most this many seconds old.
     reauth_window: int = Field(default=600, ge=60)
     # With MFA on, sessions last logged into longer ago than this need a new login to refresh.
@@ -149,9 +154,26 @@ class AuthSettings(Section):
     # Where the website lives: login flows only redirect there (or to relative paths).
     frontend_origins: list[str] = []
 
+    @field_validator("encryption_key")
+    @classmethod
+    def _encryption_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_keys(value.get_secret_value())  # the message never repeats the value
+        return value
+
 
 class SteamSettings(Section):
     openid_endpoint: str = "https://steamcommunity.com/openid/login"
+    # A Steam Web API key: with one, new Steam users get their persona name as username.
+    api_key: SecretStr | None = None
+    api_base: str = "https://api.steampowered.com"
+
+    @field_validator("api_base")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
 
 
 class SmtpSettings(Section):

@@ -69,7 +69,7 @@ def identity_taken() -> Conflict:
 async def sign_in(identity: ExternalIdentity) -> User:
     """The user behind an external account, created on first login."""
     if identity.provider is Provider.STEAM:
-        return await login_with_steam(identity.id)
+        return await login_with_steam(identity.id, identity.username)
     return await login_with_discord(identity)
 
 
@@ -97,10 +97,14 @@ async def _adopt_email(user: User, email: str) -> None:
     await forget_profile(user.id)
 
 
-async def login_with_steam(steam_id: int) -> User:
-    """The user behind a Steam account (how job trackers identify drivers), created if new."""
+async def login_with_steam(steam_id: int, username: str = "") -> User:
+    """The user behind a Steam account (how job trackers identify drivers), created if new.
+
+    `username` (the Steam persona name, when known) names a new user only; an existing user
+    keeps the name they have (with Discord linked, their Discord name).
+    """
     user, _ = await User.get_or_create(
-        steam_id=steam_id, defaults={"username": f"steam-{steam_id}"}
+        steam_id=steam_id, defaults={"username": username or f"steam-{steam_id}"}
     )
     return user
 
@@ -230,20 +234,20 @@ async def exchange_login_ticket(secret: str, *, user_agent: str = "", ip: str = 
 async def send_login_link(
     discord_id: int, *, base_url: str, ttl: int, locale: str | None = None
 ) -> OutboxItem:
-    """Queue a DM with a one-time link that logs the Discord user into the website."""
+    """Queue a DM with a one-time link that logs the Discord user into the website.
+
+    The ticket is minted when the DM is sent (models.outbox.render_params): the row holds
+    none. The link counts its `ttl` from now.
+    """
     user = await User.get_or_none(discord_id=discord_id)
     if user is None:
         raise NotFound(N_("That user does not exist."), code="user_not_found")
-    async with in_transaction():
-        secret = await auth.issue_ticket(user.id, LOGIN_TICKET, ttl, {"method": "link"})
-        return await outbox.enqueue(
-            OutboxKind.DISCORD_DM,
-            LOGIN_LINK_DM,
-            params={
-                "url": f"{base_url.rstrip('/')}/login/link?ticket={secret}",
-                "minutes": max(1, ttl // 60),
-                "locale": locale,
-            },
-            user_id=user.id,
-            address=str(discord_id),
-        )
+    url = f"{base_url.rstrip('/')}/login/link"
+    link = outbox.one_time_link("url", url, LOGIN_TICKET, ttl, data={"method": "link"})
+    return await outbox.enqueue(
+        OutboxKind.DISCORD_DM,
+        LOGIN_LINK_DM,
+        params={**link, "locale": locale},
+        user_id=user.id,
+        address=str(discord_id),
+    )

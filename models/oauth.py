@@ -8,7 +8,7 @@ import hashlib
 import secrets
 import time
 from dataclasses import asdict, dataclass
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote, urlencode, urlsplit, urlunsplit
 
 from models.cache import cache
 from models.errors import Unauthorized
@@ -56,11 +56,15 @@ def safe_next(target: str | None, origins: list[str]) -> str | None:
     return target
 
 
-def with_query(url: str, **params: str) -> str:
-    """`url` with `params` added to its query (its fragment kept)."""
+def with_fragment(url: str, **params: str) -> str:
+    """`url` with `params` added to its fragment (`#ticket=...`), what was there kept.
+
+    A fragment never leaves the browser: it is not sent to the website's server, so it stays
+    out of its access logs, and out of the Referer of anything the page loads.
+    """
     parts = urlsplit(url)
-    query = [*parse_qsl(parts.query, keep_blank_values=True), *params.items()]
-    return urlunsplit(parts._replace(query=urlencode(query)))
+    fragment = "&".join(part for part in (parts.fragment, urlencode(params)) if part)
+    return urlunsplit(parts._replace(fragment=fragment))
 
 
 # PKCE (RFC 7636): the code is useless to whoever intercepts it without our verifier.

@@ -34,8 +34,9 @@ class User(Model):
     locale = fields.CharField(max_length=16, null=True)
     timezone = fields.CharField(max_length=64, null=True)
     privacy = fields.JSONField(default=dict)
-    # TOTP: the shared secret and the last time step accepted (a code works once).
-    mfa_secret = fields.CharField(max_length=64, null=True)
+    # TOTP: the shared secret, sealed (models.encryption), and the last time step accepted
+    # (a code works once).
+    mfa_secret = fields.CharField(max_length=255, null=True)
     mfa_enabled = fields.BooleanField(default=False)
     mfa_last_step = fields.BigIntField(default=0)
     # Set when the user asks to delete the account; it is erased after a grace period.

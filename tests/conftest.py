@@ -18,7 +18,7 @@ import pytest_asyncio
 from tortoise import Tortoise, connections
 
 from bot.bot import DriversHubBot
-from bot.runtime import Runtime, running, setup_tokens
+from bot.runtime import Runtime, running, setup_encryption, setup_tokens
 from core.config import DiscordSettings, Settings
 from core.db import close_database, open_database
 from models.cache import clear_cache, close_cache, configure_cache
@@ -65,8 +65,10 @@ async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
         url, admin_url = f"sqlite://{tmp_path_factory.mktemp('db') / 'test.sqlite3'}", ""
     await open_database(url, apply_migrations=True)
     configure_cache(TEST_CACHE_URL, namespace=f"test-{uuid.uuid4().hex[:8]}")
-    # Signing keys for access tokens, generated once for the session.
-    setup_tokens(Settings(data_dir=tmp_path_factory.mktemp("data")))
+    # Signing keys for access tokens and the key sealing secrets, generated once.
+    keys = Settings(data_dir=tmp_path_factory.mktemp("data"))
+    setup_tokens(keys)
+    setup_encryption(keys)
     yield url
     await close_cache()
     await close_database()

@@ -30,6 +30,8 @@ HTTP = web.AppKey("http_client", aiohttp.ClientSession)
 COOKIE_PATH = "/api/v1/auth/"
 CALLBACK_TICKET_TTL = 120  # the website exchanges it right away
 SCOPES = "identify email"
+# Revoking is a courtesy to the user: a slow Discord must not hold the login up for long.
+REVOKE_TIMEOUT = aiohttp.ClientTimeout(total=3)
 
 
 async def http_client_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -109,8 +111,9 @@ async def finish(
 ) -> web.Response:
     """Log in or link after a provider's callback, then send the browser to `next`.
 
-    Failures go to `next` with `?error=<code>`; without a valid state there is no
-    trustworthy `next`, so the answer is a problem.
+    The outcome travels in the fragment (`#ticket=...`, `#linked=...`, `#error=<code>`), so
+    the ticket never reaches a server's logs. Without a valid state there is no trustworthy
+    `next`, so the answer is a problem.
     """
     if flow is None:
         raise Unauthorized(
@@ -122,7 +125,7 @@ async def finish(
         target = await _outcome(flow, await identify(flow))
     except DomainError as exc:
         log.info("%s login failed: %s", provider, exc.code)
-        target = oauth.with_query(flow.next, error=exc.code)
+        target = oauth.with_fragment(flow.next, error=exc.code)
     response = redirect(target)
     response.del_cookie(cookie_name(provider), path=COOKIE_PATH)
     return response
@@ -131,10 +134,10 @@ async def finish(
 async def _outcome(flow: FlowState, identity: ExternalIdentity) -> str:
     if flow.purpose == LINK:
         await identities.link(Actor(flow.user_id), identity.provider, identity.id)
-        return oauth.with_query(flow.next, linked=identity.provider.value)
+        return oauth.with_fragment(flow.next, linked=identity.provider.value)
     user = await identities.sign_in(identity)
     ticket = await identities.issue_login_ticket(user, identity.provider, CALLBACK_TICKET_TTL)
-    return oauth.with_query(flow.next, ticket=ticket)
+    return oauth.with_fragment(flow.next, ticket=ticket)
 
 
 FlowStarter = Callable[[Settings, str, str | None, int | None], Awaitable[tuple[str, StartedFlow]]]
@@ -261,8 +264,13 @@ async def discord_identity(request: web.Request, flow: FlowState, code: str) -> 
     api = settings.discord.api_base
     basic = {"Authorization": aiohttp.encode_basic_auth(client_id, secret)}
     token = await _discord_call(request, "POST", f"{api}/oauth2/token", data=form, headers=basic)
-    bearer = f"Bearer {token.get('access_token') if isinstance(token, dict) else ''}"
-    me = await _discord_call(request, "GET", f"{api}/users/@me", headers={"Authorization": bearer})
+    access = str(token.get("access_token") or "") if isinstance(token, dict) else ""
+    bearer = {"Authorization": f"Bearer {access}"}
+    try:
+        me = await _discord_call(request, "GET", f"{api}/users/@me", headers=bearer)
+    finally:
+        # We needed the token only to ask who logged in: revoked, a leaked copy is worthless.
+        await _revoke_discord_token(request, api, access, basic)
     try:
         return _identity_of(me)
     except (KeyError, TypeError, ValueError):
@@ -284,6 +292,24 @@ async def _discord_call(request: web.Request, method: str, url: str, **kwargs: A
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
         log.warning("Discord OAuth call %s %s failed: %r", method, url, exc)
         raise LoginUnavailable(provider="Discord") from None
+
+
+async def _revoke_discord_token(
+    request: web.Request, api: str, access: str, client_auth: dict[str, str]
+) -> None:
+    """Revoke an access token at Discord; a failure is logged and the login goes on."""
+    if not access:
+        return
+    form = {"token": access, "token_type_hint": "access_token"}
+    try:
+        async with request.app[HTTP].post(
+            f"{api}/oauth2/token/revoke", data=form, headers=client_auth, timeout=REVOKE_TIMEOUT
+        ) as response:
+            failure = "" if response.status == 200 else f"HTTP {response.status}"
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        failure = repr(exc)
+    if failure:
+        log.warning("Could not revoke a Discord access token (%s); it expires by itself", failure)
 
 
 def _identity_of(me: dict[str, Any]) -> ExternalIdentity:

@@ -29,6 +29,9 @@ from web.oauth import (
 log = logging.getLogger(__name__)
 router = Router("login", app_tokens=False)
 CALLBACK_PATH = "/auth/steam/callback"
+SUMMARIES_PATH = "/ISteamUser/GetPlayerSummaries/v2/"
+# The persona name only replaces "steam-<id>": a slow Steam must not hold the login up long.
+SUMMARIES_TIMEOUT = aiohttp.ClientTimeout(total=5)
 
 
 def return_to(settings: Settings, state: str) -> str:
@@ -90,7 +93,8 @@ async def steam_callback(request: web.Request) -> web.Response:
             return_to=return_to(settings, state),
             check=lambda form: check_authentication(request, form),
         )
-        return ExternalIdentity(Provider.STEAM, steam_id)
+        username = await persona_name(request, steam_id)
+        return ExternalIdentity(Provider.STEAM, steam_id, username=username)
 
     return await finish(request, flow, Provider.STEAM, identify)
 
@@ -106,3 +110,26 @@ async def check_authentication(request: web.Request, form: dict[str, str]) -> st
     except (aiohttp.ClientError, TimeoutError) as exc:
         log.warning("Steam check_authentication failed: %r", exc)
         raise LoginUnavailable(provider="Steam") from None
+
+
+async def persona_name(request: web.Request, steam_id: int) -> str:
+    """The Steam persona name of `steam_id`, or "" without an API key or a usable answer."""
+    config = settings_of(request).steam
+    if config.api_key is None:
+        return ""
+    # In a header, not the query: URLs end up in logs, proxies and error reports.
+    headers = {"x-webapi-key": config.api_key.get_secret_value()}
+    url = f"{config.api_base}{SUMMARIES_PATH}"
+    params = {"steamids": str(steam_id)}
+    try:
+        async with request.app[HTTP].get(
+            url, params=params, headers=headers, timeout=SUMMARIES_TIMEOUT
+        ) as response:
+            if response.status != 200:
+                log.warning("Steam GetPlayerSummaries answered HTTP %s", response.status)
+                return ""
+            summaries = await response.json()
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        log.warning("Steam GetPlayerSummaries failed: %s", type(exc).__name__)
+        return ""
+    return steam.persona_name(summaries, steam_id) or ""

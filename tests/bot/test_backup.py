@@ -187,7 +187,8 @@ def test_a_backup_during_writes_holds_every_write_acknowledged_before_it(tmp_pat
     manifest = manifest_of(archive)
     assert manifest["format"] == 1
     assert {"app": "drivershub", "name": "0001_initial"} in manifest["migrations"]
-    assert manifest["files"] == [f"keys/{key.name}"]
+    [sealing] = (tmp_path / "data" / "encryption-keys").iterdir()  # made by `migrate`
+    assert manifest["files"] == [f"encryption-keys/{sealing.name}", f"keys/{key.name}"]
     assert datetime.fromisoformat(manifest["created_at"]).tzinfo is not None
 
 
@@ -204,6 +205,8 @@ def test_restore_into_a_fresh_data_dir_brings_hubs_and_keys_back(tmp_path: Path)
     assert restored.returncode == 0, restored.stderr
     assert restored.stdout.startswith("restored the backup of ")
     assert (fresh / "data" / "keys" / key.name).read_bytes() == key.read_bytes()
+    [sealing] = (source / "data" / "encryption-keys").iterdir()  # TOTP secrets open again
+    assert (fresh / sealing.relative_to(source)).read_bytes() == sealing.read_bytes()
     with hub_running(fresh) as hub:  # which migrates, as on every start on SQLite
         status, night_owls = hub.get("/api/v1/hubs/night-owls")
         _, jwks = hub.get("/api/v1/auth/jwks.json")
@@ -227,8 +230,10 @@ def test_restore_refuses_while_the_hub_runs_and_not_after_it_was_killed(tmp_path
     assert backed_up.returncode == 0, backed_up.stderr
     names = members(archive)
     assert {"manifest.json", "database.sqlite3"} <= set(names)
+    data = tmp_path / "data"
+    keys = sorted([*(data / "encryption-keys").iterdir(), *(data / "keys").iterdir()])
     assert [n for n in names if n.startswith("data/")] == [
-        f"data/keys/{k.name}" for k in (tmp_path / "data" / "keys").iterdir()
+        f"data/{k.relative_to(data).as_posix()}" for k in keys
     ]
     assert refused.returncode == 1
     assert errors(refused) == [

@@ -1,14 +1,18 @@
 """Administration from the command line: `drivershub users`, `deactivate`, `reactivate`,
-`reset-mfa`, `delete-user` and `hubs`, as an operator runs them against a fresh SQLite file."""
+`reset-mfa`, `delete-user`, `hubs` and `rotate-encryption-key`, as an operator runs them
+against a fresh SQLite file."""
 
 from __future__ import annotations
 
+import base64
+import os
 import sqlite3
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from models.encryption import key_id, load_sealer
 from tests.bot.conftest import CliRunner
 
 DISCORD_ID = 111_222_333_444_555_666
@@ -136,3 +140,39 @@ def test_hubs_lists_every_hub_with_its_state(cli: CliRunner, hub_db: Path) -> No
     assert lines[0].split("\t") == ["id", "slug", "name", "state", "guild", "members", "plugins"]
     row = lines[1].split("\t")
     assert row[:6] == ["1", "night-owls", "Night Owls", "inactive,private", "42", "0"]
+
+
+# Secrets at rest: sealed after migrating, re-sealed by a rotation
+
+PLAIN_SECRET = "JBSWY3DPEHPK3PXP"
+
+
+def _secret(path: Path) -> str:
+    return _row(path, "SELECT mfa_secret FROM users WHERE id = 1")[0]
+
+
+def test_migrate_seals_a_plain_secret_and_rotation_reseals_it(cli: CliRunner, hub_db: Path) -> None:
+    with sqlite3.connect(hub_db) as db:  # stored in the clear, as older versions did
+        db.execute("UPDATE users SET mfa_secret = ? WHERE id = 1", (PLAIN_SECRET,))
+    _ok(cli("migrate"))
+    sealed = _secret(hub_db)
+    assert sealed.startswith("enc1:")
+    assert PLAIN_SECRET not in sealed
+    lines = _ok(cli("rotate-encryption-key"))
+    resealed = _secret(hub_db)
+    kid = resealed.split(":")[1]
+    assert kid != sealed.split(":")[1]
+    assert lines[-1] == f"every stored secret is sealed with encryption key {kid}"
+    keys = hub_db.parent / "data" / "encryption-keys"
+    assert len(list(keys.glob("*.key"))) == 2  # the old key stays: it may still be needed
+    assert load_sealer(keys).unseal(resealed) == PLAIN_SECRET
+
+
+def test_a_configured_key_seals_instead_of_the_generated_one(cli: CliRunner, hub_db: Path) -> None:
+    key = base64.b64encode(os.urandom(32)).decode()
+    with sqlite3.connect(hub_db) as db:
+        db.execute("UPDATE users SET mfa_secret = ? WHERE id = 1", (PLAIN_SECRET,))
+    _ok(cli("migrate", DRIVERSHUB_AUTH__ENCRYPTION_KEY=key))
+    sealed = _secret(hub_db)
+    assert sealed.split(":")[1] == key_id(base64.b64decode(key))
+    assert load_sealer(Path("unused"), key).unseal(sealed) == PLAIN_SECRET

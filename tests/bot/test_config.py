@@ -177,6 +177,7 @@ def test_effective_config_masks_every_secret(monkeypatch: pytest.MonkeyPatch) ->
         "DRIVERSHUB_DATABASE__URL": "postgres://hub:db-pass-789@db.internal:5432/hub",
         "DRIVERSHUB_CACHE__URL": "redis://:cache-pass-000@cache:6379/0",
         "SENTRY_DSN": "https://sentry-key-111@sentry.example/1",
+        "DRIVERSHUB_STEAM__API_KEY": "steam-key-222",
     }
     for name, value in secrets.items():
         monkeypatch.setenv(name, value)
@@ -185,6 +186,8 @@ def test_effective_config_masks_every_secret(monkeypatch: pytest.MonkeyPatch) ->
     for value in ("bot-token-123", "metrics-token-456", "db-pass-789", "cache-pass-000"):
         assert value not in text
     assert "sentry-key-111" not in text
+    assert "steam-key-222" not in text
+    assert config["steam"]["api_key"] == "**********"
     assert config["database"]["url"] == "postgres://hub:***@db.internal:5432/hub"
     assert config["cache"]["url"] == "redis://:***@cache:6379/0"
     assert config["discord"]["token"] == "**********"

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from models.outbox import OutboxItem, OutboxKind, OutboxStatus, enqueue
+from datetime import timedelta
+
+import time_machine
+
+from models.auth import now
+from models.outbox import OutboxItem, OutboxKind, OutboxStatus, enqueue, one_time_link
 from models.users import User
 from tests.fixtures.smtp import smtp_sink
 
@@ -47,3 +52,18 @@ async def test_unreachable_server_is_retried() -> None:
     await worker.run_once()  # the server is gone now
     await item.refresh_from_db()
     assert (item.status, item.attempts) == (OutboxStatus.PENDING, 1)
+
+
+async def test_a_link_that_expired_before_it_could_be_sent_is_given_up() -> None:
+    user = await User.create(username="alice", email="alice@example.com")
+    link = one_time_link("link", "https://hub.example.com/reset-password", "reset_password", 3600)
+    with time_machine.travel(now() - timedelta(hours=2)):  # queued while the server was down
+        item = await enqueue(
+            OutboxKind.EMAIL, "reset_password", params=link, user_id=user.id, address=user.email
+        )
+    async with smtp_sink() as sink:
+        await sink.worker().run_once()
+    await item.refresh_from_db()
+    assert item.status == OutboxStatus.FAILED
+    assert item.last_error == "the link expired before it could be sent"
+    assert not sink.messages

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -61,6 +62,8 @@ async def test_login_works_in_dms(discord: FakeDiscord, start_app: AppFactory) -
         ticket = await login_link(discord, alice)
         status, _ = await exchange(rt.web_url, ticket)
     assert status == 200
+    (item,) = await OutboxItem.all()
+    assert "ticket=" not in json.dumps(item.params)  # minted as the DM was sent, never stored
 
 
 async def test_expired_login_link_is_refused(discord: FakeDiscord, start_app: AppFactory) -> None:

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
 import time_machine
 
-from models import identities
+from models import identities, outbox
 from models.actor import Actor
 from models.audit import AuditLog
-from models.auth import now
+from models.auth import Ticket, now
 from models.errors import Conflict, NotFound, Unauthorized
 from models.identities import ExternalIdentity, Provider
-from models.outbox import OutboxItem, OutboxKind
+from models.outbox import OutboxItem, OutboxKind, Undeliverable
 from models.users import User, cached_profile
 
 STEAM_ID = 76561197960287930
@@ -136,15 +137,29 @@ async def test_send_login_link_queues_a_dm_with_a_one_time_link() -> None:
     item = await identities.send_login_link(111, base_url="https://hub.example.com/", ttl=300)
     stored = await OutboxItem.get(id=item.id)
     assert (stored.kind, stored.address, stored.user_id) == (OutboxKind.DISCORD_DM, "111", user.id)
-    url = stored.params["url"]
+    assert "ticket=" not in json.dumps(stored.params)  # minted when the DM is sent
+    assert await Ticket.all().count() == 0
+    params = await outbox.render_params(stored)
+    url = params["url"]
     assert url.startswith("https://hub.example.com/login/link?ticket=")
-    assert stored.params["minutes"] == 5
+    assert params["minutes"] == 5
     result = await identities.exchange_login_ticket(url.split("ticket=")[1])
     assert result.tokens is not None
 
 
-async def test_login_link_expires() -> None:
+async def test_login_link_expires_counted_from_the_request() -> None:
+    await identities.sign_in(discord())
+    item = await identities.send_login_link(111, base_url="https://hub.example.com", ttl=300)
+    with time_machine.travel(now() + timedelta(seconds=200)):
+        params = await outbox.render_params(await OutboxItem.get(id=item.id))  # sent late
+    assert params["minutes"] == 2
+    with time_machine.travel(now() + timedelta(seconds=301)), pytest.raises(Unauthorized):
+        await identities.exchange_login_ticket(params["url"].split("ticket=")[1])
+
+
+async def test_a_login_link_due_after_its_expiry_is_not_sent() -> None:
     await identities.sign_in(discord())
     item = await identities.send_login_link(111, base_url="https://hub.example.com", ttl=60)
-    with time_machine.travel(now() + timedelta(seconds=61)), pytest.raises(Unauthorized):
-        await identities.exchange_login_ticket(item.params["url"].split("ticket=")[1])
+    with time_machine.travel(now() + timedelta(seconds=61)), pytest.raises(Undeliverable):
+        await outbox.render_params(await OutboxItem.get(id=item.id))
+    assert await Ticket.all().count() == 0

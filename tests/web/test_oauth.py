@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
@@ -74,6 +75,11 @@ def query_of(url: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
 
 
+def fragment_of(url: str) -> dict[str, str]:
+    """What a login callback tells the website: in the fragment, which no server sees."""
+    return {k: v[0] for k, v in parse_qs(urlsplit(url).fragment).items()}
+
+
 async def exchange(client: TestClient, ticket: str) -> aiohttp.ClientResponse:
     return await client.post("/api/v1/auth/login-ticket", json={"ticket": ticket})
 
@@ -87,8 +93,8 @@ async def test_discord_login_end_to_end_creates_the_user(
     alice = discord.user("alice")
     discord.oauth2.approve_as(alice)
     final = await login_flow(client)
-    assert final.startswith(f"{FRONTEND}/dashboard?ticket=")
-    response = await exchange(client, query_of(final)["ticket"])
+    assert final.startswith(f"{FRONTEND}/dashboard#ticket=")
+    response = await exchange(client, fragment_of(final)["ticket"])
     assert response.status == 200, await response.text()
     tokens = await response.json()
     me = await client.get(
@@ -100,6 +106,16 @@ async def test_discord_login_end_to_end_creates_the_user(
     assert profile["username"] == "alice"
 
 
+async def test_the_ticket_joins_what_next_already_has(
+    client: TestClient, discord: FakeDiscord
+) -> None:
+    discord.oauth2.approve_as(discord.user("alice"))
+    final = await login_flow(client, "/dashboard?tab=jobs#top")
+    assert final.startswith(f"{FRONTEND}/dashboard?tab=jobs#top&ticket=")
+    assert query_of(final) == {"tab": "jobs"}  # the ticket never reaches a server's logs
+    assert (await exchange(client, fragment_of(final)["ticket"])).status == 200
+
+
 async def test_discord_login_finds_the_user_the_bot_already_knows(
     client: TestClient, discord: FakeDiscord
 ) -> None:
@@ -107,7 +123,7 @@ async def test_discord_login_finds_the_user_the_bot_already_knows(
     known = await User.create(username="alice", discord_id=alice.id)
     discord.oauth2.approve_as(alice)
     final = await login_flow(client)
-    await exchange(client, query_of(final)["ticket"])
+    await exchange(client, fragment_of(final)["ticket"])
     assert await User.all().count() == 1
     session = await auth.Session.get(user_id=known.id)
     assert session.method == "discord"
@@ -132,7 +148,7 @@ async def test_login_ticket_from_a_callback_works_once(
     client: TestClient, discord: FakeDiscord
 ) -> None:
     discord.oauth2.approve_as(discord.user("alice"))
-    ticket = query_of(await login_flow(client))["ticket"]
+    ticket = fragment_of(await login_flow(client))["ticket"]
     assert (await exchange(client, ticket)).status == 200
     await problem_of(await exchange(client, ticket), 401, "invalid_ticket")
 
@@ -143,7 +159,7 @@ async def test_login_ticket_with_mfa_on_asks_for_a_code(
     alice = discord.user("alice")
     await User.create(username="alice", discord_id=alice.id, mfa_enabled=True, mfa_secret="A" * 32)
     discord.oauth2.approve_as(alice)
-    response = await exchange(client, query_of(await login_flow(client))["ticket"])
+    response = await exchange(client, fragment_of(await login_flow(client))["ticket"])
     body = await response.json()
     assert body["mfa_required"] is True
     assert body["mfa_ticket"]
@@ -183,7 +199,7 @@ async def test_state_from_another_browser_is_refused(
     client.session.cookie_jar.clear()  # the victim's browser has no binding cookie
     response = await back_to_us(client, callback)
     assert response.status == 302
-    assert query_of(response.headers["Location"]) == {"error": "invalid_state"}
+    assert fragment_of(response.headers["Location"]) == {"error": "invalid_state"}
     assert not await User.exists()
 
 
@@ -196,7 +212,7 @@ async def test_state_with_a_wrong_cookie_is_refused(
         {"dh_login_discord": "forged"}, URL("http://127.0.0.1/api/v1/auth/")
     )
     response = await back_to_us(client, callback)
-    assert query_of(response.headers["Location"]) == {"error": "invalid_state"}
+    assert fragment_of(response.headers["Location"]) == {"error": "invalid_state"}
 
 
 async def test_denied_at_discord_goes_back_with_an_error(
@@ -204,7 +220,7 @@ async def test_denied_at_discord_goes_back_with_an_error(
 ) -> None:
     discord.oauth2.deny()
     response = await back_to_us(client, await consent(await start_login(client)))
-    assert response.headers["Location"] == f"{FRONTEND}/dashboard?error=access_denied"
+    assert response.headers["Location"] == f"{FRONTEND}/dashboard#error=access_denied"
 
 
 async def test_discord_outage_goes_back_with_an_error(
@@ -213,7 +229,37 @@ async def test_discord_outage_goes_back_with_an_error(
     discord.oauth2.approve_as(discord.user("alice"))
     discord.fail("POST /oauth2/token", status=502)
     final = await login_flow(client)
-    assert query_of(final) == {"error": "login_unavailable"}
+    assert fragment_of(final) == {"error": "login_unavailable"}
+
+
+# The access token is revoked once Discord said who logged in
+
+
+async def test_the_access_token_is_revoked_after_the_login(
+    client: TestClient, discord: FakeDiscord
+) -> None:
+    alice = discord.user("alice")
+    discord.oauth2.approve_as(alice)
+    await login_flow(client)
+    (revocation,) = discord.oauth2.revocations
+    assert (revocation.user, revocation.token_type_hint) == (alice, "access_token")
+    assert discord.oauth2.tokens == {}  # no token of the login is left alive
+    (revoked,) = discord.requests_to("POST /oauth2/token/revoke")
+    assert revoked.status == 200
+
+
+async def test_a_failed_revocation_is_logged_and_the_login_goes_on(
+    client: TestClient, discord: FakeDiscord, caplog: pytest.LogCaptureFixture
+) -> None:
+    discord.oauth2.approve_as(discord.user("alice"))
+    discord.fail("POST /oauth2/token/revoke", status=500)
+    with caplog.at_level(logging.WARNING, logger="web.oauth"):
+        final = await login_flow(client)
+    assert "ticket=" in final
+    assert "error=" not in final
+    assert await User.exists(username="alice")
+    assert discord.oauth2.revocations == []
+    assert "Could not revoke a Discord access token (HTTP 500)" in caplog.text
 
 
 async def test_login_without_oauth_configuration_is_unavailable(
@@ -292,7 +338,7 @@ async def test_link_discord_to_the_logged_in_user(client: TestClient, discord: F
     headers = await _logged_in(steam_id=76561197960287930)
     discord.oauth2.approve_as(alice)
     response = await back_to_us(client, await consent(await start_link(client, headers)))
-    assert response.headers["Location"] == f"{FRONTEND}/account?linked=discord"
+    assert response.headers["Location"] == f"{FRONTEND}/account#linked=discord"
     assert (await User.get(steam_id=76561197960287930)).discord_id == alice.id
 
 
@@ -304,7 +350,7 @@ async def test_link_an_identity_of_another_account_is_refused(
     headers = await _logged_in(steam_id=76561197960287930)
     discord.oauth2.approve_as(alice)
     response = await back_to_us(client, await consent(await start_link(client, headers)))
-    assert response.headers["Location"] == f"{FRONTEND}/account?error=identity_taken"
+    assert response.headers["Location"] == f"{FRONTEND}/account#error=identity_taken"
     assert (await User.get(steam_id=76561197960287930)).discord_id is None
 
 

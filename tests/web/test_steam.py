@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -13,7 +14,7 @@ from models import auth
 from models.users import User
 from tests.fakesteam import FakeSteam, fake_steam
 from tests.web.conftest import ClientFactory, problem_of
-from tests.web.test_oauth import FRONTEND, exchange, query_of
+from tests.web.test_oauth import FRONTEND, exchange, fragment_of, query_of
 
 STEAM_ID = 76561197960287930
 CALLBACK = "http://127.0.0.1/api/v1/auth/steam/callback"
@@ -63,8 +64,8 @@ async def test_steam_login_end_to_end_creates_the_user(
     client: TestClient, steam: FakeSteam
 ) -> None:
     final = await back_to_us(client, await steam_callback_url(client))
-    assert final.startswith(f"{FRONTEND}/dashboard?ticket=")
-    response = await exchange(client, query_of(final)["ticket"])
+    assert final.startswith(f"{FRONTEND}/dashboard#ticket=")
+    response = await exchange(client, fragment_of(final)["ticket"])
     assert response.status == 200, await response.text()
     user = await User.get(steam_id=STEAM_ID)
     assert (await auth.Session.get(user_id=user.id)).method == "steam"
@@ -84,7 +85,7 @@ async def test_the_request_to_steam_names_us_as_realm_and_return_to(client: Test
 async def test_foreign_op_endpoint_is_refused(client: TestClient, steam: FakeSteam) -> None:
     callback = forged(await steam_callback_url(client), op_endpoint="https://evil.example/login")
     final = await back_to_us(client, callback)
-    assert query_of(final) == {"error": "steam_foreign_endpoint"}
+    assert fragment_of(final) == {"error": "steam_foreign_endpoint"}
     assert steam.checks == []  # nobody was asked, least of all the attacker's endpoint
     assert not await User.exists()
 
@@ -92,7 +93,7 @@ async def test_foreign_op_endpoint_is_refused(client: TestClient, steam: FakeSte
 async def test_claimed_id_swapped_is_refused(client: TestClient, steam: FakeSteam) -> None:
     other = "https://steamcommunity.com/openid/id/76561197960287931"
     callback = forged(await steam_callback_url(client), claimed_id=other)
-    assert query_of(await back_to_us(client, callback)) == {"error": "steam_bad_identity"}
+    assert fragment_of(await back_to_us(client, callback)) == {"error": "steam_bad_identity"}
     assert not await User.exists()
 
 
@@ -101,14 +102,14 @@ async def test_claimed_id_and_identity_swapped_is_refused_by_steam(
 ) -> None:
     other = "https://steamcommunity.com/openid/id/76561197960287931"
     callback = forged(await steam_callback_url(client), claimed_id=other, identity=other)
-    assert query_of(await back_to_us(client, callback)) == {"error": "steam_not_confirmed"}
+    assert fragment_of(await back_to_us(client, callback)) == {"error": "steam_not_confirmed"}
     assert not await User.exists()
 
 
 async def test_return_to_mismatch_is_refused(client: TestClient) -> None:
     callback = await steam_callback_url(client)
     tampered = forged(callback, return_to="http://127.0.0.1/api/v1/auth/steam/callback?state=x")
-    assert query_of(await back_to_us(client, tampered)) == {"error": "steam_return_to_mismatch"}
+    assert fragment_of(await back_to_us(client, tampered)) == {"error": "steam_return_to_mismatch"}
 
 
 async def test_replayed_callback_is_refused(client: TestClient) -> None:
@@ -120,14 +121,14 @@ async def test_replayed_callback_is_refused(client: TestClient) -> None:
 
 async def test_invalid_check_authentication_is_refused(client: TestClient) -> None:
     callback = forged(await steam_callback_url(client), sig="forged-signature")
-    assert query_of(await back_to_us(client, callback)) == {"error": "steam_not_confirmed"}
+    assert fragment_of(await back_to_us(client, callback)) == {"error": "steam_not_confirmed"}
     assert not await User.exists()
 
 
 async def test_callback_from_another_browser_is_refused(client: TestClient) -> None:
     callback = await steam_callback_url(client)
     client.session.cookie_jar.clear()
-    assert query_of(await back_to_us(client, callback)) == {"error": "invalid_state"}
+    assert fragment_of(await back_to_us(client, callback)) == {"error": "invalid_state"}
 
 
 async def test_link_steam_to_a_discord_user(client: TestClient) -> None:
@@ -144,7 +145,7 @@ async def test_link_steam_to_a_discord_user(client: TestClient) -> None:
         browser.get((await response.json())["authorize_url"], allow_redirects=False) as at_steam,
     ):
         callback = URL(at_steam.headers["Location"])
-    assert await back_to_us(client, callback) == f"{FRONTEND}/account?linked=steam"
+    assert await back_to_us(client, callback) == f"{FRONTEND}/account#linked=steam"
     assert (await User.get(id=user.id)).steam_id == STEAM_ID
 
 
@@ -155,3 +156,60 @@ async def test_unlink_steam_refuses_the_last_way_to_log_in(client: TestClient) -
         "/api/v1/auth/steam/link", headers={"Authorization": f"Bearer {tokens.access_token}"}
     )
     await problem_of(response, 409, "last_login_method")
+
+
+# Persona names from the Steam Web API ([steam] api_key)
+
+PERSONA = "Ålice the Trucker"
+
+
+@pytest.fixture
+async def keyed_client(api_client: ClientFactory, steam: FakeSteam) -> AsyncIterator[TestClient]:
+    """The API with a Steam Web API key, asking the fake's GetPlayerSummaries."""
+    steam.personas[STEAM_ID] = PERSONA
+    config = {
+        "openid_endpoint": steam.endpoint,
+        "api_key": steam.api_key,
+        "api_base": steam.api_base,
+    }
+    async with api_client(
+        steam=config, auth={"frontend_origins": [FRONTEND]}, rate_limit={"enabled": False}
+    ) as started:
+        yield started
+
+
+async def test_a_new_steam_user_is_named_after_their_persona(
+    keyed_client: TestClient, steam: FakeSteam
+) -> None:
+    final = await back_to_us(keyed_client, await steam_callback_url(keyed_client))
+    assert "ticket=" in final
+    assert (await User.get(steam_id=STEAM_ID)).username == PERSONA
+    (call,) = steam.summaries_calls
+    assert call.header_key == steam.api_key
+    assert call.query == {"steamids": str(STEAM_ID)}  # the key stays out of the URL
+
+
+async def test_an_existing_steam_user_keeps_their_name(keyed_client: TestClient) -> None:
+    await User.create(username="driver", steam_id=STEAM_ID)
+    await back_to_us(keyed_client, await steam_callback_url(keyed_client))
+    assert (await User.get(steam_id=STEAM_ID)).username == "driver"
+
+
+async def test_a_failed_persona_lookup_falls_back_to_the_steam_id(
+    keyed_client: TestClient, steam: FakeSteam, caplog: pytest.LogCaptureFixture
+) -> None:
+    steam.summaries_status = 500
+    with caplog.at_level(logging.DEBUG):
+        final = await back_to_us(keyed_client, await steam_callback_url(keyed_client))
+    assert "ticket=" in final
+    assert (await User.get(steam_id=STEAM_ID)).username == f"steam-{STEAM_ID}"
+    assert len(steam.summaries_calls) == 1
+    assert "GetPlayerSummaries answered HTTP 500" in caplog.text
+    assert steam.api_key not in caplog.text
+
+
+async def test_without_an_api_key_steam_is_not_asked(client: TestClient, steam: FakeSteam) -> None:
+    steam.personas[STEAM_ID] = PERSONA
+    await back_to_us(client, await steam_callback_url(client))
+    assert (await User.get(steam_id=STEAM_ID)).username == f"steam-{STEAM_ID}"
+    assert steam.summaries_calls == []
