@@ -72,6 +72,9 @@ def _admin_parsers(sub: argparse._SubParsersAction) -> None:
     sub.choices["delete-user"].add_argument(
         "--yes", action="store_true", help="confirm: the erasure cannot be undone"
     )
+    unlink = sub.add_parser("unlink", help="disconnect a wrongly linked Discord or Steam account")
+    unlink.add_argument("user", help="user id, e-mail, Discord id or username")
+    unlink.add_argument("provider", choices=["discord", "steam"])
     sub.add_parser("hubs", help="list every hub with its state")
 
 
@@ -461,6 +464,17 @@ def _reset_mfa(settings: Settings, args: argparse.Namespace) -> int:
     return _user_action(settings, args, admin.reset_mfa, done)
 
 
+def _unlink(settings: Settings, args: argparse.Namespace) -> int:
+    from models import admin
+    from models.identities import Provider
+
+    async def op(actor: Any, user_id: int) -> object:
+        return await admin.unlink_identity(actor, user_id, Provider(args.provider))
+
+    done = f"{{name}}'s {args.provider} account is disconnected; its sessions have ended"
+    return _user_action(settings, args, op, done)
+
+
 def _delete_user(settings: Settings, args: argparse.Namespace) -> int:
     if not args.yes:
         print(
@@ -513,6 +527,7 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int | None]] = {
     "deactivate": _deactivate,
     "reactivate": _reactivate,
     "reset-mfa": _reset_mfa,
+    "unlink": _unlink,
     "delete-user": _delete_user,
     "hubs": _hubs,
 }

@@ -138,15 +138,6 @@ class HubSettingsPatch(BaseModel):
     website: HttpUrl | None = None
     accent_color: Patch[int] = Field(default=None, ge=0, le=0xFFFFFF)
     audit_channel_id: Id | None = None
-    plugins: dict[str, dict[str, Any]] = Field(
-        default_factory=dict, description="Each package's own settings, by key."
-    )
-
-    @field_validator("plugins")
-    @classmethod
-    def _plugins(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        # They replace what is stored, so each is checked (and completed) by its package.
-        return {key: plugins.merge_settings(key, {}, patch) for key, patch in value.items()}
 
 
 class HubUpdate(BaseModel):
@@ -520,7 +511,12 @@ async def revert_settings(actor: Actor, hub: Hub, entry_id: int) -> Hub:
 async def hub_settings(actor: Actor, hub: Hub) -> HubSettings:
     """Every setting of the hub, plugins' included (needs manage_hub)."""
     await plugins.enter(actor, hub, None, Permission.MANAGE_HUB, write=False)
-    return hub.hub_settings
+    settings = hub.hub_settings
+    # Secret settings are write-only: staff see that one is set, never its value.
+    settings.plugins = {
+        key: plugins.masked_settings(key, stored) for key, stored in settings.plugins.items()
+    }
+    return settings
 
 
 async def hub_info(hub: Hub) -> HubView:

@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from importlib import import_module
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError
 
-from models import APP_LABEL, PLATFORM_MODEL_MODULES
+from models import APP_LABEL, PLATFORM_MODEL_MODULES, encryption
 from models.actor import Actor, Scope, require_scope
 from models.errors import PluginDisabled
 from models.i18n import N_, add_catalog_dir, translate
@@ -324,12 +324,44 @@ def merge_settings(key: str, stored: Mapping[str, Any], patch: Mapping[str, Any]
     if package is None or package.settings is None:
         raise ValueError(f"{key!r} is not an installed package with settings")
     try:
-        merged = package.settings.model_validate({**stored, **patch})
+        merged = package.settings.model_validate({**_unsealed(package.settings, stored), **patch})
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         where = ".".join(str(part) for part in (key, *first["loc"]))
         raise ValueError(f"{where}: {first['msg']}") from None
-    return merged.model_dump(mode="json")
+    return _sealed(merged)
+
+
+def _secret_fields(model: type[BaseModel]) -> set[str]:
+    """Fields typed SecretStr (or SecretStr | None): stored encrypted, never shown."""
+    return {
+        name
+        for name, info in model.model_fields.items()
+        if info.annotation is SecretStr or SecretStr in get_args(info.annotation)
+    }
+
+
+def _sealed(settings: BaseModel) -> dict[str, Any]:
+    data = settings.model_dump(mode="json")
+    for name in _secret_fields(type(settings)):
+        value = getattr(settings, name)
+        data[name] = None if value is None else encryption.seal(value.get_secret_value())
+    return data
+
+
+def _unsealed(model: type[BaseModel], stored: Mapping[str, Any]) -> dict[str, Any]:
+    data = dict(stored)
+    for name in _secret_fields(model):
+        if data.get(name):
+            data[name] = encryption.unseal(data[name])
+    return data
+
+
+def masked_settings(key: str, stored: Mapping[str, Any]) -> dict[str, Any]:
+    """Stored settings for staff to read: a set secret shows as "********", never its value."""
+    package = get(key)
+    secret = _secret_fields(package.settings) if package and package.settings else set()
+    return {name: ("********" if name in secret and v else v) for name, v in stored.items()}
 
 
 def settings_of(hub: Hub, key: str) -> BaseModel | None:
@@ -338,4 +370,4 @@ def settings_of(hub: Hub, key: str) -> BaseModel | None:
     if package is None or package.settings is None:
         return None
     stored = (hub.settings or {}).get("plugins", {}).get(key, {})
-    return package.settings.model_validate(stored)
+    return package.settings.model_validate(_unsealed(package.settings, stored))

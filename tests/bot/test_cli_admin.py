@@ -1,5 +1,5 @@
 """Administration from the command line: `drivershub users`, `deactivate`, `reactivate`,
-`reset-mfa`, `delete-user`, `hubs` and `rotate-encryption-key`, as an operator runs them
+`reset-mfa`, `unlink`, `delete-user`, `hubs` and `rotate-encryption-key`, as an operator runs them
 against a fresh SQLite file."""
 
 from __future__ import annotations
@@ -116,6 +116,17 @@ def test_reset_mfa_turns_it_off_once(cli: CliRunner, hub_db: Path) -> None:
     assert _refused(cli("reset-mfa", "alice")) == [
         "drivershub: This user has not turned on two-factor authentication."
     ]
+
+
+def test_unlink_disconnects_a_wrong_account_but_never_the_last_way_in(
+    cli: CliRunner, hub_db: Path
+) -> None:
+    # Alice has a password and Discord: Discord can go, the password then cannot be the last.
+    assert _ok(cli("unlink", "alice", "discord")) == [
+        "alice's discord account is disconnected; its sessions have ended"
+    ]
+    assert _row(hub_db, "SELECT discord_id FROM users WHERE id = 1") == (None,)
+    assert _refused(cli("unlink", "alice", "discord"))[0].startswith("drivershub: ")
 
 
 def test_delete_user_needs_yes_then_erases(cli: CliRunner, hub_db: Path) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 
 from models import auth, hubs, plugins
 from models.actor import SYSTEM
@@ -407,3 +407,34 @@ async def test_hub_settings_need_manage_hub(client: TestClient) -> None:
     headers = await _bearer_for(77)
     response = await client.get("/api/v1/hubs/road-kings/settings", headers=headers)
     await problem_of(response, 403, "missing_permission")
+
+
+async def test_secret_package_settings_are_write_only_and_stored_encrypted(
+    client: TestClient,
+) -> None:
+    class HookSettings(BaseModel):
+        webhook_url: SecretStr | None = None
+        username: str = "Drivers Hub"
+
+    hook = plugins.register(Package(key="hook", label="Hook", settings=HookSettings))
+    secret = "https://hooks.example.com/abc?token=s3cret"
+    try:
+        hub = await hubs.ensure_hub_for_guild(42, "Road Kings", 10)
+        headers = await _bearer_for(10)
+        url = "/api/v1/hubs/road-kings"
+        for patch in ({"webhook_url": secret}, {"username": "Dispatch"}):
+            changed = await client.patch(
+                url, json={"plugin_settings": {"hook": patch}}, headers=headers
+            )
+            assert changed.status == 200
+        raw = (await Hub.get(id=hub.id)).settings["plugins"]["hook"]
+        assert secret not in str(raw)
+        assert raw["username"] == "Dispatch"
+        shown = await (await client.get(f"{url}/settings", headers=headers)).json()
+        assert shown["plugins"]["hook"]["webhook_url"] == "********"
+        history = await (await client.get(f"{url}/settings/history", headers=headers)).text()
+        assert "s3cret" not in history
+        settings = plugins.settings_of(await Hub.get(id=hub.id), "hook")
+        assert settings.webhook_url.get_secret_value() == secret  # type: ignore[union-attr]
+    finally:
+        plugins.unregister(hook.key)
