@@ -128,7 +128,11 @@ def add_key(directory: Path) -> Path:
     """Write a new random key; it seals from now on, the older ones still unseal."""
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = os.urandom(KEY_BYTES)
-    path = directory / f"{int(time.time() * 1000)}-{key_id(key)}.key"
+    # Names sort by their millisecond stamp: a key added within the same millisecond as the
+    # newest one must still sort after it, or the older key would keep sealing.
+    stamps = [int(p.name.split("-", 1)[0]) for p in directory.glob("*.key")]
+    stamp = max([int(time.time() * 1000), *(s + 1 for s in stamps)])
+    path = directory / f"{stamp}-{key_id(key)}.key"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as fh:
         fh.write(base64.urlsafe_b64encode(key).decode() + "\n")
