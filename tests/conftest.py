@@ -27,6 +27,17 @@ from tests.fakediscord.fixtures import fake_discord_session, patch_discord_py
 
 TEST_DATABASE_URL = os.environ.get("DRIVERSHUB_TEST_DATABASE_URL", "")
 TEST_CACHE_URL = os.environ.get("DRIVERSHUB_TEST_CACHE_URL", "memory://")
+# The second pass of .ci/run: only tests whose outcome can depend on the database backend.
+BACKEND_ONLY = os.environ.get("DRIVERSHUB_TEST_BACKEND_ONLY") == "1"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not BACKEND_ONLY:
+        return
+    independent = [item for item in items if item.get_closest_marker("backend_independent")]
+    if independent:
+        config.hook.pytest_deselected(items=independent)
+        items[:] = [item for item in items if item not in independent]
 
 
 async def _create_pg_database(url: str) -> tuple[str, str]:

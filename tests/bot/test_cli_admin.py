@@ -15,6 +15,9 @@ import pytest
 from models.encryption import key_id, load_sealer
 from tests.bot.conftest import CliRunner
 
+# Runs its own SQLite or no database at all: the PostgreSQL pass of .ci/run leaves it out.
+pytestmark = pytest.mark.backend_independent
+
 DISCORD_ID = 111_222_333_444_555_666
 
 

@@ -9,6 +9,9 @@ import pytest
 
 from core.config import ConfigError, effective_config, load_settings, mask_url
 
+# Runs its own SQLite or no database at all: the PostgreSQL pass of .ci/run leaves it out.
+pytestmark = pytest.mark.backend_independent
+
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:

@@ -128,6 +128,7 @@ def _assert_clean_exit(process: Process) -> str:
     return stderr
 
 
+@pytest.mark.backend_independent
 def test_run_without_a_token_serves_the_api_and_stops_on_sigterm(spawn: Spawner) -> None:
     metrics_port = free_port()
     process = spawn("run", DRIVERSHUB_METRICS__LISTEN=f"127.0.0.1:{metrics_port}")
@@ -168,6 +169,7 @@ def test_run_without_a_token_serves_the_api_and_stops_on_sigterm(spawn: Spawner)
     assert "no Discord token" in no_bot[0]
 
 
+@pytest.mark.backend_independent
 def test_sigterm_lets_a_request_in_flight_finish(spawn: Spawner) -> None:
     process = spawn("run", code=SLOW_READY)
     deadline = time.monotonic() + START_TIMEOUT
@@ -264,6 +266,7 @@ def _gone(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc")
+@pytest.mark.backend_independent
 def test_web_concurrency_runs_workers_sharing_one_port(spawn: Spawner) -> None:
     process = spawn("web", WEB_CONCURRENCY="2")
     workers = _workers(process)
@@ -292,6 +295,7 @@ def _requests_counted(text: str, route: str) -> float:
 
 
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc")
+@pytest.mark.backend_independent
 def test_metrics_of_web_workers_count_every_workers_requests(
     spawn: Spawner, tmp_path: Path
 ) -> None:
@@ -319,6 +323,7 @@ def test_metrics_of_web_workers_count_every_workers_requests(
 
 
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc")
+@pytest.mark.backend_independent
 def test_a_dying_worker_stops_the_service_with_an_error(spawn: Spawner) -> None:
     process = spawn("web", WEB_CONCURRENCY="2")
     first, second = _workers(process)
@@ -328,6 +333,7 @@ def test_a_dying_worker_stops_the_service_with_an_error(spawn: Spawner) -> None:
     assert "a web worker stopped unexpectedly" in process.stderr()
 
 
+@pytest.mark.backend_independent
 def test_web_concurrency_must_be_a_positive_integer(cli: CliRunner) -> None:
     result = cli("web", WEB_CONCURRENCY="abc")
     assert result.returncode == 2

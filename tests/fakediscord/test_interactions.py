@@ -8,7 +8,7 @@ from . import FakeDiscord, ScenarioError
 from ._testbot import HubBot
 from .fixtures import running_bot
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
+pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.backend_independent]
 
 
 async def test_bot_connects_and_receives_its_guilds(fake_discord: FakeDiscord) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from . import FakeDiscord
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
+pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.backend_independent]
 REDIRECT = "https://hub.example.com/callback"
 VERIFIER = "v" * 50
 

@@ -10,7 +10,7 @@ from . import FakeDiscord
 from ._testbot import HubBot, ShardedHubBot
 from .fixtures import running_bot
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
+pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.backend_independent]
 SEND = "POST /channels/{channel_id}/messages"
 
 
