@@ -15,6 +15,9 @@ import pytest
 
 from core.migration_freeze import FreezeError, freeze_migration
 
+# Runs no database at all: the PostgreSQL pass of .ci/run leaves it out.
+pytestmark = pytest.mark.backend_independent
+
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 # Spelled out here rather than imported from the freezer, so this test checks it independently.
 PROJECT_PACKAGES = {"core", "models", "bot", "web", "cogs", "tests"}
@@ -46,9 +49,6 @@ from tortoise import migrations
 from tortoise.migrations import operations as ops
 from tests.test_migration_history import Level, Status, default_tags
 from tortoise import fields
-
-# Runs its own SQLite or no database at all: the PostgreSQL pass of .ci/run leaves it out.
-pytestmark = pytest.mark.backend_independent
 
 class Migration(migrations.Migration):
     operations = [
