@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 from itertools import takewhile
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -29,6 +30,16 @@ from models.encryption import parse_keys
 
 CONFIG_ENV = "DRIVERSHUB_CONFIG"
 DEFAULT_CONFIG_FILE = Path("config.toml")
+
+
+def _http_base(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("must be an http(s) URL")
+    return value.rstrip("/")
+
+
+# The base URL of a remote API: http(s), without a trailing slash.
+HttpBase = Annotated[str, AfterValidator(_http_base)]
 
 
 class Section(BaseModel):
@@ -56,19 +67,12 @@ class OAuthSettings(Section):
 
 class DiscordSettings(Section):
     token: SecretStr | None = None
-    api_base: str = "https://discord.com/api/v10"
+    api_base: HttpBase = "https://discord.com/api/v10"
     members_intent: bool = True
     shard_count: int | None = Field(default=None, ge=1)
     shard_ids: list[int] | None = None
     sync_commands: bool = True
     oauth: OAuthSettings = OAuthSettings()
-
-    @field_validator("api_base")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http(s) URL")
-        return value.rstrip("/")
 
 
 class DatabaseSettings(Section):
@@ -166,14 +170,7 @@ class SteamSettings(Section):
     openid_endpoint: str = "https://steamcommunity.com/openid/login"
     # A Steam Web API key: with one, new Steam users get their persona name as username.
     api_key: SecretStr | None = None
-    api_base: str = "https://api.steampowered.com"
-
-    @field_validator("api_base")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http(s) URL")
-        return value.rstrip("/")
+    api_base: HttpBase = "https://api.steampowered.com"
 
 
 class SmtpSettings(Section):

@@ -157,7 +157,7 @@ def _hub_state(hub: Hub) -> HubState:
         public=hub.public,
         guild_id=str(hub.guild_id) if hub.guild_id else None,
         members=hub.member_total,  # type: ignore[attr-defined]  # annotated below
-        plugins=[key for key in plugins.plugin_keys() if key in hub.plugins],
+        plugins=plugins.enabled_plugins(hub),
         created_at=hub.created_at,
     )
 

@@ -373,7 +373,7 @@ async def _view(hub: Hub) -> HubView:
         language=hub.language,  # type: ignore[arg-type]
         distance_unit=hub.distance_unit,  # type: ignore[arg-type]
         timezone=hub.timezone,
-        plugins=[key for key in plugins.plugin_keys() if key in hub.plugins],
+        plugins=plugins.enabled_plugins(hub),
         members=await member_count(hub),
         description=settings.description,
         website=str(settings.website) if settings.website else None,

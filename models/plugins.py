@@ -193,6 +193,11 @@ def plugin_keys() -> list[str]:
     return [p.key for p in packages() if not p.core]
 
 
+def enabled_plugins(hub: Hub) -> list[str]:
+    """The installed plugins the hub has on, in declaration order (unknown keys left out)."""
+    return [key for key in plugin_keys() if key in hub.plugins]
+
+
 def default_plugins() -> list[str]:
     """A new hub starts with these plugins on; staff turn off what they do not use."""
     return [p.key for p in packages() if not p.core and p.default_on]

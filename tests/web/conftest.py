@@ -8,7 +8,9 @@ lets a test add throwaway routes before the app starts, and yields a started `Te
 from __future__ import annotations
 
 import contextlib
+import re
 import socket
+import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -109,3 +111,18 @@ async def problem_of(response: Any, status: int, code: str | None) -> dict[str, 
     assert body["title"]
     assert body["detail"]
     return body
+
+
+def fill_path(path: str, hub: str = "road-kings") -> str:
+    """A path template with plausible values: the hub's slug, a UUID for session ids, else 1.
+
+    The OpenAPI walks use it: gates must refuse before an id is even looked up.
+    """
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name == "hub":
+            return hub
+        return str(uuid.uuid4()) if "session" in name else "1"
+
+    return re.sub(r"{(\w+)}", value, path)

@@ -7,8 +7,6 @@ write that succeeded is saved (its cache invalidation failing does not fail it).
 
 from __future__ import annotations
 
-import re
-import uuid
 from collections.abc import Callable
 
 from aiohttp import ClientResponse
@@ -18,30 +16,21 @@ from tortoise import Tortoise
 from models import auth, hubs, plugins
 from models.hubs import Hub
 from models.users import User
-from tests.web.conftest import problem_of
+from tests.web.conftest import fill_path, problem_of
 
 API = "/api/v1"
-PATH_VALUES = {"hub": "road-kings"}
 # Last: they end every session or the account, which would turn the rest into 401s.
 ENDING = {("POST", f"{API}/auth/logout-everywhere"), ("DELETE", f"{API}/users/@me")}
 
 Operation = tuple[str, str]
 
 
-def _fill(path: str) -> str:
-    def value(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name in PATH_VALUES:
-            return PATH_VALUES[name]
-        return str(uuid.uuid4()) if "session" in name else "1"
-
-    return re.sub(r"{(\w+)}", value, path)
-
-
 async def _operations(client: TestClient) -> list[Operation]:
     document = await (await client.get(f"{API}/openapi.json")).json()
     walk = [
-        (method.upper(), _fill(path)) for path, item in document["paths"].items() for method in item
+        (method.upper(), fill_path(path))
+        for path, item in document["paths"].items()
+        for method in item
     ]
     return sorted(walk, key=lambda operation: operation in ENDING)
 
