@@ -79,7 +79,7 @@ class Actor:
 SYSTEM = Actor(user_id=None, is_superuser=True, channel=Channel.SYSTEM)
 
 
-def discord_actor(user_id: int, discord_id: int, is_superuser: bool) -> Actor:
+def discord_actor(user_id: int | None, discord_id: int, is_superuser: bool) -> Actor:
     """A user behind a Discord interaction: Discord authenticated them just now."""
     return Actor(
         user_id,

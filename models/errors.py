@@ -79,7 +79,7 @@ class PluginDisabled(NotFound):
     """The hub turned the plugin off: its routes and commands act as if it did not exist."""
 
     code = "plugin_disabled"
-    default_message = N_("The {plugin} plugin is turned off in this hub.")
+    default_message = N_("The {plugin_label} plugin is turned off in this hub.")
 
 
 class Conflict(DomainError):

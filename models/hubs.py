@@ -25,7 +25,7 @@ from models.members import Member, MemberStatus
 from models.pagination import Page, PageQuery, paginate
 from models.permissions import Permission
 from models.text import Name, Text
-from models.validation import Id, Patch, validate
+from models.validation import Id, Patch, Problem, validate
 
 DistanceUnit = Literal["km", "mi"]
 Language = Literal["en", "de"]
@@ -90,7 +90,10 @@ def _timezones() -> frozenset[str]:
 
 def check_timezone(value: str) -> str:
     if value not in _timezones():
-        raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Berlin)")
+        raise Problem(
+            N_("unknown time zone {value} (use an IANA name such as Europe/Berlin)"),
+            value=repr(value),
+        )
     return value
 
 
@@ -109,9 +112,9 @@ def _known_plugins(value: dict[str, bool] | None) -> dict[str, bool] | None:
     for key in sorted(set(value or {}) - set(plugins.plugin_keys())):
         package = plugins.get(key)
         if package is not None and package.core:
-            raise ValueError(f"{key} is a core package: it is always on")
+            raise Problem(N_("{key} is a core package: it is always on"), key=key)
         known = ", ".join(plugins.plugin_keys()) or "none"
-        raise ValueError(f"unknown plugin {key!r} (installed: {known})")
+        raise Problem(N_("unknown plugin {key} (installed: {known})"), key=repr(key), known=known)
     return value
 
 

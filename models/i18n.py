@@ -65,10 +65,56 @@ def catalog(language: str) -> dict[str, str]:
     return merged
 
 
-def translate(message: str, locale: str | None = None, **params: Any) -> str:
+class Lazy:
+    """A text translated only when rendered: a message and its parameters (which may be lazy).
+
+    Errors and notifications carry these, so one error reads in the reader's language
+    wherever it is shown (a German ephemeral reply, an English problem+json), and
+    `str()` gives the English text for logs.
+    """
+
+    __slots__ = ("message", "params")
+
+    def __init__(self, message: str, /, **params: Any) -> None:
+        self.message = message
+        self.params = params
+
+    def render(self, locale: str | None) -> str:
+        return translate(self.message, locale, **self.params)
+
+    def __str__(self) -> str:
+        return self.render(DEFAULT_LANGUAGE)
+
+    def __repr__(self) -> str:
+        return f"Lazy({self.message!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Lazy) and (self.message, self.params) == (
+            other.message,
+            other.params,
+        )
+
+    def __hash__(self) -> int:
+        return hash(self.message)
+
+
+def render(value: Any, locale: str | None) -> Any:
+    """`value` with every Lazy inside it (lists and dicts too) rendered for `locale`."""
+    if isinstance(value, Lazy):
+        return value.render(locale)
+    if isinstance(value, list | tuple):
+        return [render(item, locale) for item in value]
+    if isinstance(value, dict):
+        return {key: render(item, locale) for key, item in value.items()}
+    return value
+
+
+def translate(message: str, locale: str | None = None, /, **params: Any) -> str:
     """Translate `message` into the language of `locale` and fill its placeholders."""
     text = catalog(language_of(locale)).get(message, message)
-    return text.format(**params) if params else text
+    if not params:
+        return text
+    return text.format(**{key: render(value, locale) for key, value in params.items()})
 
 
 def placeholders(message: str) -> set[str]:

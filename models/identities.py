@@ -4,6 +4,8 @@ and the one-time login links the bot sends in a DM."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
 from enum import StrEnum
 
 from tortoise.exceptions import IntegrityError
@@ -229,6 +231,20 @@ async def exchange_login_ticket(secret: str, *, user_agent: str = "", ip: str = 
     user = await User.get(id=ticket.user_id)
     method = str(ticket.data.get("method", "link"))
     return await auth.complete_login(user, method, user_agent=user_agent, ip=ip)
+
+
+async def login_link(discord_id: int, *, base_url: str, ttl: int) -> tuple[str, datetime]:
+    """A one-time link that logs the Discord user into the website, and when it expires.
+
+    Minted when the bot answers /login: it goes into that ephemeral answer only, so no
+    outbox row or DM holds it, and it works for users whose DMs are closed.
+    """
+    user = await User.get_or_none(discord_id=discord_id)
+    if user is None:
+        raise NotFound(N_("That user does not exist."), code="user_not_found")
+    ticket = await auth.issue_ticket(user.id, LOGIN_TICKET, ttl, {"method": "link"})
+    url = f"{base_url.rstrip('/')}/login/link?{urlencode({'ticket': ticket})}"
+    return url, auth.now() + timedelta(seconds=ttl)
 
 
 async def send_login_link(

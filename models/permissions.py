@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from models import plugins
 from models.actor import Actor
 from models.errors import Forbidden
-from models.i18n import N_
+from models.i18n import N_, Lazy
 
 if TYPE_CHECKING:
     from models.hubs import Hub
@@ -35,6 +35,12 @@ PLATFORM_PERMISSIONS: dict[str, str] = {
 def permission_catalog() -> dict[str, str]:
     """Every permission a role can hold, with its label: the platform's and every package's."""
     return {**PLATFORM_PERMISSIONS, **plugins.package_permissions()}
+
+
+def permission_label(permission: str) -> Lazy | str:
+    """What people read for a permission key: its translated label (the key if unknown)."""
+    label = permission_catalog().get(permission)
+    return Lazy(label) if label else permission
 
 
 # Higher than any role position: the rank of a Discord administrator, below only the
@@ -89,9 +95,10 @@ async def authorize(
     grant = await grant_of(actor, hub)
     if not grant.has(permission):
         raise Forbidden(
-            N_("You need the {permission} permission in this hub."),
+            N_("You need the “{permission_label}” permission in this hub."),
             code="missing_permission",
             permission=str(permission),
+            permission_label=permission_label(permission),
         )
     if over_rank is not None and not grant.unrestricted and over_rank >= grant.rank:
         raise Forbidden(

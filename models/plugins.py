@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError
 from models import APP_LABEL, PLATFORM_MODEL_MODULES, encryption
 from models.actor import Actor, Scope, require_scope
 from models.errors import PluginDisabled
-from models.i18n import N_, add_catalog_dir, translate
+from models.i18n import N_, Lazy, add_catalog_dir, translate
 from models.outbox import OutboxKind
 
 if TYPE_CHECKING:
@@ -300,7 +300,8 @@ def is_enabled(hub: Hub, key: str) -> bool:
 def require_enabled(hub: Hub, key: str) -> Package:
     package = get(key)
     if package is None or not is_enabled(hub, key):
-        raise PluginDisabled(plugin=key)
+        label = Lazy(package.label) if package is not None else key
+        raise PluginDisabled(plugin=key, plugin_label=label)
     return package
 
 

@@ -14,6 +14,9 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
 
+from models.i18n import N_
+from models.validation import Problem
+
 # Letters (category Lo/So) that render as blank space and are used to fake empty names.
 _BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 # Categories that show nothing by themselves: controls, format characters (zero-width space,
@@ -49,9 +52,11 @@ def _check_controls(value: str, *, multiline: bool) -> None:
     allowed = _TEXT_CONTROLS if multiline else frozenset()
     for char in value:
         if unicodedata.category(char) == "Cc" and char not in allowed:
-            raise ValueError(f"must not contain control characters (found U+{ord(char):04X})")
+            raise Problem(
+                N_("must not contain control characters (found {char})"), char=f"U+{ord(char):04X}"
+            )
         if char in "\u2028\u2029" and not multiline:  # line and paragraph separators
-            raise ValueError("must be a single line")
+            raise Problem(N_("must be a single line"))
 
 
 def clean_name(value: str) -> str:
@@ -61,7 +66,7 @@ def clean_name(value: str) -> str:
     value = unicodedata.normalize("NFC", value)
     name = _EDGES.sub("", value)
     if value.strip() and not any(map(is_visible, name)):  # more than blanks, nothing to see
-        raise ValueError("must contain a visible character")
+        raise Problem(N_("must contain a visible character"))
     return name
 
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, GetCoreSchemaHandler, ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError, core_schema
 
 from models.errors import Invalid
-from models.i18n import N_
+from models.i18n import N_, Lazy, render
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -57,26 +57,102 @@ def _no_default(schema: dict[str, Any]) -> None:
 Patch = Annotated[T | None, _NotNull(), Field(json_schema_extra=_no_default)]
 
 
-def _message(text: str) -> str:
-    # Our own validators raise ValueError; pydantic prefixes their text with its class name.
-    return text.removeprefix("Value error, ")
+class Problem(ValueError):
+    """What our own validators raise: a translatable message and its parameters.
+
+    pydantic keeps the exception, so `invalid` can show it in the reader's language.
+    """
+
+    def __init__(self, message: str, /, **params: Any) -> None:
+        self.lazy = Lazy(message, **params)
+        super().__init__(str(self.lazy))
+
+
+# pydantic's error types we show in the reader's language; their English texts are pydantic's
+# own. Placeholders are filled from the error's context. Any other type keeps pydantic's text.
+_FIELD_MESSAGES: dict[str, str] = {
+    "missing": N_("This field is required."),
+    "not_null": N_("Cannot be null: leave the field out to keep it."),
+    "extra_forbidden": N_("This field is not allowed."),
+    "string_type": N_("Must be text."),
+    "string_too_short": N_("Must be at least {min_length} characters long."),
+    "string_too_long": N_("Must be at most {max_length} characters long."),
+    "string_pattern_mismatch": N_("Has the wrong format."),
+    "too_short": N_("Needs at least {min_length} items."),
+    "too_long": N_("Takes at most {max_length} items."),
+    "int_type": N_("Must be a whole number."),
+    "int_parsing": N_("Must be a whole number."),
+    "int_from_float": N_("Must be a whole number."),
+    "float_type": N_("Must be a number."),
+    "float_parsing": N_("Must be a number."),
+    "bool_type": N_("Must be yes or no."),
+    "bool_parsing": N_("Must be yes or no."),
+    "greater_than": N_("Must be greater than {gt}."),
+    "greater_than_equal": N_("Must be at least {ge}."),
+    "less_than": N_("Must be less than {lt}."),
+    "less_than_equal": N_("Must be at most {le}."),
+    "literal_error": N_("Must be one of: {expected}."),
+    "enum": N_("Must be one of: {expected}."),
+    "url_parsing": N_("Must be a valid URL."),
+    "url_type": N_("Must be a valid URL."),
+    "url_scheme": N_("Must be a valid URL."),
+    "datetime_parsing": N_("Must be a date and time, e.g. 2026-05-01T18:00:00Z."),
+    "datetime_type": N_("Must be a date and time, e.g. 2026-05-01T18:00:00Z."),
+    "datetime_from_date_parsing": N_("Must be a date and time, e.g. 2026-05-01T18:00:00Z."),
+    "date_parsing": N_("Must be a date, e.g. 2026-05-01."),
+    "date_type": N_("Must be a date, e.g. 2026-05-01."),
+    "dict_type": N_("Must be an object."),
+    "list_type": N_("Must be a list."),
+    "model_type": N_("Must be an object."),
+    "model_attributes_type": N_("Must be an object."),
+}
+
+
+def _field_message(error: Any) -> Lazy | str:
+    """One pydantic error as a text the reader's language can render."""
+    context = error.get("ctx") or {}
+    cause = context.get("error")
+    if isinstance(cause, Problem):
+        return cause.lazy
+    template = _FIELD_MESSAGES.get(error["type"])
+    if template is None:
+        # Our own plain ValueErrors; pydantic prefixes their text with its class name.
+        return str(error["msg"]).removeprefix("Value error, ")
+    return Lazy(template, **{k: str(v) for k, v in context.items() if k != "error"})
 
 
 def invalid(exc: ValidationError) -> Invalid:
-    """One `Invalid` naming every bad field (the web adds the list as `errors`)."""
+    """One `Invalid` naming every bad field (the web adds the list as `errors`).
+
+    The messages are lazy: an ephemeral reply renders them in the user's language, a
+    problem+json in the request's.
+    """
     errors = [
-        {"field": ".".join(str(p) for p in e["loc"]) or None, "message": _message(e["msg"])}
-        for e in exc.errors(include_url=False, include_context=False, include_input=False)
+        {"field": ".".join(str(p) for p in e["loc"]) or None, "message": _field_message(e)}
+        for e in exc.errors(include_url=False, include_context=True, include_input=False)
     ]
-    details = "; ".join(
-        f"{e['field']}: {e['message']}" if e["field"] else e["message"] for e in errors
-    )
+    details = [
+        Lazy(N_("{field}: {message}"), field=e["field"], message=e["message"])
+        if e["field"]
+        else e["message"]
+        for e in errors
+    ]
     return Invalid(
         N_("Some fields are not valid: {details}"),
         code="validation_failed",
-        details=details,
+        details=Joined(details),
         errors=errors,
     )
+
+
+class Joined(Lazy):
+    """Several lazy texts shown as one, separated by semicolons."""
+
+    def __init__(self, parts: list[Lazy | str]) -> None:
+        super().__init__("", parts=parts)
+
+    def render(self, locale: str | None) -> str:
+        return "; ".join(str(render(part, locale)) for part in self.params["parts"])
 
 
 def field_error(loc: tuple[str | int, ...], message: str) -> Invalid:

@@ -228,7 +228,8 @@ async def test_without_post_shouts_reading_works_and_posting_is_403(client: Test
     assert (await client.get(URL, headers=headers)).status == 200
     refused = await client.post(URL, json={"text": "Hi"}, headers=headers)
     body = await problem_of(refused, 403, "missing_permission")
-    assert "post_shouts" in body["detail"]
+    assert body["permission"] == "post_shouts"
+    assert "“Post to the shoutbox”" in body["detail"]  # the label, never the raw key
     # The permission is checked before the body is read: no 422 for a bad one.
     await problem_of(await client.post(URL, data=b"{", headers=headers), 403, None)
     assert await Shout.all().count() == 0
@@ -315,9 +316,9 @@ async def test_shout_post_is_refused_in_the_users_language_when_the_plugin_is_of
         german = await alice.run("shout post", guild=guild, text="Hallo")
         english = await owner.run("shout post", guild=guild, text="Hello")
     assert german.ephemeral
-    assert german.content == "Das Plugin shoutbox ist in diesem Hub ausgeschaltet."
+    assert german.content == "Das Plugin Pinnwand ist in diesem Hub ausgeschaltet."
     assert english.ephemeral
-    assert english.content == "The shoutbox plugin is turned off in this hub."
+    assert english.content == "The Shoutbox plugin is turned off in this hub."
     assert await Shout.all().count() == 0
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from models.errors import DomainError
-from models.i18n import translate
+from models.i18n import render, translate
 
 PROBLEM_TYPE = "application/problem+json"
 
@@ -74,8 +74,11 @@ def language(request: web.Request) -> str | None:
 
 
 def from_domain(request: web.Request, error: DomainError) -> web.Response:
-    detail = translate(error.message, language(request), **error.params)
-    extensions = {k: v for k, v in error.params.items() if f"{{{k}}}" not in error.message}
+    locale = language(request)
+    detail = translate(error.message, locale, **error.params)
+    extensions = {
+        k: render(v, locale) for k, v in error.params.items() if f"{{{k}}}" not in error.message
+    }
     headers = None
     if error.status == 429 and "seconds" in error.params:
         headers = {"Retry-After": str(error.params["seconds"])}

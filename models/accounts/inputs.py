@@ -9,10 +9,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from models.accounts.emails import EMAIL_PATTERN
 from models.hubs import check_timezone
-from models.i18n import LANGUAGES
+from models.i18n import LANGUAGES, N_
 from models.passwords import MAX_LENGTH, MIN_LENGTH
 from models.text import Name
-from models.validation import Patch
+from models.validation import Patch, Problem
 
 # Inputs
 
@@ -25,7 +25,7 @@ def canonical_email(value: str) -> str:
 def normalize_email(value: str) -> str:
     value = canonical_email(value)
     if len(value) > 254 or not EMAIL_PATTERN.fullmatch(value) or _has_controls(value):
-        raise ValueError("not a valid e-mail address")
+        raise Problem(N_("not a valid e-mail address"))
     return value
 
 
@@ -48,7 +48,7 @@ def check_password(password: str, *identities: str | None) -> None:
     """A password may not be the account's e-mail address or username."""
     lowered = password.strip().lower()
     if any(i and lowered == i.strip().lower() for i in identities):
-        raise ValueError("the password must differ from your e-mail address and username")
+        raise Problem(N_("the password must differ from your e-mail address and username"))
 
 
 class Registration(BaseModel):
@@ -113,7 +113,7 @@ class Reauthentication(BaseModel):
     @model_validator(mode="after")
     def _one_given(self) -> Self:
         if self.password is None and self.code is None:
-            raise ValueError("send your password or a code")
+            raise Problem(N_("send your password or a code"))
         return self
 
 
@@ -124,7 +124,7 @@ class SensitiveConfirm(BaseModel):
 
 def _language(value: str | None) -> str | None:
     if value is not None and value not in LANGUAGES:
-        raise ValueError(f"must be one of {', '.join(LANGUAGES)}")
+        raise Problem(N_("must be one of {choices}"), choices=", ".join(LANGUAGES))
     return value
 
 
