@@ -11,6 +11,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.answer import stop_watching, watch_deadline
 from bot.context import load_context
 from bot.errors import handle_error
 from bot.i18n import CatalogTranslator
@@ -21,20 +22,32 @@ log = logging.getLogger(__name__)
 
 
 class HubTree(app_commands.CommandTree):
-    """Runs the shared context loader before every command and the one error policy after."""
+    """Runs the shared context loader before every command and the one error policy after.
+
+    discord.py leaves the interaction unanswered when `interaction_check` returns False or
+    raises anything but an AppCommandError, so every failure here is answered first.
+    """
 
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
-        await load_context(interaction)
+        try:
+            await load_context(interaction)
+        except Exception as exc:  # answered by the one error policy, never left hanging
+            await handle_error(interaction, exc)
+            return False
+        command = interaction.command
+        public = command is not None and command.extras.get("public", False)
+        watch_deadline(interaction, ephemeral=not public)
         return True
 
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError, /
     ) -> None:
+        stop_watching(interaction)
         await handle_error(interaction, error)
 
 
 # The platform's own commands; every package's cog comes from the registry.
-PLATFORM_COGS = ("cogs.hub", "cogs.account")
+PLATFORM_COGS = ("cogs.hub", "cogs.account", "cogs.help")
 
 
 def cog_modules() -> list[str]:
@@ -96,6 +109,11 @@ class DriversHubBot(commands.AutoShardedBot):
         await kv.set_value(key, digest)
         log.info("synced %d application commands", len(payload))
         return True
+
+    async def on_app_command_completion(
+        self, interaction: discord.Interaction, command: app_commands.Command[Any, ..., Any]
+    ) -> None:
+        stop_watching(interaction)
 
     # Guild lifecycle: a guild is a hub.
 

@@ -25,6 +25,8 @@ async def load_context(interaction: discord.Interaction) -> Context:
     """
     if "context" in interaction.extras:
         return interaction.extras["context"]
+    if interaction.type is discord.InteractionType.autocomplete:
+        return await _read_only_context(interaction)
     author = interaction.user
     user = await users.user_for_discord(
         author.id, author.name, author.display_avatar.url if author.avatar else ""
@@ -44,5 +46,23 @@ async def load_context(interaction: discord.Interaction) -> Context:
         )
     # A deactivated account keeps no platform power, in Discord either.
     context = Context(discord_actor(user.id, author.id, user.is_superuser and user.is_active), hub)
+    interaction.extras["context"] = context
+    return context
+
+
+async def _read_only_context(interaction: discord.Interaction) -> Context:
+    """The context of an autocomplete, which fires on every keystroke: reads only, no writes.
+
+    A user or hub not stored yet is simply absent; the command itself records them.
+    """
+    author = interaction.user
+    user = await users.User.get_or_none(discord_id=author.id)
+    if user is not None:
+        interaction.extras["user_locale"] = user.locale
+    hub = None
+    if interaction.guild_id is not None:
+        hub = await hubs.Hub.get_or_none(guild_id=interaction.guild_id, active=True)
+    superuser = user is not None and user.is_superuser and user.is_active
+    context = Context(discord_actor(user.id if user else None, author.id, superuser), hub)
     interaction.extras["context"] = context
     return context

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import discord
 from discord import app_commands
 
+from bot.answer import answer
 from bot.i18n import locale_of, t
 from bot.plugin import Refused
 from models.errors import DomainError
@@ -19,10 +23,12 @@ log = logging.getLogger(__name__)
 async def reply_ephemeral(interaction: discord.Interaction, text: str) -> None:
     """Answer privately, whether or not the interaction was already acknowledged."""
     try:
-        if interaction.response.is_done():
-            await interaction.followup.send(text, ephemeral=True)
-        else:
-            await interaction.response.send_message(text, ephemeral=True)
+        if interaction.type is discord.InteractionType.autocomplete:
+            # An autocomplete can only answer choices: offer none rather than fail.
+            if not interaction.response.is_done():
+                await interaction.response.autocomplete([])
+            return
+        await answer(interaction, text, ephemeral=True)
     except discord.HTTPException:
         log.warning("could not deliver an error reply to interaction %s", interaction.id)
 
@@ -54,7 +60,7 @@ async def handle_error(interaction: discord.Interaction, error: Exception) -> No
         error = error.original
     text = describe(interaction, error)
     if text is None:
-        reference = uuid.uuid4().hex[:8]
+        reference = _reference()
         log.error(
             "unexpected error in interaction %s (reference %s)",
             interaction.id,
@@ -67,3 +73,30 @@ async def handle_error(interaction: discord.Interaction, error: Exception) -> No
             reference=reference,
         )
     await reply_ephemeral(interaction, text)
+
+
+Choices = list[app_commands.Choice[Any]]
+
+
+def safe_autocomplete(
+    func: Callable[..., Awaitable[Choices]],
+) -> Callable[..., Awaitable[Choices]]:
+    """Wrap an autocomplete callback: a failure offers no choices instead of no answer.
+
+    discord.py only logs an autocomplete's exception and never answers it, so the user sees
+    "Loading options failed". The bug is still logged, with a reference.
+    """
+
+    @functools.wraps(func)
+    async def wrapper(*args: Any) -> Choices:
+        try:
+            return await func(*args)
+        except Exception:
+            log.exception("autocomplete %s failed (reference %s)", func.__qualname__, _reference())
+            return []
+
+    return wrapper
+
+
+def _reference() -> str:
+    return uuid.uuid4().hex[:8]

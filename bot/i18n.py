@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import discord
+from babel.numbers import format_decimal
 from discord import app_commands
 
 from models.i18n import DEFAULT_LANGUAGE, catalog, language_of, translate
@@ -34,3 +35,8 @@ def locale_of(interaction: discord.Interaction) -> str:
 def t(interaction: discord.Interaction, message: str, **params: Any) -> str:
     """Translate `message` for the person behind `interaction`."""
     return translate(message, locale_of(interaction), **params)
+
+
+def number(interaction: discord.Interaction, value: float) -> str:
+    """A number as the reader writes it (1,234 in English, 1.234 in German)."""
+    return format_decimal(value, locale=language_of(locale_of(interaction)))

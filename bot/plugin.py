@@ -7,7 +7,7 @@ policy in bot/errors.py).
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import discord
 from discord import app_commands
@@ -28,13 +28,26 @@ class Refused(app_commands.CheckFailure):
 
 
 class PluginCog(commands.GroupCog):
-    """Subclass with `plugin = "<registry key>"` and the usual `group_name=` arguments."""
+    """Subclass with `plugin = "<registry key>"` and the usual `group_name=` arguments.
 
-    plugin: ClassVar[str]
+    `plugin = None` is a platform group (always on). A package with staff commands adds a
+    second cog for its staff group, decorated with `bot.staff.staff("manage_events")`.
+    `dynamic_items` lists the package's persistent components (bot.components.HubItem
+    subclasses); they are registered while the cog is loaded.
+    """
+
+    plugin: ClassVar[str | None]
+    dynamic_items: ClassVar[tuple[type[discord.ui.DynamicItem[Any]], ...]] = ()
 
     def __init__(self, bot: commands.Bot) -> None:
         self.bot = bot
         super().__init__()
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(*self.dynamic_items)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(*self.dynamic_items)
 
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
         await self.hub(interaction)
@@ -45,6 +58,8 @@ class PluginCog(commands.GroupCog):
         context = await load_context(interaction)
         if context.hub is None:
             raise app_commands.NoPrivateMessage()
+        if self.plugin is None:
+            return context.hub
         try:
             plugins.require_enabled(context.hub, self.plugin)
         except DomainError as exc:

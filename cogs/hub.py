@@ -9,11 +9,15 @@ from discord import app_commands
 from discord.app_commands import locale_str as _T  # noqa: N812 - the gettext-style marker
 from discord.ext import commands
 
+from bot.answer import answer
 from bot.context import load_context
-from bot.i18n import t
+from bot.errors import safe_autocomplete
+from bot.i18n import number, t
+from bot.plugin import PluginCog
+from bot.staff import staff
 from models import hubs
 from models import plugins as registry
-from models.hubs import Hub, HubUpdate, HubView
+from models.hubs import HubUpdate, HubView
 from models.i18n import LANGUAGES, N_
 from models.permissions import Permission
 from models.validation import validate
@@ -31,7 +35,7 @@ def hub_embed(interaction: discord.Interaction, view: HubView) -> discord.Embed:
     if view.description:
         embed.description = view.description[:4096]
     plugins = ", ".join(plugin_label(interaction, key) for key in view.plugins)
-    embed.add_field(name=t(interaction, N_("Members")), value=str(view.members))
+    embed.add_field(name=t(interaction, N_("Members")), value=number(interaction, view.members))
     embed.add_field(name=t(interaction, N_("Language")), value=LANGUAGES[view.language])
     embed.add_field(
         name=t(interaction, N_("Distance unit")),
@@ -52,28 +56,36 @@ def plugin_label(interaction: discord.Interaction, key: str) -> str:
     return t(interaction, package.label) if package is not None else key
 
 
-async def current_hub(interaction: discord.Interaction) -> Hub:
-    context = await load_context(interaction)
-    if context.hub is None:
-        raise app_commands.NoPrivateMessage()
-    return context.hub
-
-
 @app_commands.guild_only()  # a hub is a server's; Discord hides /hub in DMs
-class HubCog(
-    commands.GroupCog, group_name=_T("hub"), group_description=_T("Your trucking company's hub")
-):
-    def __init__(self, bot: commands.Bot) -> None:
-        self.bot = bot
-        super().__init__()
+class HubCog(PluginCog, group_name=_T("hub"), group_description=_T("Your trucking company's hub")):
+    """What every driver sees."""
 
-    @app_commands.command(name=_T("info"), description=_T("Show this server's hub"))
+    plugin = None
+
+    @app_commands.command(
+        name=_T("info"), description=_T("Show this server's hub"), extras={"public": True}
+    )
     async def info(self, interaction: discord.Interaction) -> None:
-        hub = await current_hub(interaction)
+        hub = await self.hub(interaction)
         view = await hubs.hub_info(hub)
-        await interaction.response.send_message(embed=hub_embed(interaction, view))
+        await answer(interaction, embed=hub_embed(interaction, view), ephemeral=False)
 
-    @app_commands.command(name=_T("settings"), description=_T("Show or change the hub's settings"))
+
+@staff("manage_guild")
+class HubStaffCog(
+    PluginCog,
+    group_name=_T("hub-admin"),
+    group_description=_T("Manage your trucking company's hub"),
+):
+    """Staff only: Discord shows it to members with Manage Server; the hub checks its role."""
+
+    plugin = None
+
+    @app_commands.command(
+        name=_T("settings"),
+        description=_T("Show or change the hub's settings"),
+        extras={"permission": Permission.MANAGE_HUB},
+    )
     @app_commands.describe(
         language=_T("Language of the hub's messages"),
         distance_unit=_T("Unit for distances"),
@@ -98,7 +110,7 @@ class HubCog(
         enable: str | None = None,
         disable: str | None = None,
     ) -> None:
-        hub = await current_hub(interaction)
+        hub = await self.hub(interaction)
         context = await load_context(interaction)
         toggles = {key: on for key, on in ((enable, True), (disable, False)) if key}
         raw = {"language": language, "distance_unit": distance_unit, "timezone": timezone}
@@ -117,12 +129,11 @@ class HubCog(
             if changed
             else t(interaction, N_("Current settings:"))
         )
-        await interaction.response.send_message(
-            text, embed=hub_embed(interaction, view), ephemeral=True
-        )
+        await answer(interaction, text, embed=hub_embed(interaction, view))
 
     @settings.autocomplete("enable")
     @settings.autocomplete("disable")
+    @safe_autocomplete
     async def plugin_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
@@ -135,6 +146,7 @@ class HubCog(
         return [c for c in choices if needle in c.name.lower() or needle in c.value][:25]
 
     @settings.autocomplete("timezone")
+    @safe_autocomplete
     async def timezone_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
@@ -143,3 +155,4 @@ class HubCog(
 
 async def setup(bot: commands.Bot) -> None:
     await bot.add_cog(HubCog(bot))
+    await bot.add_cog(HubStaffCog(bot))

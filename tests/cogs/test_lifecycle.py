@@ -24,9 +24,14 @@ async def test_commands_register_once_and_not_again_on_restart(
     hub = discord.commands.find("hub", None)
     assert hub is not None
     assert hub["name_localizations"]["de"] == "hub"
-    settings = next(o for o in hub["options"] if o["name"] == "settings")
-    assert settings["name_localizations"]["de"] == "einstellungen"
     assert hub["contexts"] == [0]  # Discord hides /hub in DMs
+    assert hub["default_member_permissions"] is None  # every driver sees it
+    staff = discord.commands.find("hub-admin", None)
+    assert staff is not None
+    assert staff["name_localizations"]["de"] == "hub-verwaltung"
+    assert staff["default_member_permissions"] == str(1 << 5)  # Manage Server
+    settings = next(o for o in staff["options"] if o["name"] == "settings")
+    assert settings["name_localizations"]["de"] == "einstellungen"
 
 
 async def test_joining_leaving_and_rejoining_a_guild(
@@ -89,13 +94,16 @@ async def test_linked_discord_role_grants_hub_permissions(
     guild = discord.guild("Road Kings", owner=discord.user("olga"))
     guild.add_member(alice)
     staff = guild.create_role("Staff")
+    # Discord shows /hub-admin to members with Manage Server; the hub role decides.
+    managers = guild.create_role("Managers", permissions=1 << 5)
+    discord.member(guild, alice).add_roles(managers)
     async with start_app() as rt:
         await discord.wait_for(lambda: rt.bot.get_guild(guild.id) is not None, 5, "guild")
         hub = await Hub.get(guild_id=guild.id)
         await Role.create(
             hub=hub, name="Staff", position=5, permissions=["manage_hub"], discord_role_id=staff.id
         )
-        refused = await alice.run("hub settings", guild=guild, distance_unit="mi")
+        refused = await alice.run("hub-admin settings", guild=guild, distance_unit="mi")
         discord.member(guild, alice).add_roles(staff)  # GUILD_MEMBER_UPDATE reaches the bot
 
         async def synced() -> bool:
@@ -103,7 +111,7 @@ async def test_linked_discord_role_grants_hub_permissions(
             return member is not None and staff.id in member.discord_role_ids
 
         await discord.wait_for(synced, 5, "the role change to reach the database")
-        allowed = await alice.run("hub settings", guild=guild, distance_unit="mi")
+        allowed = await alice.run("hub-admin settings", guild=guild, distance_unit="mi")
         guild.remove_member(alice)
 
         async def left() -> bool:
@@ -111,7 +119,7 @@ async def test_linked_discord_role_grants_hub_permissions(
             return member.status == MemberStatus.LEFT
 
         await discord.wait_for(left, 5, "the member to be marked as left")
-    assert "manage_hub" in refused.content
+    assert "“Manage hub settings”" in refused.content
     assert allowed.content == "Settings saved."
 
 

@@ -1,0 +1,127 @@
+"""Answering interactions: exactly once, within Discord's 3 seconds, from any handler.
+
+Discord drops an interaction that gets no answer within 3 seconds, and refuses a second
+initial answer. Handlers therefore answer through `answer()`/`update()`, never through
+`interaction.response` directly: these take the interaction's lock, so a deferral made by
+the deadline watchdog and the handler's own answer never race, and they turn into
+follow-ups (or an edit of the original) once a deferral went out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import discord
+
+log = logging.getLogger(__name__)
+
+# Seconds after which an interaction still unanswered is deferred ("thinking…"), leaving a
+# margin for the deferral's own round trip within Discord's 3 seconds.
+DEFER_AFTER = 2.0
+_LOCK = "answer_lock"
+_WATCHDOG = "answer_watchdog"
+# Strong references: the loop keeps only weak ones to tasks.
+_watchdogs: set[asyncio.Task[None]] = set()
+
+
+def _lock(interaction: discord.Interaction) -> asyncio.Lock:
+    lock = interaction.extras.get(_LOCK)
+    if lock is None:
+        lock = interaction.extras[_LOCK] = asyncio.Lock()
+    return lock
+
+
+def _given(**kwargs: Any) -> dict[str, Any]:
+    # discord.py's follow-up API uses MISSING, not None, for "not given".
+    return {key: value for key, value in kwargs.items() if value is not None}
+
+
+async def answer(
+    interaction: discord.Interaction,
+    content: str | None = None,
+    *,
+    ephemeral: bool = True,
+    embed: discord.Embed | None = None,
+    embeds: list[discord.Embed] | None = None,
+    view: discord.ui.View | discord.ui.LayoutView | None = None,
+) -> None:
+    """Reply: the first answer, or a follow-up once the interaction was answered or deferred."""
+    options = _given(content=content, embed=embed, embeds=embeds, view=view)
+    async with _lock(interaction):
+        if interaction.response.is_done():
+            await interaction.followup.send(ephemeral=ephemeral, **options)
+        else:
+            await interaction.response.send_message(ephemeral=ephemeral, **options)
+
+
+async def update(
+    interaction: discord.Interaction,
+    content: str | None = None,
+    *,
+    embed: discord.Embed | None = None,
+    view: discord.ui.View | discord.ui.LayoutView | None = None,
+) -> None:
+    """Edit the message a component sits on (after a deferral too)."""
+    options = _given(content=content, embed=embed, view=view)
+    async with _lock(interaction):
+        if interaction.response.is_done():
+            await interaction.edit_original_response(**options)
+        else:
+            await interaction.response.edit_message(**options)
+
+
+async def open_modal(interaction: discord.Interaction, modal: discord.ui.Modal) -> None:
+    """Show a modal; it must be the first answer, so it cannot follow a deferral."""
+    async with _lock(interaction):
+        await interaction.response.send_modal(modal)
+
+
+async def defer(interaction: discord.Interaction, *, ephemeral: bool = True) -> None:
+    """Acknowledge now and answer later (through `answer`), unless already answered."""
+    async with _lock(interaction):
+        if interaction.response.is_done():
+            return
+        if interaction.type is discord.InteractionType.component and not ephemeral:
+            await interaction.response.defer()  # the answer will edit the message
+        else:
+            await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+
+
+def watch_deadline(
+    interaction: discord.Interaction, *, ephemeral: bool = True, after: float = DEFER_AFTER
+) -> None:
+    """Defer the interaction if its handler has not answered `after` seconds from now."""
+    if interaction.type is discord.InteractionType.autocomplete or _WATCHDOG in interaction.extras:
+        return
+
+    async def watch() -> None:
+        await asyncio.sleep(after)
+        try:
+            await defer(interaction, ephemeral=ephemeral)
+        except discord.HTTPException:
+            log.warning("could not defer slow interaction %s", interaction.id)
+
+    task = asyncio.create_task(watch(), name=f"answer-deadline-{interaction.id}")
+    interaction.extras[_WATCHDOG] = task
+    _watchdogs.add(task)
+    task.add_done_callback(_watchdogs.discard)
+
+
+def stop_watching(interaction: discord.Interaction) -> None:
+    """The handler finished: no deferral is needed any more."""
+    task = interaction.extras.pop(_WATCHDOG, None)
+    if task is not None:
+        task.cancel()
+
+
+@contextlib.asynccontextmanager
+async def deadline(interaction: discord.Interaction, *, ephemeral: bool = True):
+    """Watch the 3-second deadline while the block runs."""
+    watch_deadline(interaction, ephemeral=ephemeral)
+    try:
+        yield
+    finally:
+        stop_watching(interaction)

@@ -1,0 +1,74 @@
+"""Rich messages (Components V2) that always fit Discord's limits.
+
+A V2 message holds at most 40 components (nested ones count) and 4,000 characters of text.
+A board or a profile built from data (a leaderboard, a list of commands) can exceed that, so
+`Card` counts as it goes: an item that would not fit is left out, and the card ends with a
+line saying how many were left out, instead of Discord refusing the whole message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import discord
+
+MAX_COMPONENTS = 40
+MAX_TEXT = 4000
+TEXT_DISPLAY_LIMIT = 4000
+# Kept free for the closing "n more" line.
+_RESERVE_COMPONENTS = 1
+_RESERVE_TEXT = 60
+
+
+class Card:
+    """A container of text blocks, separators and button rows, built within the limits."""
+
+    def __init__(self, *, accent: int | None = None) -> None:
+        self.container: discord.ui.Container[Any] = discord.ui.Container(accent_colour=accent)
+        self.components = 1  # the container itself
+        self.text = 0
+        self.left_out = 0
+
+    def _fits(self, components: int, text: int) -> bool:
+        return (
+            self.components + components <= MAX_COMPONENTS - _RESERVE_COMPONENTS
+            and self.text + text <= MAX_TEXT - _RESERVE_TEXT
+        )
+
+    def add_text(self, text: str) -> bool:
+        """Add a markdown text block; False (and counted as left out) when it does not fit."""
+        text = text[:TEXT_DISPLAY_LIMIT]
+        if not text or not self._fits(1, len(text)):
+            self.left_out += 1
+            return False
+        self.container.add_item(discord.ui.TextDisplay(text))
+        self.components += 1
+        self.text += len(text)
+        return True
+
+    def add_separator(self) -> bool:
+        if not self._fits(1, 0):
+            return False
+        self.container.add_item(discord.ui.Separator())
+        self.components += 1
+        return True
+
+    def add_buttons(self, *buttons: discord.ui.Button[Any]) -> bool:
+        """A row of up to five buttons (their labels count as text)."""
+        buttons = buttons[:5]
+        text = sum(len(button.label or "") for button in buttons)
+        if not buttons or not self._fits(1 + len(buttons), text):
+            self.left_out += len(buttons)
+            return False
+        self.container.add_item(discord.ui.ActionRow(*buttons))
+        self.components += 1 + len(buttons)
+        self.text += text
+        return True
+
+    def view(self, *, more: str | None = None) -> discord.ui.LayoutView:
+        """The finished message; `more` (with `{count}`) is shown when items were left out."""
+        if self.left_out and more:
+            self.container.add_item(discord.ui.TextDisplay(more.format(count=self.left_out)))
+        view = discord.ui.LayoutView(timeout=None)
+        view.add_item(self.container)
+        return view
