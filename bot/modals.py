@@ -98,6 +98,9 @@ Submitted = Callable[[discord.Interaction, Any], Awaitable[None]]
 class FormModal(discord.ui.Modal):
     """A modal of `fields`; answers valid under `schema` go to `on_valid(interaction, model)`.
 
+    Each input's custom id is its field key (unique within the modal, which is all Discord
+    asks), so a submission maps back to the schema without a lookup table.
+
     Texts (title, labels, descriptions, choice labels) are shown in the user's language
     when they are catalog messages, and as given otherwise (a hub's own questions).
     """
@@ -158,6 +161,7 @@ class FormModal(discord.ui.Modal):
 def _component(interaction: discord.Interaction, item: FormField) -> discord.ui.Item[Any]:
     if item.kind in ("short", "paragraph"):
         return discord.ui.TextInput(
+            custom_id=item.key,
             style=discord.TextStyle.short if item.kind == "short" else discord.TextStyle.paragraph,
             required=item.required,
             placeholder=t(interaction, item.placeholder)[:100] if item.placeholder else None,
@@ -166,12 +170,13 @@ def _component(interaction: discord.Interaction, item: FormField) -> discord.ui.
             default=item.default if isinstance(item.default, str) else None,
         )
     if item.kind == "checkbox":
-        return discord.ui.Checkbox(default=bool(item.default))
+        return discord.ui.Checkbox(custom_id=item.key, default=bool(item.default))
     options = [_option(interaction, item, choice) for choice in item.choices]
     if item.kind == "radio":
-        return discord.ui.RadioGroup(required=item.required, options=options)  # type: ignore[arg-type]
+        return discord.ui.RadioGroup(custom_id=item.key, required=item.required, options=options)  # type: ignore[arg-type]
     if item.kind == "checkboxes":
         return discord.ui.CheckboxGroup(
+            custom_id=item.key,
             required=item.required,
             min_values=1 if item.required else 0,
             max_values=len(options),
@@ -179,6 +184,7 @@ def _component(interaction: discord.Interaction, item: FormField) -> discord.ui.
         )
     many = item.kind == "multiselect"
     return discord.ui.Select(
+        custom_id=item.key,
         options=options,  # type: ignore[arg-type]
         required=item.required,
         min_values=1 if item.required else 0,

@@ -50,7 +50,20 @@ class PluginCog(commands.GroupCog):
         self.bot.remove_dynamic_items(*self.dynamic_items)
 
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
-        await self.hub(interaction)
+        """The plugin is on, and the caller holds the command's `extras["permission"]`.
+
+        The permission declared on the command is the one /help shows it for; the
+        operation checks it again itself.
+        """
+        hub = await self.hub(interaction)
+        command = interaction.command
+        permission = command.extras.get("permission") if command is not None else None
+        if permission is not None:
+            context = await load_context(interaction)
+            try:
+                await plugins.enter(context.actor, hub, None, permission, write=True)
+            except DomainError as exc:
+                raise Refused(exc) from None
         return True
 
     async def hub(self, interaction: discord.Interaction) -> Hub:

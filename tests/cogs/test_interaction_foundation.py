@@ -1,0 +1,178 @@
+"""The interaction foundation through the emulator: persistent buttons, data-built modals,
+the answer deadline, staff groups, /help and translated validation errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+import tests.cogs
+from models import plugins
+from models.hubs import Hub
+from models.plugins import Package
+from tests.cogs import demo_cog  # noqa: F401 - makes tests.cogs.demo_submissions
+from tests.conftest import AppFactory
+from tests.fakediscord import FakeDiscord, ScenarioError
+
+MANAGE_EVENTS = 1 << 33
+
+
+@pytest.fixture(autouse=True)
+def demo_package() -> Iterator[None]:
+    """The demo package (tests/cogs/demo_cog.py) is installed for these tests only."""
+    plugins.register(Package(key="demo", label="Demo", cog="tests.cogs.demo_cog"))
+    tests.cogs.demo_submissions.clear()
+    yield
+    plugins.unregister("demo")
+
+
+def world(discord: FakeDiscord, *, locale: str = "en-US"):
+    owner = discord.user("olga")
+    driver = discord.user("dave", locale=locale)
+    guild = discord.guild("Road Kings", owner=owner)
+    guild.add_member(driver)
+    return guild, owner, driver
+
+
+async def test_a_persistent_button_works_after_the_bot_restarts(
+    discord: FakeDiscord, start_app: AppFactory
+) -> None:
+    guild, owner, _ = world(discord)
+    async with start_app():
+        posted = await owner.run("demo board", guild=guild)
+        assert not posted.ephemeral
+        first = await owner.click(posted, "Bump (0)")
+    assert first.original.content == "Bumped to 1"
+    async with start_app():  # a new process: nothing of the old view is in memory
+        second = await owner.click(first.original, "Bump (1)")
+    assert second.original.content == "Bumped to 2"
+    assert second.original is posted.original  # the same message, edited in place
+
+
+async def test_a_clicker_without_permission_is_refused_in_their_language(
+    discord: FakeDiscord, start_app: AppFactory
+) -> None:
+    guild, owner, driver = world(discord, locale="de")
+    async with start_app():
+        posted = await owner.run("demo board", guild=guild)
+        refused = await driver.click(posted, "Bump (0)")
+    assert refused.ephemeral
+    assert (
+        refused.text == "Du brauchst in diesem Hub die Berechtigung „Hub-Einstellungen verwalten“."
+    )
+    assert posted.original.content == "Count: 0"  # nothing happened
+
+
+async def test_a_button_of_a_plugin_turned_off_since_is_refused(
+    discord: FakeDiscord, start_app: AppFactory
+) -> None:
+    guild, owner, _ = world(discord)
+    async with start_app():
+        posted = await owner.run("demo board", guild=guild)
+        await Hub.filter(guild_id=guild.id).update(plugins=[])
+        refused = await owner.click(posted, "Bump (0)")
+    assert refused.text == "The Demo plugin is turned off in this hub."
+
+
+async def test_a_modal_built_from_data_is_validated_by_the_schema(
+    discord: FakeDiscord, start_app: AppFactory
+) -> None:
+    guild, _, driver = world(discord)
+    async with start_app():
+        opened = await driver.run("demo form", guild=guild)
+        assert opened.modal is not None
+        assert len(opened.modal["components"]) == 5
+        assert {c["type"] for c in opened.modal["components"]} == {18}  # all in labels
+        saved = await driver.submit_modal(
+            opened, name="Dave", distance="1200", game="ets2", cargo=["wood", "food"], safe=True
+        )
+    assert saved.ephemeral
+    assert saved.content == "Saved Dave: 1200 km"
+    (form,) = tests.cogs.demo_submissions
+    assert (form.game, form.cargo, form.safe) == ("ets2", ["wood", "food"], True)
+
+
+async def test_a_german_user_gets_german_validation_errors_in_the_modal_reply(
+    discord: FakeDiscord, start_app: AppFactory
+) -> None:
+    guild, _, driver = world(discord, locale="de")
+    async with start_app():
+        opened = await driver.run("demo form", guild=guild)
+        refused = await driver.submit_modal(
+            opened, name="D", distance="far", game="ats", cargo=["steel"]
+        )
+    assert refused.ephemeral
+    assert "name: Muss mindestens 2 Zeichen lang sein." in refused.content
+    assert "distance: Muss eine ganze Zahl sein." in refused.content
+    for english in ("at least", "valid integer", "Some fields", "should"):
+        assert english not in refused.content
+    assert tests.cogs.demo_submissions == []
+
+
+async def test_a_german_hub_setting_error_is_german(
+    discord: FakeDiscord, start_app: AppFactory
+) -> None:
+    owner = discord.user("olga", locale="de")
+    guild = discord.guild("Road Kings", owner=owner)
+    async with start_app():
+        reply = await owner.run("hub-admin settings", guild=guild, timezone="Mars/Olympus")
+    assert reply.content.startswith("Einige Felder sind ungültig: timezone: unbekannte Zeitzone")
+    assert "unknown" not in reply.content
+
+
+async def test_a_slow_command_is_deferred_within_discords_three_seconds(
+    discord: FakeDiscord, start_app: AppFactory
+) -> None:
+    guild, _, driver = world(discord)
+    async with start_app():
+        reply = await driver.run("demo slow", guild=guild)
+    assert reply.deferred  # "thinking…" went out before the deadline
+    assert reply.ephemeral
+    assert reply.content == "Done at last"
+
+
+async def test_staff_groups_are_hidden_from_drivers_and_still_checked(
+    discord: FakeDiscord, start_app: AppFactory
+) -> None:
+    guild, owner, driver = world(discord)
+    event_staff = guild.create_role("Event staff", permissions=MANAGE_EVENTS)
+    async with start_app():
+        with pytest.raises(ScenarioError, match="lacks the permissions"):
+            await driver.run("demo-admin reset", guild=guild)
+        discord.member(guild, driver).add_roles(event_staff)
+        refused = await driver.run("demo-admin reset", guild=guild)  # seen, but no hub role
+        allowed = await owner.run("demo-admin reset", guild=guild)
+    registered = discord.commands.find("demo-admin", None)
+    assert registered["default_member_permissions"] == str(MANAGE_EVENTS)
+    assert "“Manage hub settings”" in refused.content
+    assert allowed.content == "Settings saved."
+
+
+def listed(reply) -> set[str]:
+    text = reply.original.text
+    return {line.strip("*") for line in text.splitlines() if line.startswith("**/")}
+
+
+async def test_help_lists_only_the_commands_the_caller_can_use(
+    discord: FakeDiscord, start_app: AppFactory
+) -> None:
+    guild, owner, driver = world(discord)
+    async with start_app():
+        for_driver = await driver.run("help", guild=guild)
+        for_owner = await owner.run("help", guild=guild)
+        in_dms = await driver.run("help")
+        await Hub.filter(guild_id=guild.id).update(plugins=[])
+        demo_off = await owner.run("help", guild=guild)
+    assert for_driver.ephemeral
+    assert listed(for_driver) == {
+        "/demo board",
+        "/demo form",
+        "/demo slow",
+        "/help",
+        "/hub info",
+        "/login",
+    }
+    assert listed(for_owner) == listed(for_driver) | {"/demo-admin reset", "/hub-admin settings"}
+    assert listed(in_dms) == {"/help", "/login"}
+    assert listed(demo_off) == {"/help", "/hub info", "/login", "/hub-admin settings"}
