@@ -10,7 +10,9 @@ import pytest
 import tests.cogs
 from models import plugins
 from models.hubs import Hub
+from models.members import Member
 from models.plugins import Package
+from models.users import User
 from tests.cogs import demo_cog  # noqa: F401 - makes tests.cogs.demo_submissions
 from tests.conftest import AppFactory
 from tests.fakediscord import FakeDiscord, ScenarioError
@@ -176,3 +178,21 @@ async def test_help_lists_only_the_commands_the_caller_can_use(
     assert listed(for_owner) == listed(for_driver) | {"/demo-admin reset", "/hub-admin settings"}
     assert listed(in_dms) == {"/help", "/login"}
     assert listed(demo_off) == {"/help", "/hub info", "/login", "/hub-admin settings"}
+
+
+async def test_autocomplete_writes_nothing_to_the_database(
+    discord: FakeDiscord, start_app: AppFactory
+) -> None:
+    guild, owner, _ = world(discord)
+    newcomer = discord.user("nora")
+    guild.add_member(newcomer)
+    managers = guild.create_role("Managers", permissions=1 << 5)  # sees /hub-admin
+    discord.member(guild, newcomer).add_roles(managers)
+    async with start_app():
+        await owner.run("hub info", guild=guild)  # the hub and the owner exist
+        users_before = await User.all().count()
+        members_before = await Member.all().count()
+        choices = await newcomer.autocomplete("hub-admin settings", "timezone", "berl", guild=guild)
+        assert "Europe/Berlin" in [choice["value"] for choice in choices]
+        assert await User.all().count() == users_before  # nora is not recorded by typing
+        assert await Member.all().count() == members_before
