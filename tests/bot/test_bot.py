@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from bot import bot as bot_module
-from models import hubs
+from models import hubs, users
 from tests.conftest import AppFactory
 from tests.fakediscord import FakeDiscord
 
@@ -24,6 +24,8 @@ async def test_a_cog_that_fails_to_load_is_skipped(
         reply = await olga.run("hub info", guild=guild)
         failed = dict(rt.bot.failed_cogs)
     assert reply.embeds[0]["title"] == "Road Kings"
+    (logged,) = discord.take_errors()  # the one logged failure is the point of this test
+    assert "tests.bot.broken_cog failed to load" in logged
     assert list(failed) == ["tests.bot.broken_cog"]
     assert "broken on purpose" in failed["tests.bot.broken_cog"]
 
@@ -54,3 +56,29 @@ async def test_an_unexpected_error_gets_a_localized_reply_with_a_reference(
     assert "database on fire" not in reply.content  # no internals shown to the user
     reference = reply.content.rsplit(" ", 1)[-1]
     assert any(reference in r.getMessage() and r.exc_info for r in caplog.records)
+    (logged,) = discord.take_errors()  # logged with its reference, as it must be
+    assert reference in logged
+    assert "database on fire" in logged
+
+
+async def test_a_failing_context_load_still_answers_commands_and_autocompletes(
+    discord: FakeDiscord, start_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    olga = discord.user("olga")
+    guild = discord.guild("Road Kings", owner=olga)
+    async with start_app():
+        await olga.run("hub info", guild=guild)  # recorded while the database works
+
+        async def down(*args: object, **kwargs: object) -> None:
+            raise ConnectionError("database unreachable")
+
+        monkeypatch.setattr(users, "user_for_discord", down)
+        monkeypatch.setattr(users.User, "get_or_none", down)
+        reply = await olga.run("hub info", guild=guild)
+        choices = await olga.autocomplete("hub-admin settings", "timezone", "Eur", guild=guild)
+    assert reply.ephemeral
+    assert reply.content.startswith("Something went wrong on our side. Reference: ")
+    assert choices == []  # answered with no choices, not left to time out
+    logged = discord.take_errors()
+    assert len(logged) == 2
+    assert all("database unreachable" in entry for entry in logged)

@@ -6,10 +6,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable
+import traceback
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -17,7 +19,8 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from .faults import Fault
-from .gateway import Gateway
+from .gateway import HEARTBEAT_INTERVAL_MS, Gateway
+from .ratelimits import RateLimiter, RateLimits
 from .routes.oauth2 import OAuth2
 from .scenario import Interaction, InteractionDriver
 from .server import API_PREFIX, DiscordError, RecordedRequest, create_app
@@ -40,6 +43,11 @@ from .state import (
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+# Where the bot's errors end up when a handler swallows them: discord.py and the project.
+CAPTURED_LOGGERS = ("discord", "bot", "cogs", "web")
+# discord.py logs its own reconnects at ERROR; that is recovery, not a swallowed error.
+BENIGN_LOG_ERRORS = ("Attempting a reconnect",)
+SETTLE_SECONDS = 0.05
 NONCE_WINDOW = 120.0  # seconds during which enforce_nonce deduplicates, like Discord's few minutes
 
 
@@ -58,9 +66,15 @@ class FakeDiscord:
         interaction_timeout: float = 3.0,
         recommended_shards: int = 1,
         spec_path: Path | None = None,
+        rate_limits: RateLimits | None = None,
+        heartbeat_interval: float = HEARTBEAT_INTERVAL_MS / 1000,
     ) -> None:
         self.token = token
         self.interaction_timeout = interaction_timeout
+        # Real buckets and the global limit, with windows scaled down (see ratelimits.py).
+        self.rate_limiter = RateLimiter(rate_limits)
+        # Seconds; sent in HELLO, and a connection silent for longer (plus grace) is closed.
+        self.heartbeat_interval = heartbeat_interval
         self.recommended_shards = recommended_shards
         self.spec = OpenAPISpec.load(spec_path)
         self.snowflakes = Snowflakes()
@@ -261,10 +275,26 @@ class FakeDiscord:
             and not files
         ):
             raise DiscordError(400, 50006, "Cannot send an empty message", record=True)
-        if body.get("enforce_nonce") and body.get("nonce") is not None:
-            for message in channel.messages:
-                if message.nonce == body["nonce"] and message.author is self.bot_user:
-                    return message
+        nonce = body.get("nonce")
+        if body.get("enforce_nonce") and nonce is not None:
+            # Discord deduplicates only within its window, and its answer for a duplicate
+            # whose message is gone is the deleted message's 404. Nonces are ints or strings.
+            horizon = time.monotonic() - NONCE_WINDOW
+            earlier = next(
+                (
+                    message
+                    for message in reversed(channel.messages)
+                    if message.author is self.bot_user
+                    and message.nonce is not None
+                    and str(message.nonce) == str(nonce)
+                    and message.created >= horizon
+                ),
+                None,
+            )
+            if earlier is not None and earlier.deleted:
+                raise DiscordError(404, 10008, "Unknown Message")
+            if earlier is not None:
+                return earlier
         return self.create_message(channel, body, files)
 
     def emit_message_update(self, message: Message) -> None:
@@ -332,16 +362,51 @@ class FakeDiscord:
         log.error("fakediscord: %s", error)
         self.errors.append(error)
 
+    def unanswered(self) -> list[str]:
+        """Interactions the bot never answered (a user would see "interaction failed")."""
+        return [
+            f"{interaction.describe()} was never answered"
+            for interaction in self.interactions.by_id.values()
+            if interaction.response_type is None and not interaction.excused
+        ]
+
     def take_errors(self) -> list[str]:
-        """Return and forget the recorded errors (for tests that provoke them on purpose)."""
+        """Return and forget everything the teardown would fail on: rejected requests, errors
+        the bot only logged, and interactions it has not answered (for tests that provoke them
+        on purpose; assert on the result)."""
+        unanswered = self.unanswered()
+        for interaction in self.interactions.by_id.values():
+            interaction.excused = interaction.excused or interaction.response_type is None
         errors, self.errors = self.errors, []
-        return errors
+        return errors + unanswered
 
     def assert_no_errors(self) -> None:
-        if self.errors:
+        problems = self.errors + self.unanswered()
+        if problems:
             raise EmulatorError(
-                "the bot did things Discord would reject:\n  " + "\n  ".join(self.errors)
+                "the bot did things Discord would reject, or swallowed errors:\n  "
+                + "\n  ".join(problems)
             )
+
+    @contextlib.contextmanager
+    def capturing_log_errors(self, loggers: Iterable[str] = CAPTURED_LOGGERS) -> Iterator[None]:
+        """Record every ERROR the bot logs (discord.py only logs exceptions in views, modals,
+        dynamic items and the command tree), so a swallowed error fails the test."""
+        handler = LogErrorHandler(self)
+        targets = [logging.getLogger(name) for name in loggers]
+        for logger in targets:
+            logger.addHandler(handler)
+        try:
+            yield
+        finally:
+            for logger in targets:
+                logger.removeHandler(handler)
+
+    async def settle(self) -> None:
+        """Let the bot finish what it was doing (a callback may still raise after answering)."""
+        await self.gateway.flush()
+        if self.interactions.by_id:
+            await asyncio.sleep(SETTLE_SECONDS)
 
     def requests_to(self, pattern: str) -> list[RecordedRequest]:
         """Requests whose method and route match, e.g. "POST /channels/{channel_id}/messages"."""
@@ -383,6 +448,34 @@ class FakeDiscord:
     async def request_reconnect(self, shard: int | None = None) -> None:
         """Send RECONNECT (op 7); the client must reconnect and RESUME."""
         await self.gateway.request_reconnect(shard)
+
+
+class LogErrorHandler(logging.Handler):
+    """Turns ERROR log records into emulator errors."""
+
+    def __init__(self, emulator: FakeDiscord) -> None:
+        super().__init__(logging.ERROR)
+        self.emulator = emulator
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if str(record.msg).startswith(BENIGN_LOG_ERRORS):
+            return
+        self.emulator.errors.append(describe_log_record(record))
+
+
+def describe_log_record(record: logging.LogRecord) -> str:
+    """One line, e.g. `discord.ui.view logged: Ignoring ... -> ValueError: boom (at x.py:3)`."""
+    text = f"{record.name} logged: {record.getMessage()}"
+    error = record.exc_info[1] if record.exc_info else None
+    if error is None:
+        return text
+    text += f" -> {type(error).__name__}: {error}"
+    while error.__cause__ is not None:  # CommandInvokeError wraps the handler's own error
+        error = error.__cause__
+    frames = traceback.extract_tb(error.__traceback__)
+    if frames:
+        text += f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})"
+    return text
 
 
 def _guild_id(channel: Channel) -> int | None:

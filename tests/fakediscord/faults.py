@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import json
 import logging
-import math
-import time
 from dataclasses import dataclass
 
 from aiohttp import web
 
-log = logging.getLogger(__name__)
+from . import ratelimits
 
-RATE_LIMIT = 5  # the bucket size advertised on normal responses
+log = logging.getLogger(__name__)
+# Injected 429s name the route's real bucket (hash and limit) under the default configuration.
+_DEFAULT_LIMITS = ratelimits.RateLimits()
 
 
 @dataclass
@@ -39,45 +38,18 @@ class Fault:
         )
 
 
-def bucket_hash(method: str, template: str) -> str:
-    return hashlib.blake2b(f"{method} {template}".encode(), digest_size=8).hexdigest()
-
-
-def rate_limit_headers(
-    method: str, template: str, *, remaining: int, reset_after: float
-) -> dict[str, str]:
-    """The headers Discord sends on every response of a rate-limited route."""
-    return {
-        "X-RateLimit-Limit": str(RATE_LIMIT),
-        "X-RateLimit-Remaining": str(remaining),
-        "X-RateLimit-Reset": f"{time.time() + reset_after:.3f}",
-        "X-RateLimit-Reset-After": f"{reset_after:.3f}",
-        "X-RateLimit-Bucket": bucket_hash(method, template),
-    }
-
-
 def _json(status: int, payload: object, headers: dict[str, str]) -> web.Response:
     headers = {**headers, "Content-Type": "application/json"}
     return web.Response(status=status, body=json.dumps(payload).encode(), headers=headers)
 
 
 def too_many_requests(fault: Fault, method: str, template: str) -> web.Response:
-    is_global = fault.kind == "global_rate_limit"
-    # discord.py treats a 429 without `Via` as a Cloudflare ban and gives up.
-    headers = {"Via": "1.1 google", "Retry-After": str(math.ceil(fault.seconds))}
-    if is_global:
-        headers |= {"X-RateLimit-Global": "true", "X-RateLimit-Scope": "global"}
-    else:
-        headers |= rate_limit_headers(method, template, remaining=0, reset_after=fault.seconds)
-        headers["X-RateLimit-Scope"] = "user"
-    body = {
-        "message": "You are being rate limited.",
-        "retry_after": fault.seconds,
-        "global": is_global,
-    }
-    if not is_global:
-        body["code"] = 0
-    return _json(429, body, headers)
+    """The 429 of a `rate_limit(...)` fault, as Discord would send it for this route."""
+    if fault.kind == "global_rate_limit":
+        return ratelimits.too_many_requests(fault.seconds, global_=True)
+    name, bucket = _DEFAULT_LIMITS.bucket_for(method, template)
+    headers = ratelimits.bucket_headers(name, bucket.limit, 0, fault.seconds)
+    return ratelimits.too_many_requests(fault.seconds, bucket=headers)
 
 
 def server_error(fault: Fault) -> web.Response:

@@ -63,10 +63,12 @@ async def running_bot(
 
 @contextlib.asynccontextmanager
 async def fake_discord_session(**options: object) -> AsyncIterator[FakeDiscord]:
-    """An emulator that fails the caller if the bot did anything Discord would reject."""
+    """An emulator that fails the caller if the bot did anything Discord would reject, left an
+    interaction unanswered, or logged an error (a handler that swallowed an exception)."""
     async with FakeDiscord(**options) as emulator:  # type: ignore[arg-type]
-        yield emulator
-        await emulator.gateway.flush()
+        with emulator.capturing_log_errors():
+            yield emulator
+            await emulator.settle()
         emulator.assert_no_errors()
 
 

@@ -20,7 +20,16 @@ log = logging.getLogger(__name__)
 
 DISPATCH, HEARTBEAT, IDENTIFY, RESUME, RECONNECT, REQUEST_MEMBERS = 0, 1, 2, 6, 7, 8
 INVALID_SESSION, HELLO, HEARTBEAT_ACK = 9, 10, 11
-HEARTBEAT_INTERVAL_MS = 41250
+HEARTBEAT_INTERVAL_MS = 41250  # what Discord sends in HELLO; FakeDiscord(heartbeat_interval=...)
+# A missed heartbeat: Discord's docs say "If your app fails to send a heartbeat event in time, your
+# connection will be closed and you will be forced to Resume", so the session survives and only
+# the socket goes. 4009 (Session timed out) is the wrong answer: its documented meaning is
+# "reconnect and start a new one", i.e. re-IDENTIFY. Discord documents no close code of its own
+# for this, so we close with 4000 (unknown error, reconnect): clients treat it as resumable
+# (discord.py resumes on every code but 1000 and 4004/4010-4014), and the session stays open for
+# the RESUME. The grace covers the latency Discord says is already tolerated in the interval.
+HEARTBEAT_GRACE = 1.5  # close after interval * grace without an op 1
+HEARTBEAT_TIMEOUT_CLOSE = 4000
 GUILDS, GUILD_MEMBERS, GUILD_MESSAGES, DIRECT_MESSAGES, MESSAGE_CONTENT = (
     1,
     2,
@@ -100,6 +109,7 @@ class Gateway:
         self.identifies: list[tuple[int, int]] = []  # (shard_id, shard_count) per IDENTIFY
         self.resumes: list[str] = []  # session ids, per successful RESUME
         self.replayed: list[str] = []  # event names re-sent on RESUME
+        self.heartbeat_timeouts: list[str | None] = []  # session ids closed for missed heartbeats
         self._queue: asyncio.Queue[tuple[str, dict[str, Any], int | None]] = asyncio.Queue()
         self._pump: asyncio.Task[None] | None = None
         self._sockets: set[web.WebSocketResponse] = set()
@@ -173,15 +183,19 @@ class Gateway:
         ws = web.WebSocketResponse(max_msg_size=0)
         await ws.prepare(request)
         self._sockets.add(ws)
-        await ws.send_str(
-            json.dumps({"op": HELLO, "d": {"heartbeat_interval": HEARTBEAT_INTERVAL_MS}})
-        )
+        interval = self.emulator.heartbeat_interval
+        hello = {"heartbeat_interval": round(interval * 1000)}
+        await ws.send_str(json.dumps({"op": HELLO, "d": hello}))
         connection = _Connection(self, ws, request)
+        watchdog = asyncio.create_task(
+            connection.watch_heartbeats(interval * HEARTBEAT_GRACE), name="fakediscord-heartbeat"
+        )
         try:
             async for message in ws:
                 if message.type is WSMsgType.TEXT:
                     await connection.receive(json.loads(message.data))
         finally:
+            watchdog.cancel()
             self._sockets.discard(ws)
             connection.detach()
         return ws
@@ -196,6 +210,21 @@ class _Connection:
         self.ws = ws
         self.request = request
         self.session: Session | None = None
+        self.last_heartbeat = asyncio.get_running_loop().time()  # HELLO starts the clock
+
+    async def watch_heartbeats(self, allowed_silence: float) -> None:
+        """Close the socket (not the session) after `allowed_silence` s without a heartbeat."""
+        loop = asyncio.get_running_loop()
+        while not self.ws.closed:
+            left = self.last_heartbeat + allowed_silence - loop.time()
+            if left > 0:
+                await asyncio.sleep(left)
+                continue
+            session_id = self.session.id if self.session is not None else None
+            log.debug("no heartbeat for %.2f s on session %s: closing", allowed_silence, session_id)
+            self.gateway.heartbeat_timeouts.append(session_id)
+            await self.ws.close(code=HEARTBEAT_TIMEOUT_CLOSE, message=b"Heartbeat timed out.")
+            return
 
     def detach(self) -> None:
         if self.session is not None and self.session.ws is self.ws:
@@ -208,6 +237,7 @@ class _Connection:
     async def receive(self, payload: dict[str, Any]) -> None:
         op, data = payload.get("op"), payload.get("d")
         if op == HEARTBEAT:
+            self.last_heartbeat = asyncio.get_running_loop().time()
             await self.send({"op": HEARTBEAT_ACK, "d": None})
         elif op == IDENTIFY:
             await self.identify(data)

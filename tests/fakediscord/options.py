@@ -3,18 +3,37 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
-from .state import Channel, Guild, Member, Role, User
+from .state import Channel, Guild, Member, Role, User, with_component_ids
 
 log = logging.getLogger(__name__)
 
 SUBCOMMAND, GROUP = 1, 2
 STRING, INTEGER, BOOLEAN, USER, CHANNEL, ROLE, MENTIONABLE, NUMBER = 3, 4, 5, 6, 7, 8, 9, 10
+# Component types (discord.py's ComponentType; Discord's "Component Types" table).
+ACTION_ROW, STRING_SELECT, TEXT_INPUT, USER_SELECT, ROLE_SELECT = 1, 3, 4, 5, 6
+MENTIONABLE_SELECT, CHANNEL_SELECT, TEXT_DISPLAY, LABEL, FILE_UPLOAD = 7, 8, 10, 18, 19
+RADIO_GROUP, CHECKBOX_GROUP, CHECKBOX = 21, 22, 23
+SELECTS = frozenset({STRING_SELECT, USER_SELECT, ROLE_SELECT, MENTIONABLE_SELECT, CHANNEL_SELECT})
+ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024
 
 
 class ScenarioError(AssertionError):
     """The test asked for something a Discord user could not do."""
+
+
+class UnsetType:
+    """A modal field the test left alone: the Discord client submits its default."""
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = UnsetType()
+Upload = Callable[[str, bytes], dict[str, Any]]
 
 
 def resolve_command(
@@ -129,45 +148,229 @@ def _normalize(label: str) -> str:
     return "".join(char if char.isalnum() else "_" for char in label.lower()).strip("_")
 
 
-def fill_modal(
-    components: list[dict[str, Any]], values: dict[str, Any]
-) -> tuple[list[dict[str, Any]], set[str]]:
-    """Answer a modal's components; `values` keys are custom_ids, labels or snake_case labels."""
-    used: set[str] = set()
-    answered = []
-    for component in components:
-        if component["type"] == 1:
-            row = [
-                _fill_input(item, item.get("label"), values, used)
-                for item in component["components"]
-            ]
-            answered.append({"type": 1, "components": row})
-        elif component["type"] == 18:
-            inner = _fill_input(component["component"], component.get("label"), values, used)
-            answered.append({"type": 18, "id": component.get("id"), "component": inner})
+def select_values(
+    item: dict[str, Any],
+    given: Any,
+    guild: Guild | None,
+    resolved: dict[str, Any],
+    *,
+    in_modal: bool,
+    name: str | None = None,
+) -> list[str]:
+    """Encode what a user picks in a select; user/role/channel picks also fill `resolved`."""
+    name = name or _name(item)
+    kind = item["type"]
+    if given is UNSET:
+        chosen = _default_picks(item, guild)
+    else:
+        chosen = list(given) if isinstance(given, list | tuple) else [given]
+    if kind == STRING_SELECT:
+        encoded = [_option_value(item, pick, name) for pick in chosen]
+    else:
+        encoded = [_entity_value(item, pick, guild, resolved, name) for pick in chosen]
+    # In a modal an optional select may stay empty whatever its min_values.
+    if not (in_modal and not encoded and item.get("required") is False):
+        _check_count(item, encoded, name, default_high=1)
+    return encoded
+
+
+def _default_picks(item: dict[str, Any], guild: Guild | None) -> list[Any]:
+    """What the Discord client pre-selects: default options, or default_values (user/role/...)."""
+    if item["type"] == STRING_SELECT:
+        return [o["value"] for o in item.get("options") or [] if o.get("default")]
+    picks = []
+    for default in item.get("default_values") or []:
+        found = _lookup(guild, default["type"], int(default["id"]))
+        if found is None:
+            raise ScenarioError(f"default value {default} of {_name(item)!r} does not exist")
+        picks.append(found)
+    return picks
+
+
+def _lookup(guild: Guild | None, kind: str, snowflake: int) -> User | Role | Channel | None:
+    if guild is None:
+        return None
+    if kind == "user":
+        member = guild.member(snowflake)
+        return member.user if member else None
+    if kind == "role":
+        return guild.roles.get(snowflake)
+    return guild.channels.get(snowflake)
+
+
+def _option_value(item: dict[str, Any], pick: Any, name: str) -> str:
+    """A string select, radio group or checkbox group option, picked by value or label."""
+    for option in item.get("options") or []:
+        if pick in (option["value"], option["label"]):
+            return str(option["value"])
+    choices = [option["value"] for option in item.get("options") or []]
+    raise ScenarioError(f"{pick!r} is not an option of {name!r}: {choices}")
+
+
+def _entity_value(
+    item: dict[str, Any], pick: Any, guild: Guild | None, resolved: dict[str, Any], name: str
+) -> str:
+    kind = item["type"]
+    if kind in (USER_SELECT, MENTIONABLE_SELECT) and isinstance(pick, User | Member):
+        return _resolve_user(pick, resolved, guild)
+    if kind in (ROLE_SELECT, MENTIONABLE_SELECT) and isinstance(pick, Role):
+        resolved.setdefault("roles", {})[str(pick.id)] = pick.payload()
+        return str(pick.id)
+    if kind == CHANNEL_SELECT and isinstance(pick, Channel):
+        allowed = item.get("channel_types")
+        if allowed and pick.type not in allowed:
+            raise ScenarioError(f"{name!r} offers channel types {allowed}, not #{pick.name}")
+        return _resolve_channel(pick, resolved)
+    raise ScenarioError(f"cannot pick {pick!r} in {name!r} (component type {kind})")
+
+
+def _check_count(item: dict[str, Any], picked: list[Any], name: str, *, default_high: int) -> None:
+    low = item.get("min_values")
+    high = item.get("max_values")
+    low = 1 if low is None else low
+    high = default_high if high is None else high
+    if not low <= len(picked) <= high:
+        raise ScenarioError(f"{name!r} takes {low}-{high} values, got {picked}")
+    if len(set(map(str, picked))) != len(picked):
+        raise ScenarioError(f"{name!r} got the same value twice: {picked}")
+
+
+def _name(item: dict[str, Any]) -> str:
+    return str(item.get("label") or item.get("custom_id"))
+
+
+@dataclass
+class ModalFiller:
+    """Answers a modal the way the Discord client submits it.
+
+    `values` keys are custom_ids, labels or snake_case labels. Components without an `id` get
+    Discord's numbering; user/role/channel selects and file uploads fill `resolved`.
+    """
+
+    values: dict[str, Any]
+    guild: Guild | None
+    upload: Upload
+    used: set[str] = field(default_factory=set)
+    resolved: dict[str, Any] = field(default_factory=dict)
+
+    def fill(self, components: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [self._component(component) for component in with_component_ids(components)]
+
+    def _component(self, component: dict[str, Any]) -> dict[str, Any]:
+        kind, component_id = component["type"], component["id"]
+        if kind == ACTION_ROW:
+            row = [self._field(item, item.get("label")) for item in component["components"]]
+            return {"type": kind, "id": component_id, "components": row}
+        if kind == LABEL:
+            inner = self._field(component["component"], component.get("label"))
+            return {"type": kind, "id": component_id, "component": inner}
+        return {"type": kind, "id": component_id}  # text displays carry nothing back
+
+    def _given(self, item: dict[str, Any], label: str | None) -> Any:
+        keys = [item["custom_id"], *([label, _normalize(label)] if label else [])]
+        found = [key for key in keys if key in self.values]
+        self.used.update(found)
+        return self.values[found[0]] if found else UNSET
+
+    def _field(self, item: dict[str, Any], label: str | None) -> dict[str, Any]:
+        given = self._given(item, label)
+        name = label or item["custom_id"]
+        answer: dict[str, Any] = {
+            "type": item["type"],
+            "id": item["id"],
+            "custom_id": item["custom_id"],
+        }
+        kind = item["type"]
+        if kind == TEXT_INPUT:
+            answer["value"] = _text_value(item, given, name)
+        elif kind in SELECTS:
+            answer["values"] = select_values(
+                item, given, self.guild, self.resolved, in_modal=True, name=name
+            )
+        elif kind == RADIO_GROUP:
+            answer["value"] = _radio_value(item, given, name)
+        elif kind == CHECKBOX_GROUP:
+            answer["values"] = _checkbox_values(item, given, name)
+        elif kind == CHECKBOX:
+            answer["value"] = _checkbox_value(item, given, name)
+        elif kind == FILE_UPLOAD:
+            answer["values"] = self._files(item, given, name)
         else:
-            answered.append({"type": component["type"], "id": component.get("id")})
-    return answered, used
+            raise ScenarioError(f"the emulator cannot fill component type {kind} ({name!r})")
+        return answer
+
+    def _files(self, item: dict[str, Any], given: Any, name: str) -> list[str]:
+        if given is UNSET:
+            files = []
+        elif isinstance(given, list):
+            files = given
+        else:
+            files = [given]  # one (filename, bytes) tuple
+        if not files and item.get("required") is False:
+            return []
+        _check_count(item, files, name, default_high=1)
+        ids = []
+        for upload in files:
+            filename, data = _file(upload, name)
+            attachment = self.upload(filename, data)
+            self.resolved.setdefault("attachments", {})[attachment["id"]] = attachment
+            ids.append(attachment["id"])
+        return ids
 
 
-def _fill_input(
-    item: dict[str, Any], label: str | None, values: dict[str, Any], used: set[str]
-) -> dict[str, Any]:
-    keys = [item["custom_id"], *([label, _normalize(label)] if label else [])]
-    key = next((k for k in keys if k in values), None)
-    if key is None and item.get("required", True):
-        raise ScenarioError(f"modal field {label or item['custom_id']!r} is required")
-    value = values.get(key, "") if key else ""
-    used.update(k for k in keys if k in values)
-    if item["type"] == 4:
-        text = str(value)
-        low, high = item.get("min_length") or 0, item.get("max_length") or 4000
-        if text and not low <= len(text) <= high:
-            raise ScenarioError(f"modal field {label!r} must be {low}-{high} characters")
-        return {"type": 4, "custom_id": item["custom_id"], "value": text}
-    listed = value if isinstance(value, list | tuple) else [value] if value else []
-    return {
-        "type": item["type"],
-        "custom_id": item["custom_id"],
-        "values": [str(v) for v in listed],
-    }
+def _text_value(item: dict[str, Any], given: Any, name: str) -> str:
+    # A pre-filled value is submitted unless the user changes it.
+    text = str(item.get("value") or "") if given is UNSET else str(given)
+    if not text:
+        if item.get("required") is not False:
+            raise ScenarioError(f"modal field {name!r} is required")
+        return ""
+    low, high = item.get("min_length") or 0, item.get("max_length") or 4000
+    if not low <= len(text) <= high:
+        raise ScenarioError(f"modal field {name!r} must be {low}-{high} characters")
+    return text
+
+
+def _radio_value(item: dict[str, Any], given: Any, name: str) -> str | None:
+    if given is UNSET or given is None:
+        defaults = [o["value"] for o in item.get("options") or [] if o.get("default")]
+        value = defaults[0] if defaults and given is UNSET else None
+    else:
+        value = _option_value(item, given, name)
+    if value is None and item.get("required") is not False:
+        raise ScenarioError(f"modal field {name!r} is required: pick one of its options")
+    return value
+
+
+def _checkbox_values(item: dict[str, Any], given: Any, name: str) -> list[str]:
+    options = item.get("options") or []
+    if given is UNSET:
+        picked = [o["value"] for o in options if o.get("default")]
+    else:
+        listed = list(given) if isinstance(given, list | tuple | set) else [given]
+        picked = [_option_value(item, pick, name) for pick in listed]
+    if not picked and item.get("required") is False:
+        return []
+    _check_count(item, picked, name, default_high=len(options))
+    return picked
+
+
+def _checkbox_value(item: dict[str, Any], given: Any, name: str) -> bool:
+    if given is UNSET:
+        return bool(item.get("default"))
+    if not isinstance(given, bool):
+        raise ScenarioError(f"checkbox {name!r} takes True or False, not {given!r}")
+    return given
+
+
+def _file(upload: Any, name: str) -> tuple[str, bytes]:
+    if (
+        not isinstance(upload, tuple)
+        or len(upload) != 2
+        or not isinstance(upload[0], str)
+        or not isinstance(upload[1], bytes)
+    ):
+        raise ScenarioError(f"{name!r} takes (filename, bytes) tuples, not {upload!r}")
+    if len(upload[1]) > ATTACHMENT_SIZE_LIMIT:
+        raise ScenarioError(f"{upload[0]!r} is larger than Discord's upload limit")
+    return upload

@@ -6,13 +6,32 @@
 from __future__ import annotations
 
 import logging
+import mimetypes
 import secrets
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .options import ScenarioError, encode_options, fill_modal, nest, resolve_command
-from .state import DEFAULT_EVERYONE_PERMISSIONS, LOADING, Channel, Guild, Member, Message, User
+from .options import (
+    ATTACHMENT_SIZE_LIMIT,
+    SELECTS,
+    ModalFiller,
+    ScenarioError,
+    encode_options,
+    nest,
+    resolve_command,
+    select_values,
+)
+from .state import (
+    ADMINISTRATOR,
+    DEFAULT_EVERYONE_PERMISSIONS,
+    LOADING,
+    Channel,
+    Guild,
+    Member,
+    Message,
+    User,
+)
 
 if TYPE_CHECKING:
     from .emulator import FakeDiscord
@@ -28,7 +47,6 @@ ALLOWED_RESPONSES = {
     MODAL_SUBMIT: frozenset({4, 5, 6, 7}),
 }
 DEFAULT_TIMEOUT = 5.0
-ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024
 
 __all__ = ["ALLOWED_RESPONSES", "Interaction", "InteractionDriver", "ScenarioError"]
 
@@ -47,11 +65,14 @@ class Interaction:
     data: dict[str, Any] = field(repr=False)
     message: Message | None = field(default=None, repr=False)  # the message a component was on
     created: float = field(default_factory=time.monotonic, repr=False)
+    answered_at: float | None = field(default=None, repr=False)  # monotonic, at the callback
     response_type: int | None = None
     original: Message | None = field(default=None, repr=False)  # the message the response shows
     followups: list[Message] = field(default_factory=list, repr=False)
     modal: dict[str, Any] | None = field(default=None, repr=False)
     choices: list[dict[str, Any]] | None = field(default=None, repr=False)
+    submitted: Interaction | None = field(default=None, repr=False)  # the modal's last submit
+    excused: bool = field(default=False, repr=False)  # unanswered on purpose (take_errors)
 
     # -- what a test reads ---------------------------------------------------------------------
 
@@ -90,6 +111,10 @@ class Interaction:
     def respond(
         self, kind: int, data: dict[str, Any], files: list[dict[str, Any]]
     ) -> Message | None:
+        # An update Discord refuses (apply_edit raises) leaves the interaction unanswered.
+        if kind == 7 and self.message is not None:
+            self.message.check_edit(data)
+        self.answered_at = time.monotonic()
         self.response_type = kind
         if kind in (4, 5):
             flags = int(data.get("flags") or 0) | (LOADING if kind == 5 else 0)
@@ -126,7 +151,7 @@ class Interaction:
 
     def describe(self) -> str:
         names = {2: "command", 3: "component", 4: "autocomplete", 5: "modal submit"}
-        what = self.data.get("name") or self.data.get("custom_id")
+        what = _command_path(self.data) if "name" in self.data else self.data.get("custom_id")
         return f"{names[self.type]} {what!r} by {self.user.name}"
 
     async def wait_answered(self, timeout: float = DEFAULT_TIMEOUT) -> None:
@@ -347,11 +372,26 @@ class InteractionDriver:
         if item is None:
             found = [c.get("label") or c.get("custom_id") for c in message.buttons]
             raise ScenarioError(f"no component {component!r} on the message (buttons: {found})")
-        data = _component_data(item, values)
         guild, channel = self._place(user, message.channel.guild, message.channel)
+        data = _component_data(item, values, guild)
         interaction = self._create(COMPONENT, user, guild, channel, data, message)
         await interaction.wait_complete(timeout)
         return interaction
+
+    def _upload(self, filename: str, content: bytes) -> dict[str, Any]:
+        """A file the user attached in a modal's file upload, as Discord resolves it."""
+        attachment_id = self.emulator.snowflakes.next()
+        url = f"{self.emulator.base_url}/attachments/{attachment_id}/{filename}"
+        attachment = {
+            "id": str(attachment_id),
+            "filename": filename,
+            "size": len(content),
+            "url": url,
+            "proxy_url": url,
+            "ephemeral": True,
+        }
+        kind, _ = mimetypes.guess_type(filename)
+        return {**attachment, "content_type": kind} if kind else attachment
 
     async def submit_modal(
         self,
@@ -365,14 +405,21 @@ class InteractionDriver:
             raise ScenarioError(
                 f"the bot did not open a modal (callback type {source.response_type})"
             )
-        components, used = fill_modal(source.modal["components"], values)
-        unknown = set(values) - used
+        if source.submitted is not None and source.submitted.response_type is not None:
+            # Discord closes a modal once the bot answered its submit.
+            raise ScenarioError("this modal was already submitted and closed; open it again")
+        filler = ModalFiller(values, source.guild, self._upload)
+        components = filler.fill(source.modal["components"])
+        unknown = set(values) - filler.used
         if unknown:
             raise ScenarioError(f"the modal has no fields {sorted(unknown)}")
         data = {"custom_id": source.modal["custom_id"], "components": components}
+        if filler.resolved:
+            data["resolved"] = filler.resolved
         interaction = self._create(
             MODAL_SUBMIT, user, source.guild, source.channel, data, source.message
         )
+        source.submitted = interaction
         await interaction.wait_complete(timeout)
         return interaction
 
@@ -387,11 +434,11 @@ def _check_visible(command: dict[str, Any], guild: Guild | None, member: Member 
     if guild is not None and contexts and 0 not in contexts:
         raise ScenarioError(f"/{command['name']} is not available in guilds")
     required = command.get("default_member_permissions")
-    if (
-        member is not None
-        and required is not None
-        and (member.permissions & int(required)) != int(required)
-    ):
+    if member is None or required is None:
+        return
+    # The owner and administrators see every command; "0" hides it from everyone else.
+    bits, granted = int(required), member.permissions
+    if not granted & ADMINISTRATOR and (bits == 0 or granted & bits != bits):
         raise ScenarioError(f"{member.user.name} lacks the permissions to see /{command['name']}")
 
 
@@ -422,18 +469,26 @@ def _focused(definitions: list[dict[str, Any]], name: str, typed: Any) -> dict[s
     return {"type": definition["type"], "name": name, "value": str(typed), "focused": True}
 
 
-def _component_data(item: dict[str, Any], values: list[Any] | None) -> dict[str, Any]:
+def _component_data(
+    item: dict[str, Any], values: list[Any] | None, guild: Guild | None
+) -> dict[str, Any]:
     if item.get("disabled"):
         raise ScenarioError(f"component {item.get('label') or item.get('custom_id')!r} is disabled")
     if "custom_id" not in item:
         raise ScenarioError("link and premium buttons do not create interactions")
     data: dict[str, Any] = {"custom_id": item["custom_id"], "component_type": item["type"]}
-    if item["type"] in (3, 5, 6, 7, 8):
-        chosen = [str(getattr(value, "id", value)) for value in values or []]
-        low, high = item.get("min_values", 1), item.get("max_values", 1)
-        if not low <= len(chosen) <= high:
-            raise ScenarioError(
-                f"select {item['custom_id']!r} takes {low}-{high} values, got {chosen}"
-            )
-        data["values"] = chosen
+    if item["type"] in SELECTS:
+        resolved: dict[str, Any] = {}
+        data["values"] = select_values(item, values or [], guild, resolved, in_modal=False)
+        if resolved:
+            data["resolved"] = resolved
     return data
+
+
+def _command_path(data: dict[str, Any]) -> str:
+    """The command name and its subcommand (group) names, e.g. `hub info`."""
+    words, options = [data["name"]], data.get("options") or []
+    while options and options[0].get("type") in (1, 2):
+        words.append(options[0]["name"])
+        options = options[0].get("options") or []
+    return " ".join(words)

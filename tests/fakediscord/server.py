@@ -137,29 +137,27 @@ async def _read_multipart(request: web.Request) -> tuple[Any, list[dict[str, Any
 
 def _rule_violations(method: str, template: str, body: Any) -> list[Violation]:
     if (method, template) in MESSAGE_TEMPLATES:
-        return rules.check_message(body)
+        return rules.check_message(body, edit=method == "PATCH")
     if (method, template) in COMMAND_TEMPLATES and isinstance(body, list):
         return rules.check_commands(body)
-    if (
-        (method, template) == CALLBACK_TEMPLATE
-        and isinstance(body, dict)
-        and body.get("type") in (4, 7)
-    ):
-        return rules.check_message(body.get("data") or {})
+    if (method, template) == CALLBACK_TEMPLATE:
+        return rules.check_callback(body)  # messages (4, 7) and modals (9), under $.data
     return []
 
 
 def _validate(emulator: FakeDiscord, method: str, template: str, body: Any) -> None:
     if body is None or template not in emulator.spec.document["paths"]:
         return  # e.g. /oauth2/token, which the spec does not describe
+    # Discord's own rules first: they name the field and the limit, where a schema error in a
+    # union could only say which branch came closest.
+    violations = _rule_violations(method, template, body)
+    if violations:
+        raise invalid_form(violations, where=f"{method} {template} breaks Discord's limits")
     violation = emulator.spec.validate(method, template, body)
     if violation is not None:
         raise invalid_form(
             [violation], where=f"{method} {template} violates Discord's OpenAPI spec"
         )
-    violations = _rule_violations(method, template, body)
-    if violations:
-        raise invalid_form(violations, where=f"{method} {template} breaks Discord's limits")
 
 
 def _check_auth(emulator: FakeDiscord, request: web.Request, template: str) -> None:
@@ -205,6 +203,12 @@ async def discord_middleware(request: web.Request, handler: Handler) -> web.Stre
     template = emulator.spec.template_for(method, path) or path
     recorded = RecordedRequest(method, path, template, None)
     emulator.requests.append(recorded)
+    is_bot = request.headers.get("Authorization") == f"Bot {emulator.token}"
+    admission = emulator.rate_limiter.admit(method, template, path, bot=is_bot)
+    if admission.rejected:
+        # The bot's own pace, which discord.py handles by waiting: not a bot error.
+        recorded.status = 429
+        return admission.response()
     try:
         response = await _handle(emulator, request, handler, recorded)
     except DiscordError as exc:
@@ -212,10 +216,10 @@ async def discord_middleware(request: web.Request, handler: Handler) -> web.Stre
             emulator.record_error(f"{method} {path}: {exc.message} {exc.detail}".strip())
         response = exc.response()
     recorded.status = response.status
-    if response.status != 429:
-        response.headers.update(
-            faults.rate_limit_headers(method, template, remaining=4, reset_after=1.0)
-        )
+    if response.status == 429:  # an injected rate_limit(...) fault, with its own headers
+        emulator.rate_limiter.release(admission)
+    else:
+        response.headers.update(admission.headers())
     return response
 
 

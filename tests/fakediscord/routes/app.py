@@ -30,7 +30,7 @@ async def get_user(request: web.Request) -> web.Response:
         bearer = oauth2.bearer_user(request)  # a user's OAuth2 token, or the bot itself
         if bearer is not None:
             return json_response(oauth2.me_payload(*bearer))
-        return json_response(emulator.bot_user.payload())
+        return json_response(emulator.bot_user.private_payload())
     user = emulator.users.get(int(user_id))
     if user is None:
         raise not_found(10013, "User")
@@ -56,6 +56,15 @@ async def get_application(request: web.Request) -> web.Response:
             "rpc_origins": [],
             "interactions_endpoint_url": None,
             "bot": emulator.bot_user.payload(),
+            "type": None,
+            "flags_new": "0",
+            "redirect_uris": [],
+            "role_connections_verification_url": None,
+            "approximate_guild_count": len(emulator.guilds),
+            "approximate_user_install_count": 0,
+            "approximate_user_authorization_count": 0,
+            "explicit_content_filter": 0,
+            "eligible_oauth2_scopes": ["bot", "applications.commands", "identify", "email"],
         }
     )
 

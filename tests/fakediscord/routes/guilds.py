@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
+import datetime
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 from aiohttp import web
 
-from ..server import BODY, DiscordError, emulator_of, json_response, no_content, not_found
-from ..state import Guild, Member, Role
+from ..gateway import EVENT_INTENTS, GUILD_SCHEDULED_EVENTS
+from ..server import (
+    BODY,
+    DiscordError,
+    emulator_of,
+    invalid_form,
+    json_response,
+    no_content,
+    not_found,
+)
+from ..spec import Violation
+from ..state import (
+    EVENT_ACTIVE,
+    EVENT_CANCELED,
+    EVENT_COMPLETED,
+    EVENT_SCHEDULED,
+    EXTERNAL_EVENT,
+    Guild,
+    Member,
+    Role,
+    parse_time,
+)
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +47,31 @@ EVENT_FIELDS = (
     "entity_type",
     "entity_metadata",
     "channel_id",
+    "recurrence_rule",
 )
+# Discord's documented status transitions; COMPLETED and CANCELED are final.
+STATUS_STEPS = {
+    (EVENT_SCHEDULED, EVENT_ACTIVE),
+    (EVENT_ACTIVE, EVENT_COMPLETED),
+    (EVENT_SCHEDULED, EVENT_CANCELED),
+}
+YEARLY, MONTHLY, WEEKLY, DAILY = 0, 1, 2, 3  # recurrence rule frequencies
+# The weekday sets a DAILY rule may name (0 = Monday), per the recurrence "system limitations".
+DAILY_WEEKDAY_SETS = [{0, 1, 2, 3, 4}, {1, 2, 3, 4, 5}, {6, 0, 1, 2, 3}, {4, 5}, {5, 6}, {6, 0}]
+RULE_DEFAULTS = {
+    "end": None,
+    "interval": 1,
+    "by_weekday": None,
+    "by_n_weekday": None,
+    "by_month": None,
+    "by_month_day": None,
+    "by_year_day": None,
+    "count": None,
+}
+# gateway.py filters dispatches by this table; the RSVP events need the same intent as the
+# other scheduled event events (setdefault: an entry made there wins).
+for _event in ("GUILD_SCHEDULED_EVENT_USER_ADD", "GUILD_SCHEDULED_EVENT_USER_REMOVE"):
+    EVENT_INTENTS.setdefault(_event, GUILD_SCHEDULED_EVENTS)
 
 
 def guild_for_bot(request: web.Request) -> Guild:
@@ -171,33 +217,98 @@ async def edit_member(request: web.Request) -> web.Response:
     return json_response(member.payload())
 
 
-def _event_payload(request: web.Request, guild: Guild, body: dict[str, Any]) -> dict[str, Any]:
+def _flag(request: web.Request, name: str) -> bool:
+    """A boolean query string parameter ("true", "True" or "1", as Discord reads them)."""
+    return request.query.get(name, "").lower() in ("true", "1")
+
+
+def _entity_problems(event: dict[str, Any]) -> Iterator[Violation]:
+    """Field requirements by entity type (after merging an edit into the event)."""
+    if event.get("entity_type") == EXTERNAL_EVENT:
+        if not (event.get("entity_metadata") or {}).get("location"):
+            yield Violation("$.entity_metadata.location", "external events need a location")
+        if not event.get("scheduled_end_time"):
+            yield Violation("$.scheduled_end_time", "external events need an end time")
+        if event.get("channel_id") is not None:
+            yield Violation("$.channel_id", "must be null for external events")
+    elif event.get("channel_id") is None:
+        yield Violation("$.channel_id", "stage and voice events need a channel")
+
+
+def _time_problems(event: dict[str, Any], body: dict[str, Any]) -> Iterator[Violation]:
+    start = parse_time(event["scheduled_start_time"])
+    now = datetime.datetime.now(datetime.UTC)
+    if body.get("scheduled_start_time") and start < now:
+        yield Violation("$.scheduled_start_time", "cannot schedule an event in the past")
+    end = event.get("scheduled_end_time")
+    if end and parse_time(end) <= start:
+        yield Violation("$.scheduled_end_time", "must be after scheduled_start_time")
+
+
+def _rule_problems(rule: dict[str, Any]) -> Iterator[Violation]:
+    """The recurrence rule's documented "system limitations"."""
+    where = "$.recurrence_rule"
+    for key in ("count", "end", "by_year_day"):
+        if rule.get(key) is not None:
+            yield Violation(f"{where}.{key}", "cannot be set by an app")
+    frequency, interval = rule.get("frequency"), int(rule.get("interval") or 1)
+    by_weekday, by_n_weekday = rule.get("by_weekday"), rule.get("by_n_weekday")
+    by_month, by_month_day = rule.get("by_month"), rule.get("by_month_day")
+    if sum(map(bool, (by_weekday, by_n_weekday, by_month or by_month_day))) > 1:
+        yield Violation(where, "by_weekday, by_n_weekday and by_month(+_day) exclude each other")
+    if by_weekday and frequency == DAILY and set(by_weekday) not in DAILY_WEEKDAY_SETS:
+        yield Violation(f"{where}.by_weekday", f"{by_weekday} is not an allowed set of days")
+    elif by_weekday and frequency == WEEKLY and len(by_weekday) != 1:
+        yield Violation(f"{where}.by_weekday", "weekly events recur on exactly one day")
+    elif by_weekday and frequency not in (DAILY, WEEKLY):
+        yield Violation(f"{where}.by_weekday", "only daily and weekly events")
+    if by_n_weekday and (frequency != MONTHLY or len(by_n_weekday) != 1):
+        yield Violation(f"{where}.by_n_weekday", "only monthly events, exactly one entry")
+    if (by_month or by_month_day) and frequency != YEARLY:
+        yield Violation(f"{where}.by_month", "by_month and by_month_day only for yearly events")
+    elif (by_month or by_month_day) and (len(by_month or []), len(by_month_day or [])) != (1, 1):
+        yield Violation(f"{where}.by_month", "yearly events need one by_month and one by_month_day")
+    if interval != 1 and (frequency, interval) != (WEEKLY, 2):
+        yield Violation(f"{where}.interval", "only 1, or 2 for weekly events (every other week)")
+
+
+def _check_event(event: dict[str, Any], body: dict[str, Any], *, what: str) -> None:
+    problems = [*_entity_problems(event), *_time_problems(event, body)]
+    if body.get("recurrence_rule"):
+        problems += _rule_problems(body["recurrence_rule"])
+    if problems:
+        raise invalid_form(problems, where=f"{what} breaks Discord's scheduled event rules")
+
+
+def _stored_fields(body: dict[str, Any]) -> dict[str, Any]:
+    fields = {key: value for key, value in body.items() if key in EVENT_FIELDS}
+    if fields.get("channel_id") is not None:  # Discord answers snowflakes as strings
+        fields["channel_id"] = str(fields["channel_id"])
+    if fields.get("recurrence_rule"):  # as sent, plus the fields Discord always returns
+        fields["recurrence_rule"] = {**RULE_DEFAULTS, **fields["recurrence_rule"]}
+    return fields
+
+
+def _new_event(request: web.Request, guild: Guild, body: dict[str, Any]) -> dict[str, Any]:
     emulator = emulator_of(request)
-    if body.get("entity_type") == 3 and not (body.get("entity_metadata") or {}).get("location"):
-        raise DiscordError(
-            400, 50035, "Invalid Form Body", record=True, detail="external events need a location"
-        )
-    if body.get("entity_type") == 3 and not body.get("scheduled_end_time"):
-        raise DiscordError(
-            400, 50035, "Invalid Form Body", record=True, detail="external events need an end time"
-        )
-    event = {field: body.get(field) for field in EVENT_FIELDS}
-    return {
-        **event,
-        "id": str(emulator.snowflakes.next()),
-        "guild_id": str(guild.id),
-        "creator_id": str(emulator.bot_user.id),
-        "creator": emulator.bot_user.payload(),
-        "status": 1,
-        "entity_id": None,
-        "user_count": 0,
-        "image": None,
-        "recurrence_rule": None,
-    }
+    event = {field: None for field in EVENT_FIELDS}
+    event.update(_stored_fields(body))
+    event.update(
+        id=str(emulator.snowflakes.next()),
+        guild_id=str(guild.id),
+        creator_id=str(emulator.bot_user.id),
+        creator=emulator.bot_user.payload(),
+        status=EVENT_SCHEDULED,
+        entity_id=None,
+        image=None,
+        guild_scheduled_event_exceptions=[],
+    )
+    _check_event(event, body, what="the new event")
+    return event
 
 
 def event_in(request: web.Request, guild: Guild) -> dict[str, Any]:
-    event = guild.scheduled_events.get(int(request.match_info["event_id"]))
+    event = guild.scheduled_events.get(int(request.match_info["guild_scheduled_event_id"]))
     if event is None:
         raise not_found(10070, "Guild Scheduled Event")
     return event
@@ -206,30 +317,49 @@ def event_in(request: web.Request, guild: Guild) -> dict[str, Any]:
 async def create_event(request: web.Request) -> web.Response:
     guild = guild_for_bot(request)
     require_permission(request, guild, MANAGE_EVENTS)
-    event = _event_payload(request, guild, request[BODY] or {})
+    event = _new_event(request, guild, request[BODY] or {})
     guild.scheduled_events[int(event["id"])] = event
-    guild.emit("GUILD_SCHEDULED_EVENT_CREATE", event)
-    return json_response(event)
+    guild.emit("GUILD_SCHEDULED_EVENT_CREATE", guild.event_payload(event))
+    return json_response(guild.event_payload(event))
 
 
 async def list_events(request: web.Request) -> web.Response:
-    return json_response(list(guild_for_bot(request).scheduled_events.values()))
+    guild = guild_for_bot(request)
+    guild.advance_events()
+    counted = _flag(request, "with_user_count")
+    events = guild.scheduled_events.values()
+    return json_response([guild.event_payload(e, with_user_count=counted) for e in events])
 
 
 async def get_event(request: web.Request) -> web.Response:
     guild = guild_for_bot(request)
-    return json_response(event_in(request, guild))
+    guild.advance_events()
+    event = event_in(request, guild)
+    counted = _flag(request, "with_user_count")
+    return json_response(guild.event_payload(event, with_user_count=counted))
+
+
+def _check_status(event: dict[str, Any], body: dict[str, Any]) -> None:
+    wanted = body.get("status")
+    if wanted is None or int(wanted) == event["status"]:
+        return
+    if (event["status"], int(wanted)) not in STATUS_STEPS:
+        problem = Violation("$.status", f"cannot go from status {event['status']} to {wanted}")
+        raise invalid_form([problem], where="the event's status")
 
 
 async def edit_event(request: web.Request) -> web.Response:
     guild = guild_for_bot(request)
     require_permission(request, guild, MANAGE_EVENTS)
+    guild.advance_events()
     event = event_in(request, guild)
-    event.update(
-        {key: value for key, value in (request[BODY] or {}).items() if key in EVENT_FIELDS}
-    )
-    guild.emit("GUILD_SCHEDULED_EVENT_UPDATE", event)
-    return json_response(event)
+    body = request[BODY] or {}
+    _check_status(event, body)
+    edited = {**event, **_stored_fields(body)}
+    _check_event(edited, body, what="the edited event")
+    event.update(edited)
+    guild.emit("GUILD_SCHEDULED_EVENT_UPDATE", guild.event_payload(event))
+    return json_response(guild.event_payload(event))
 
 
 async def delete_event(request: web.Request) -> web.Response:
@@ -237,12 +367,44 @@ async def delete_event(request: web.Request) -> web.Response:
     require_permission(request, guild, MANAGE_EVENTS)
     event = event_in(request, guild)
     del guild.scheduled_events[int(event["id"])]
-    guild.emit("GUILD_SCHEDULED_EVENT_DELETE", event)
+    guild.event_users.pop(int(event["id"]), None)
+    guild.emit("GUILD_SCHEDULED_EVENT_DELETE", guild.event_payload(event))
     return no_content()
 
 
+def _page(request: web.Request, users: list[Any]) -> list[Any]:
+    """Ascending by user id; `before` wins over `after`, as Discord documents."""
+    limit = int(request.query.get("limit", 100))
+    if not 1 <= limit <= 100:
+        problem = Violation("$.limit", f"limit {limit} is not within 1-100")
+        raise invalid_form([problem], where="the query string")
+    if "before" in request.query:
+        return [user for user in users if user.id < int(request.query["before"])][-limit:]
+    after = int(request.query.get("after", 0))
+    return [user for user in users if user.id > after][:limit]
+
+
+async def list_event_users(request: web.Request) -> web.Response:
+    guild = guild_for_bot(request)
+    event = event_in(request, guild)
+    with_member = _flag(request, "with_member")
+    items = []
+    for user in _page(request, guild.interested_users(event)):
+        item = {
+            "guild_scheduled_event_id": event["id"],
+            "user_id": str(user.id),
+            "user": user.payload(),
+            "response": 1,  # INTERESTED
+        }
+        member = guild.member(user)
+        if with_member and member is not None:
+            item["member"] = member.payload()
+        items.append(item)
+    return json_response(items)
+
+
 MEMBER = "/guilds/{guild_id}/members/{user_id}"
-EVENT = "/guilds/{guild_id}/scheduled-events/{event_id}"
+EVENT = "/guilds/{guild_id}/scheduled-events/{guild_scheduled_event_id}"
 ROUTES = [
     ("GET", "/guilds/{guild_id}", get_guild),
     ("GET", "/guilds/{guild_id}/channels", list_channels),
@@ -260,4 +422,5 @@ ROUTES = [
     ("GET", EVENT, get_event),
     ("PATCH", EVENT, edit_event),
     ("DELETE", EVENT, delete_event),
+    ("GET", EVENT + "/users", list_event_users),
 ]

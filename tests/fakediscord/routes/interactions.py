@@ -44,11 +44,13 @@ async def callback(request: web.Request) -> web.Response:
         "response_message_loading": kind == 5,
         "response_message_ephemeral": bool(message and message.ephemeral),
     }
-    resource: dict[str, object] = {"type": kind}
     if message is not None:
         summary["response_message_id"] = str(message.id)
-        resource["message"] = message.payload()
-    return json_response({"interaction": summary, "resource": resource})
+    answer: dict[str, object] = {"interaction": summary}
+    # The spec's resource is a message that was created or updated (or an activity).
+    if kind in (4, 7) and message is not None:
+        answer["resource"] = {"type": kind, "message": message.payload()}
+    return json_response(answer)
 
 
 def _webhook_target(request: web.Request) -> Interaction:

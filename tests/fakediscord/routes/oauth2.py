@@ -190,7 +190,7 @@ def bearer_user(request: web.Request) -> tuple[User, str] | None:
 
 def me_payload(user: User, scope: str) -> dict[str, Any]:
     """/users/@me as the user sees it; `email` needs the email scope, like Discord."""
-    payload = user.payload()
+    payload = user.private_payload()
     if "email" in scope.split():
         payload |= {"email": f"{user.name.lower()}@users.fakediscord.test", "verified": True}
     return payload
