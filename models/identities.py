@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urlencode
 from enum import StrEnum
+from urllib.parse import urlencode
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
