@@ -12,7 +12,7 @@ from discord.ext import commands
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.answer import answer, open_modal, update
-from bot.components import PersistentButton, custom_id
+from bot.components import PersistentButton, PersistentSelect, custom_id
 from bot.context import Context
 from bot.modals import Choice, FormField, FormModal
 from bot.plugin import PluginCog
@@ -81,16 +81,36 @@ class Bump(PersistentButton, template=r"dh:demo:bump:(?P<count>[0-9]+)"):
         await update(interaction, content=f"Bumped to {self.count + 1}", view=board(self.count + 1))
 
 
+class Colour(PersistentSelect, template=r"dh:demo:colour"):
+    """A select anyone in the hub may use."""
+
+    plugin = KEY
+
+    def __init__(self) -> None:
+        options = [discord.SelectOption(label=name, value=name) for name in ("red", "blue")]
+        super().__init__(discord.ui.Select(custom_id=custom_id(KEY, "colour"), options=options))
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item, match
+    ) -> Colour:
+        return cls()
+
+    async def clicked(self, interaction: discord.Interaction, context: Context) -> None:
+        await answer(interaction, f"Picked {self.values[0]}")
+
+
 def board(count: int) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
     view.add_item(Bump(count))
+    view.add_item(Colour())
     return view
 
 
 @app_commands.guild_only()
 class DemoCog(PluginCog, group_name="demo", group_description="Try the foundation"):
     plugin = KEY
-    dynamic_items = (Bump,)
+    dynamic_items = (Bump, Colour)
 
     @app_commands.command(name="form", description="Fill in a form")
     async def form(self, interaction: discord.Interaction) -> None:

@@ -52,6 +52,17 @@ async def test_a_persistent_button_works_after_the_bot_restarts(
     assert second.original is posted.original  # the same message, edited in place
 
 
+async def test_a_persistent_select_hands_over_the_chosen_value(
+    discord: FakeDiscord, start_app: AppFactory
+) -> None:
+    guild, owner, driver = world(discord)
+    async with start_app():
+        posted = await owner.run("demo board", guild=guild)
+        picked = await driver.click(posted, "dh:demo:colour", values=["blue"])
+    assert picked.ephemeral
+    assert picked.content == "Picked blue"
+
+
 async def test_a_clicker_without_permission_is_refused_in_their_language(
     discord: FakeDiscord, start_app: AppFactory
 ) -> None:

@@ -1,0 +1,86 @@
+"""Rich messages and data-built forms stay within what Discord accepts."""
+
+from __future__ import annotations
+
+import discord
+import pytest
+
+from bot.components import custom_id
+from bot.layout import MAX_COMPONENTS, MAX_TEXT, Card
+from bot.modals import Choice, FormField, check_form
+from tests.fakediscord import rules
+
+pytestmark = pytest.mark.backend_independent
+
+
+def v2_body(view: discord.ui.LayoutView) -> dict:
+    return {"flags": 1 << 15, "components": view.to_components()}
+
+
+def count(components: list[dict]) -> int:
+    total = 0
+    for component in components:
+        total += 1
+        total += count(component.get("components") or [])
+        if component.get("accessory"):
+            total += 1
+    return total
+
+
+def test_a_card_with_too_much_data_stays_within_discords_limits() -> None:
+    card = Card(accent=0x336699)
+    card.add_text("## Leaderboard")
+    for rank in range(1, 101):
+        card.add_text(f"**{rank}.** driver {rank} — {rank * 1000} km " + "·" * 40)
+        if rank % 10 == 0:
+            card.add_separator()
+    body = v2_body(card.view(more="…and {count} more."))
+    assert rules.check_message(body) == []  # the emulator's V2 rules
+    assert count(body["components"]) <= MAX_COMPONENTS
+    texts = [c["content"] for c in body["components"][0]["components"] if c["type"] == 10]
+    assert sum(map(len, texts)) <= MAX_TEXT
+    assert texts[-1] == f"…and {card.left_out} more."
+    assert card.left_out > 0
+
+
+def test_a_small_card_shows_everything() -> None:
+    card = Card()
+    for line in ("a", "b", "c"):
+        assert card.add_text(line)
+    assert card.add_buttons(discord.ui.Button(label="Go", custom_id="dh:x:go"))
+    body = v2_body(card.view(more="…and {count} more."))
+    assert rules.check_message(body) == []
+    texts = [c["content"] for c in body["components"][0]["components"] if c["type"] == 10]
+    assert texts == ["a", "b", "c"]
+
+
+def test_custom_ids_longer_than_discord_allows_are_refused() -> None:
+    assert custom_id("events", "rsvp", 42, "yes") == "dh:events:rsvp:42:yes"
+    with pytest.raises(ValueError, match="longer than 100"):
+        custom_id("events", "x" * 100)
+
+
+def test_check_form_names_what_discord_would_refuse() -> None:
+    choice = Choice("a", "A")
+    ok = [FormField("name", "Name"), FormField("game", "Game", "radio", choices=(choice, choice))]
+    assert check_form("Apply", ok) == []
+    problems = check_form(
+        "x" * 46,
+        [
+            FormField("a", "L" * 46),
+            FormField("b", "Pick", "radio", choices=(choice,)),
+            FormField("c", "Many", "checkboxes", choices=(choice,) * 11),
+            FormField("d", "Desc", description="d" * 101),
+            FormField("e", "Long", max_length=4001),
+            FormField("f", "Sixth"),
+        ],
+    )
+    assert problems == [
+        "a modal holds 1-5 fields, not 6",
+        "title must be 1-45 characters",
+        "a: label must be 1-45 characters",
+        "b: radio takes 2-10 choices",
+        "c: checkboxes takes 1-10 choices",
+        "d: description is longer than 100",
+        "e: max_length must be 1-4000",
+    ]
