@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 import discord
@@ -118,7 +119,9 @@ def stop_watching(interaction: discord.Interaction) -> None:
 
 
 @contextlib.asynccontextmanager
-async def deadline(interaction: discord.Interaction, *, ephemeral: bool = True):
+async def deadline(
+    interaction: discord.Interaction, *, ephemeral: bool = True
+) -> AsyncIterator[None]:
     """Watch the 3-second deadline while the block runs."""
     watch_deadline(interaction, ephemeral=ephemeral)
     try:
