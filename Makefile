@@ -37,5 +37,8 @@ lint: $(STAMP)
 messages: $(STAMP)
 	$(BIN)/drivershub messages
 
+# Every part by default; one part: make bench BENCH_ARGS="--only interactions"
+BENCH_ARGS ?=
+
 bench: $(STAMP)
-	$(BIN)/python tests/benchmarks/run.py
+	$(BIN)/python tests/benchmarks/run.py $(BENCH_ARGS)

@@ -1,4 +1,6 @@
-"""Drivers Hub benchmarks: throughput, memory, cold start, auth, timing (not a pytest test).
+"""Drivers Hub benchmarks: throughput, memory, cold start, auth, timing, slash commands.
+
+Not a pytest test.
 
 Run from the project root with the project's virtualenv:
 
@@ -6,6 +8,7 @@ Run from the project root with the project's virtualenv:
     .venv/bin/python tests/benchmarks/run.py --only throughput --duration 20
     .venv/bin/python tests/benchmarks/run.py --only auth-me --only logins
     .venv/bin/python tests/benchmarks/run.py --only reset-timing
+    .venv/bin/python tests/benchmarks/run.py --only interactions --rounds 20
 
 Each part prints PASS/FAIL against its target; the figures go to tests/benchmarks/results/.
 The exit status is 0 when every target passed, 1 otherwise. See tests/benchmarks/README.md.
@@ -53,6 +56,7 @@ MAX_COLD_START_S = 3.0
 MIN_AUTH_ME_RATIO = 0.70  # GET /users/@me req/s as a share of hub info req/s, same process
 MAX_HEALTH_P99_UNDER_LOGINS_MS = 50.0
 MIN_LOGIN_SUCCESS = 0.5  # share of logins answered 200 with tokens ("most must succeed")
+MAX_INTERACTION_P99_MS = 250.0  # /hub info, INTERACTION_CREATE to the bot's callback
 
 READY_TIMEOUT_S = 20.0
 MEMORY_HUBS = 1000
@@ -77,6 +81,9 @@ JSON_HEADERS = {"Content-Type": "application/json"}
 TIMING_WARMUP = 5  # rounds before the measured ones (the first unknown login makes a dummy hash)
 TIMING_ROUNDS = 40
 MAX_TIMING_GAP = 0.25  # known and unknown medians within 25 % of each other
+
+# Part 7: rounds before the measured ones (the first creates every user and membership).
+INTERACTION_WARMUP_ROUNDS = 2
 
 # wrk prints its own report; this adds one machine-readable line with exact percentiles.
 WRK_REPORT_LUA = """
@@ -538,6 +545,11 @@ def bench_auth_me(tmp: Path, opts: argparse.Namespace) -> tuple[dict[str, Any], 
 # --- 5. password logins vs event loop latency ------------------------------------------------
 
 
+def nearest_rank(ordered: list[float], p: float) -> float:
+    """The p-th percentile of sorted samples, by nearest rank (always a measured value)."""
+    return round(ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)], 2)
+
+
 def percentiles(samples: list[float]) -> dict[str, Any]:
     """Nearest-rank percentiles of latencies in ms."""
     if not samples:
@@ -545,7 +557,7 @@ def percentiles(samples: list[float]) -> dict[str, Any]:
     ordered = sorted(samples)
 
     def rank(p: float) -> float:
-        return round(ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)], 2)
+        return nearest_rank(ordered, p)
 
     return {
         "samples": len(ordered),
@@ -877,6 +889,96 @@ def bench_reset_timing(tmp: Path, opts: argparse.Namespace) -> tuple[dict[str, A
     return data, checks
 
 
+# --- 7. slash-command answers under concurrent users ----------------------------------------
+
+
+def run_interactions(tmp: Path, opts: argparse.Namespace) -> dict[str, Any]:
+    """interactions.py in its own process (the emulator; in-process also the whole app, with its
+    own Tortoise and event loop), which starts `drivershub run`; what it printed."""
+    db_file = tmp / "interactions.sqlite3"
+    log_file = tmp / "interactions.log"
+    env = app_env(tmp, db_file, 0, {"DRIVERSHUB_METRICS__LISTEN": ""})
+    args = [sys.executable, "-m", "tests.benchmarks.interactions"]
+    args += ["--members", str(opts.members), "--rounds", str(opts.rounds)]
+    args += ["--warmup-rounds", str(INTERACTION_WARMUP_ROUNDS)]
+    if opts.in_process:
+        args.append("--in-process")
+    else:
+        args += ["--bot-log", str(tmp / "interactions-bot.log")]
+    if opts.bot_profile:
+        args += ["--bot-profile", str(opts.bot_profile.resolve())]
+    rounds = opts.rounds + INTERACTION_WARMUP_ROUNDS
+    with log_file.open("ab") as log:
+        out = subprocess.run(  # noqa: S603 (our own module, fixed arguments)
+            args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=log, timeout=120 + 15 * rounds
+        )
+    if out.returncode != 0:
+        raise RuntimeError(f"interactions.py failed ({out.returncode}):\n{log_tail(log_file)}")
+    return json.loads(out.stdout.decode().strip().splitlines()[-1])
+
+
+def bench_interactions(tmp: Path, opts: argparse.Namespace) -> tuple[dict[str, Any], list[Check]]:
+    where = (
+        "the emulator and the whole app (bot, API, workers) in one process and event loop"
+        if opts.in_process
+        else "the emulator in one process, the bot as deployed (`drivershub run`) in another"
+    )
+    print(
+        f"\n[7] /hub info answer latency: {opts.members} members of one guild run it at once,"
+        f" {INTERACTION_WARMUP_ROUNDS} warm-up + {opts.rounds} measured rounds; {where}, SQLite"
+    )
+    raw = run_interactions(tmp, opts)
+    samples = raw["latencies_ms"]
+    latency = percentiles(samples)
+    if samples:
+        latency["p95_ms"] = nearest_rank(sorted(samples), 95)
+    bot = raw.get("bot")
+    log_problems = bot["log_problems"] if bot else []
+    problems = (
+        len(raw["failures"]) + len(raw["emulator_errors"]) + raw["rate_limited"] + len(log_problems)
+    )
+    print(f"  {'interactions':>12} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} failed")
+    print(
+        f"  {latency['samples']:12} {latency['p50_ms'] or 0:8.2f} {latency.get('p95_ms', 0):8.2f}"
+        f" {latency['p99_ms'] or 0:8.2f} {latency['max_ms'] or 0:8.2f} {len(raw['failures'])}"
+    )
+    print(f"  slowest answer per round (ms): {', '.join(f'{x:.0f}' for x in raw['round_max_ms'])}")
+    if raw["seconds"]:
+        print(f"  {len(samples) / raw['seconds']:.0f} answers/s over the measured rounds")
+    if bot:
+        memory = bot["memory_mb"]
+        print(
+            f"  bot process: VmRSS {memory['VmRSS']:.1f} MB, peak (VmHWM) {memory['VmHWM']:.1f} MB;"
+            f" CPU {bot['cpu_s']:.2f} s in the measured rounds = {bot['cpu_ms_per_answer']} ms"
+            f" per answer; ready {bot['ready_s']:.1f} s after the spawn"
+        )
+    print(
+        f"  emulator process CPU in the measured rounds: {raw['this_process_cpu_s']:.2f} s"
+        + (" (bot included)" if opts.in_process else "")
+        + f"; load average after: {' '.join(f'{x:.2f}' for x in raw['loadavg_after'])}"
+    )
+    for problem in (raw["failures"] + raw["emulator_errors"] + log_problems)[:5]:
+        print(f"  problem: {problem}")
+    p99 = latency["p99_ms"] if latency["p99_ms"] is not None else math.inf
+    checks = [
+        Check(
+            "interaction answer p99 ms",
+            p99,
+            f"<= {MAX_INTERACTION_P99_MS:g} ms",
+            p99 <= MAX_INTERACTION_P99_MS,
+        ),
+        Check(
+            "interaction failures, emulator errors, 429s, bot log errors",
+            problems,
+            "== 0",
+            problems == 0,
+        ),
+    ]
+    data = {**{k: v for k, v in raw.items() if k != "latencies_ms"}, "latency": latency}
+    data["latencies_ms"] = samples
+    return data, checks
+
+
 # --- main ------------------------------------------------------------------------------------
 
 
@@ -887,6 +989,7 @@ PARTS = {
     "auth-me": bench_auth_me,
     "logins": bench_logins,
     "reset-timing": bench_reset_timing,
+    "interactions": bench_interactions,
 }
 
 
@@ -932,8 +1035,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=3, help="wrk warm-up seconds")
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--runs", type=int, default=5, help="cold starts to take the median of")
+    parser.add_argument("--members", type=int, default=50, help="interactions: users per round")
+    parser.add_argument("--rounds", type=int, default=10, help="interactions: measured rounds")
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="interactions: the app on the emulator's event loop (the old set-up)",
+    )
+    parser.add_argument(
+        "--bot-profile",
+        type=Path,
+        metavar="FILE",
+        help="interactions: run the bot under cProfile and write the profile to FILE",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, DBs)")
-    return parser.parse_args(argv)
+    opts = parser.parse_args(argv)
+    if opts.in_process and opts.bot_profile:
+        parser.error("--bot-profile needs the bot in its own process (without --in-process)")
+    return opts
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,6 +29,7 @@ MAJOR_PARAMETERS = (
     ("channel_id",),
     ("guild_id",),
     ("webhook_id", "webhook_token"),
+    ("webhook_id",),
     ("interaction_id", "interaction_token"),
 )
 MESSAGE = "/channels/{channel_id}/messages/{message_id}"

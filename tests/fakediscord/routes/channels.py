@@ -9,7 +9,6 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from .. import rules
-from ..gateway import EVENT_INTENTS, GUILDS
 from ..server import (
     BODY,
     FILES,
@@ -44,9 +43,6 @@ ANNOUNCEMENT = 5
 # The thread types each parent channel type allows ("type" of POST /channels/{id}/threads).
 THREAD_KINDS = {0: (PUBLIC_THREAD, PRIVATE_THREAD), ANNOUNCEMENT: (ANNOUNCEMENT_THREAD,)}
 WRONG_CHANNEL_TYPE = (50024, "Cannot execute action on this channel type")
-# gateway.py filters dispatches by this table; thread events belong to the GUILDS intent.
-for _event in ("THREAD_CREATE", "THREAD_UPDATE", "THREAD_DELETE"):
-    EVENT_INTENTS.setdefault(_event, GUILDS)
 
 
 def channel_for_bot(request: web.Request, *, sending: bool = False) -> Channel:

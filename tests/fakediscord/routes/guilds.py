@@ -9,7 +9,6 @@ from typing import Any
 
 from aiohttp import web
 
-from ..gateway import EVENT_INTENTS, GUILD_SCHEDULED_EVENTS
 from ..server import (
     BODY,
     DiscordError,
@@ -68,10 +67,6 @@ RULE_DEFAULTS = {
     "by_year_day": None,
     "count": None,
 }
-# gateway.py filters dispatches by this table; the RSVP events need the same intent as the
-# other scheduled event events (setdefault: an entry made there wins).
-for _event in ("GUILD_SCHEDULED_EVENT_USER_ADD", "GUILD_SCHEDULED_EVENT_USER_REMOVE"):
-    EVENT_INTENTS.setdefault(_event, GUILD_SCHEDULED_EVENTS)
 
 
 def guild_for_bot(request: web.Request) -> Guild:

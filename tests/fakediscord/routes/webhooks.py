@@ -13,7 +13,6 @@ from typing import Any
 
 from aiohttp import web
 
-from ..gateway import EVENT_INTENTS
 from ..server import (
     BODY,
     FILES,
@@ -33,13 +32,10 @@ from .guilds import guild_for_bot, require_permission
 log = logging.getLogger(__name__)
 
 MANAGE_WEBHOOKS = 1 << 29
-GUILD_WEBHOOKS = 1 << 5  # intent
 MAX_PER_CHANNEL = 15
 FORBIDDEN_IN_NAMES = ("clyde", "discord")
 # Channels that take webhooks: text, voice, announcement, stage, forum, media (no threads).
 WEBHOOK_CHANNEL_TYPES = (0, 2, 5, 13, 15, 16)
-# gateway.py filters dispatches by this table.
-EVENT_INTENTS.setdefault("WEBHOOKS_UPDATE", GUILD_WEBHOOKS)
 
 
 def find_webhook(request: web.Request) -> Webhook | None:
