@@ -67,7 +67,7 @@ class HubCog(PluginCog, group_name=_T("hub"), group_description=_T("Your truckin
     )
     async def info(self, interaction: discord.Interaction) -> None:
         hub = await self.hub(interaction)
-        view = await hubs.hub_info(hub)
+        view = await hubs.cached_hub_info(hub)
         await answer(interaction, embed=hub_embed(interaction, view), ephemeral=False)
 
 

@@ -523,5 +523,14 @@ async def hub_settings(actor: Actor, hub: Hub) -> HubSettings:
 
 
 async def hub_info(hub: Hub) -> HubView:
-    """The public view of a hub, fresh from the database (for the bot's /hub info)."""
+    """The public view of a hub, fresh from the database (after a change, for operators)."""
     return await _view(hub)
+
+
+async def cached_hub_info(hub: Hub) -> HubView:
+    """The public view of an active hub from the cache the API's hub page uses.
+
+    /hub info is the bot's hottest command: the cache saves the member count query, and
+    every settings change invalidates it (the count may lag by up to VIEW_TTL).
+    """
+    return HubView.model_validate(await hub_view(hub.slug))

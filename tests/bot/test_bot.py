@@ -45,7 +45,7 @@ async def test_an_unexpected_error_gets_a_localized_reply_with_a_reference(
     async def broken(hub: hubs.Hub) -> hubs.HubView:
         raise RuntimeError("database on fire")
 
-    monkeypatch.setattr(hubs, "hub_info", broken)
+    monkeypatch.setattr(hubs, "cached_hub_info", broken)
     olga = discord.user("olga", locale=locale)
     guild = discord.guild("Road Kings", owner=olga)
     with caplog.at_level(logging.ERROR, logger="bot.errors"):
