@@ -28,22 +28,33 @@ async def load_context(interaction: discord.Interaction) -> Context:
     if interaction.type is discord.InteractionType.autocomplete:
         return await _read_only_context(interaction)
     author = interaction.user
-    user = await users.user_for_discord(
-        author.id, author.name, author.display_avatar.url if author.avatar else ""
-    )
-    interaction.extras["user_locale"] = user.locale
-    hub = None
+    avatar = author.display_avatar.url if author.avatar else ""
     guild = interaction.guild
+    hub = None
     if guild is not None and isinstance(author, discord.Member):
-        hub = await hubs.ensure_hub_for_guild(
-            guild.id, guild.name, guild.owner_id, str(interaction.guild_locale or "")
+        roles = [role.id for role in author.roles if not role.is_default()]
+        is_admin = author.guild_permissions.administrator
+        known = await members.unchanged_presence(
+            guild.id,
+            author.id,
+            username=author.name,
+            avatar=avatar,
+            guild_name=guild.name,
+            owner_discord_id=guild.owner_id,
+            role_ids=roles,
+            is_admin=is_admin,
         )
-        await members.sync_discord_state(
-            hub.id,
-            user,
-            [role.id for role in author.roles if not role.is_default()],
-            is_admin=author.guild_permissions.administrator,
-        )
+        if known is not None:  # the common case: one query, nothing to write
+            user, hub = known.user, known.hub
+        else:
+            user = await users.user_for_discord(author.id, author.name, avatar)
+            hub = await hubs.ensure_hub_for_guild(
+                guild.id, guild.name, guild.owner_id, str(interaction.guild_locale or "")
+            )
+            await members.sync_discord_state(hub.id, user, roles, is_admin=is_admin)
+    else:
+        user = await users.user_for_discord(author.id, author.name, avatar)
+    interaction.extras["user_locale"] = user.locale
     # A deactivated account keeps no platform power, in Discord either.
     context = Context(discord_actor(user.id, author.id, user.is_superuser and user.is_active), hub)
     interaction.extras["context"] = context

@@ -97,6 +97,43 @@ async def ensure_member(hub_id: int, user: User) -> Member:
     raise RuntimeError("could not allocate a member number")
 
 
+async def unchanged_presence(
+    guild_id: int,
+    discord_id: int,
+    *,
+    username: str,
+    avatar: str,
+    guild_name: str,
+    owner_discord_id: int | None,
+    role_ids: Iterable[int],
+    is_admin: bool,
+) -> Member | None:
+    """The active member (with its user and hub loaded) when the stored state already matches
+    what Discord just sent, else None: then the caller records it the slow way.
+
+    One query for the bot's common case (a known member of a known hub), instead of one
+    per record; the writes stay in `user_for_discord`, `ensure_hub_for_guild` and
+    `sync_discord_state`.
+    """
+    member = (
+        await Member.filter(hub__guild_id=guild_id, user__discord_id=discord_id)
+        .select_related("user", "hub")
+        .first()
+    )
+    if member is None:
+        return None
+    user, hub = member.user, member.hub
+    current = (
+        member.status == MemberStatus.ACTIVE
+        and (sorted(member.discord_role_ids), member.discord_admin)
+        == (sorted({int(r) for r in role_ids}), is_admin)
+        and (user.username, user.avatar) == (username, avatar or user.avatar)
+        and (hub.active, hub.name, hub.owner_discord_id)
+        == (True, guild_name[:100], owner_discord_id)
+    )
+    return member if current else None
+
+
 async def sync_discord_state(
     hub_id: int, user: User, role_ids: Iterable[int], *, is_admin: bool
 ) -> Member:

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from bot import bot as bot_module
-from models import hubs, users
+from models import hubs, members, users
 from tests.conftest import AppFactory
 from tests.fakediscord import FakeDiscord
 
@@ -72,6 +72,7 @@ async def test_a_failing_context_load_still_answers_commands_and_autocompletes(
         async def down(*args: object, **kwargs: object) -> None:
             raise ConnectionError("database unreachable")
 
+        monkeypatch.setattr(members, "unchanged_presence", down)
         monkeypatch.setattr(users, "user_for_discord", down)
         monkeypatch.setattr(users.User, "get_or_none", down)
         reply = await olga.run("hub info", guild=guild)

@@ -1,0 +1,33 @@
+"""Members as the bot records them from Discord."""
+
+from __future__ import annotations
+
+from models import hubs, members, users
+
+
+async def test_unchanged_presence_is_found_in_one_query_only_while_nothing_changed() -> None:
+    hub = await hubs.ensure_hub_for_guild(77, "Road Kings", 10)
+    user = await users.user_for_discord(555, "alice")
+    await members.sync_discord_state(hub.id, user, [3, 1], is_admin=False)
+    same = {
+        "username": "alice",
+        "avatar": "",
+        "guild_name": "Road Kings",
+        "owner_discord_id": 10,
+        "role_ids": [1, 3],
+        "is_admin": False,
+    }
+    found = await members.unchanged_presence(77, 555, **same)
+    assert found is not None
+    assert (found.user.id, found.hub.id) == (user.id, hub.id)
+    for change in (
+        {"username": "alicia"},
+        {"guild_name": "Night Owls"},
+        {"owner_discord_id": 11},
+        {"role_ids": [1]},
+        {"is_admin": True},
+    ):
+        assert await members.unchanged_presence(77, 555, **(same | change)) is None, change
+    assert await members.unchanged_presence(78, 555, **same) is None  # another guild
+    await members.mark_left(hub.id, 555)
+    assert await members.unchanged_presence(77, 555, **same) is None  # must be reactivated
