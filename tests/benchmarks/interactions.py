@@ -37,6 +37,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from tests.benchmarks.run import rss_mb
 from tests.fakediscord import FakeDiscord, Guild, Interaction, User
 
 GUILD_NAME = "Bench Logistics"
@@ -144,16 +145,6 @@ def bot_env(fake: FakeDiscord) -> dict[str, str]:
     return env
 
 
-def proc_status_mb(pid: int) -> dict[str, float]:
-    """VmRSS (now) and VmHWM (peak) of a process, in MB (1 MB = 1024 kB as the kernel counts)."""
-    values = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, rest = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            values[key] = round(int(rest.split()[0]) / 1024, 1)
-    return values
-
-
 def proc_cpu_s(pid: int) -> float:
     """User + system CPU seconds a process has used so far (/proc/<pid>/stat)."""
     stat = Path(f"/proc/{pid}/stat").read_text()
@@ -250,7 +241,7 @@ async def measure_process(
             bot_cpu = proc_cpu_s(proc.pid)
             result = await rounds_of(fake, guild, drivers, rounds, warmup)
             bot_cpu = proc_cpu_s(proc.pid) - bot_cpu
-            memory = proc_status_mb(proc.pid)
+            memory = rss_mb(proc.pid)
             findings = emulator_findings(fake)
         problems = log_problems(log, proc.returncode)
         answers = len(result["latencies_ms"])
