@@ -34,6 +34,7 @@ BaseT = TypeVar("BaseT", bound=discord.ui.Item[Any])
 # Discord's custom ids are at most 100 characters.
 CUSTOM_ID_LIMIT = 100
 PREFIX = "dh"
+_DM_REFUSAL = N_("This command only works in a server.")
 
 
 def custom_id(plugin: str, action: str, *parts: object) -> str:
@@ -91,9 +92,6 @@ class HubItem(discord.ui.DynamicItem[BaseT], template=r"(?!)"):
     def match_int(cls, match: re.Match[str], group: str) -> int:
         """A numeric group of the template (the template guarantees digits)."""
         return int(match[group])
-
-
-_DM_REFUSAL = N_("This command only works in a server.")
 
 
 class PersistentButton(HubItem[discord.ui.Button[Any]], template=r"(?!)"):
