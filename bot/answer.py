@@ -17,6 +17,9 @@ from typing import Any
 
 import discord
 
+from bot.i18n import t
+from models.i18n import N_
+
 log = logging.getLogger(__name__)
 
 # Seconds after which an interaction still unanswered is deferred ("thinking…"), leaving a
@@ -24,6 +27,10 @@ log = logging.getLogger(__name__)
 DEFER_AFTER = 2.0
 _LOCK = "answer_lock"
 _WATCHDOG = "answer_watchdog"
+# Seconds after which a click or modal submit no handler claimed is answered "expired": a
+# handler that needs longer has deferred by then (DEFER_AFTER).
+UNCLAIMED_AFTER = 2.5
+EXPIRED = N_("This button or form has expired. Run the command again.")
 # Strong references: the loop keeps only weak ones to tasks.
 _watchdogs: set[asyncio.Task[None]] = set()
 
@@ -116,6 +123,30 @@ def stop_watching(interaction: discord.Interaction) -> None:
     task = interaction.extras.pop(_WATCHDOG, None)
     if task is not None:
         task.cancel()
+
+
+def expire_unclaimed(interaction: discord.Interaction) -> None:
+    """Answer a click or modal submit that nothing handles (a modal opened before a restart,
+    a button of a plugin since removed), instead of leaving Discord's "interaction failed"."""
+    if interaction.type not in (
+        discord.InteractionType.component,
+        discord.InteractionType.modal_submit,
+    ):
+        return
+
+    async def expire() -> None:
+        await asyncio.sleep(UNCLAIMED_AFTER)
+        async with _lock(interaction):
+            if interaction.response.is_done():
+                return
+            try:
+                await interaction.response.send_message(t(interaction, EXPIRED), ephemeral=True)
+            except discord.HTTPException:
+                log.warning("could not answer unclaimed interaction %s", interaction.id)
+
+    task = asyncio.create_task(expire(), name=f"answer-unclaimed-{interaction.id}")
+    _watchdogs.add(task)
+    task.add_done_callback(_watchdogs.discard)
 
 
 @contextlib.asynccontextmanager

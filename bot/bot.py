@@ -11,7 +11,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.answer import stop_watching, watch_deadline
+from bot.answer import expire_unclaimed, stop_watching, watch_deadline
 from bot.context import load_context
 from bot.errors import handle_error
 from bot.i18n import CatalogTranslator
@@ -109,6 +109,9 @@ class DriversHubBot(commands.AutoShardedBot):
         await kv.set_value(key, digest)
         log.info("synced %d application commands", len(payload))
         return True
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        expire_unclaimed(interaction)
 
     async def on_app_command_completion(
         self, interaction: discord.Interaction, command: app_commands.Command[Any, ..., Any]

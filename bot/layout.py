@@ -14,10 +14,11 @@ import discord
 
 MAX_COMPONENTS = 40
 MAX_TEXT = 4000
-TEXT_DISPLAY_LIMIT = 4000
 # Kept free for the closing "n more" line.
 _RESERVE_COMPONENTS = 1
 _RESERVE_TEXT = 60
+# A text is shortened to the room left only when at least this much of it still shows.
+_MIN_PIECE = 200
 
 
 class Card:
@@ -36,8 +37,11 @@ class Card:
         )
 
     def add_text(self, text: str) -> bool:
-        """Add a markdown text block; False (and counted as left out) when it does not fit."""
-        text = text[:TEXT_DISPLAY_LIMIT]
+        """Add a markdown text block, shortened to the room left; False (and counted as left
+        out) when not even a short piece of it fits."""
+        room = MAX_TEXT - _RESERVE_TEXT - self.text
+        if len(text) > room >= _MIN_PIECE:
+            text = text[: room - 1] + "…"
         if not text or not self._fits(1, len(text)):
             self.left_out += 1
             return False
@@ -55,7 +59,9 @@ class Card:
 
     def add_buttons(self, *buttons: discord.ui.Button[Any]) -> bool:
         """A row of up to five buttons (their labels count as text)."""
-        buttons = buttons[:5]
+        if len(buttons) > 5:  # Discord's row width; the rest does not show
+            self.left_out += len(buttons) - 5
+            buttons = buttons[:5]
         text = sum(len(button.label or "") for button in buttons)
         if not buttons or not self._fits(1 + len(buttons), text):
             self.left_out += len(buttons)
@@ -68,7 +74,8 @@ class Card:
     def view(self, *, more: str | None = None) -> discord.ui.LayoutView:
         """The finished message; `more` (with `{count}`) is shown when items were left out."""
         if self.left_out and more:
-            self.container.add_item(discord.ui.TextDisplay(more.format(count=self.left_out)))
+            closing = more.format(count=self.left_out)[:_RESERVE_TEXT]
+            self.container.add_item(discord.ui.TextDisplay(closing))
         view = discord.ui.LayoutView(timeout=None)
         view.add_item(self.container)
         return view

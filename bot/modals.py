@@ -21,7 +21,8 @@ from bot.answer import deadline
 from bot.context import load_context
 from bot.errors import handle_error
 from bot.i18n import t
-from models.validation import validate
+from models.errors import Invalid
+from models.validation import field_errors, validate
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,9 @@ def check_form(title: str, fields: Sequence[FormField]) -> list[str]:
     problems = []
     if not 1 <= len(fields) <= MAX_FIELDS:
         problems.append(f"a modal holds 1-{MAX_FIELDS} fields, not {len(fields)}")
+    keys = [item.key for item in fields]
+    if len(set(keys)) != len(keys):
+        problems.append(f"field keys must be unique (they are the custom ids): {keys}")
     if not 1 <= len(title) <= TITLE_LIMIT:
         problems.append(f"title must be 1-{TITLE_LIMIT} characters")
     for item in fields:
@@ -89,6 +93,12 @@ def _field_problems(item: FormField) -> list[str]:
             problems.append(f"{item.key}: {item.kind} takes {low}-{high} choices")
     if item.max_length is not None and not 1 <= item.max_length <= TEXT_LIMIT:
         problems.append(f"{item.key}: max_length must be 1-{TEXT_LIMIT}")
+    if item.min_length is not None and not 0 <= item.min_length <= TEXT_LIMIT:
+        problems.append(f"{item.key}: min_length must be 0-{TEXT_LIMIT}")
+    if (item.min_length or 0) > (item.max_length or TEXT_LIMIT):
+        problems.append(f"{item.key}: min_length is above max_length")
+    if not 1 <= len(item.key) <= 100:
+        problems.append(f"{item.key}: the key is the custom id, 1-100 characters")
     return problems
 
 
@@ -149,10 +159,22 @@ class FormModal(discord.ui.Modal):
         async with deadline(interaction):
             try:
                 await load_context(interaction)  # the user's language for every reply
-                model = validate(self.schema, self.answers())
+                try:
+                    model = validate(self.schema, self.answers())
+                except Invalid as exc:
+                    raise self.labelled(interaction, exc) from None
                 await self.on_valid(interaction, model)
             except Exception as exc:  # answered in the modal's reply, never only logged
                 await handle_error(interaction, exc)
+
+    def labelled(self, interaction: discord.Interaction, error: Invalid) -> Invalid:
+        """The schema's refusal naming each field by the label the user saw, not its key."""
+        labels = {key: t(interaction, item.label) for key, (item, _) in self.inputs.items()}
+        fields = [
+            {**entry, "field": labels.get(str(entry["field"]).split(".")[0], entry["field"])}
+            for entry in error.params.get("errors", [])
+        ]
+        return field_errors(fields)
 
     async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:
         await handle_error(interaction, error)

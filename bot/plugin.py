@@ -44,6 +44,13 @@ class PluginCog(commands.GroupCog):
         super().__init__()
 
     async def cog_load(self) -> None:
+        for command in self.walk_app_commands():
+            if command.parent is not None and command.default_permissions is not None:
+                # Discord ignores it there: the command would be visible to everyone.
+                raise TypeError(
+                    f"{command.qualified_name}: Discord permissions only apply to a "
+                    "top-level group; decorate the cog with bot.staff.staff() instead"
+                )
         self.bot.add_dynamic_items(*self.dynamic_items)
 
     async def cog_unload(self) -> None:

@@ -34,7 +34,12 @@ DISCORD_PERMISSIONS: dict[str, str] = {
 
 
 def staff(permission: str) -> Callable[[T], T]:
-    """Make a cog's group (or a command) a staff one, visible with `permission` in Discord."""
+    """Make a cog's top-level group a staff one, visible with `permission` in Discord.
+
+    `permission` is discord.py's name of the Discord permission, e.g. "manage_guild" for
+    Manage Server, "manage_events" for Manage Events. Discord reads it on top-level
+    commands and groups only (PluginCog refuses it on a subcommand).
+    """
     if permission not in DISCORD_PERMISSIONS:
         raise ValueError(f"map staff groups to one of {sorted(DISCORD_PERMISSIONS)}")
     visible = app_commands.default_permissions(**{permission: True})

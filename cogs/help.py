@@ -17,7 +17,7 @@ from bot.layout import Card
 from bot.plugin import PluginCog
 from bot.staff import can_see
 from models import plugins
-from models.i18n import N_
+from models.i18n import N_, translate
 from models.permissions import Grant, grant_of
 
 AnyCommand = app_commands.Command[Any, ..., Any]
@@ -39,11 +39,20 @@ class HelpCog(commands.Cog):
         context = await load_context(interaction)
         usable = await usable_commands(self.bot, interaction, context)
         card = Card()
-        card.add_text(f"## {t(interaction, N_('Commands you can use'))}")
+        heading = t(interaction, N_("Commands you can use"))
+        card.add_text(f"## {heading}")
         for item in usable:
-            card.add_text(f"**/{item.path}**\n{t(interaction, item.description)}")
+            card.add_text(
+                f"**/{typed_name(interaction, item.path)}**\n{t(interaction, item.description)}"
+            )
         more = t(interaction, N_("…and {count} more."), count="{count}")
         await answer(interaction, view=card.view(more=more))
+
+
+def typed_name(interaction: discord.Interaction, path: str) -> str:
+    """The command as the user types it: Discord shows names in the client's language."""
+    client = interaction.locale.value
+    return " ".join(translate(part, client) for part in path.split())
 
 
 async def usable_commands(

@@ -131,6 +131,11 @@ def invalid(exc: ValidationError) -> Invalid:
         {"field": ".".join(str(p) for p in e["loc"]) or None, "message": _field_message(e)}
         for e in exc.errors(include_url=False, include_context=True, include_input=False)
     ]
+    return field_errors(errors)
+
+
+def field_errors(errors: list[dict[str, Any]]) -> Invalid:
+    """One `Invalid` from `{"field", "message"}` entries (messages may be lazy)."""
     details = [
         Lazy(N_("{field}: {message}"), field=e["field"], message=e["message"])
         if e["field"]
@@ -152,7 +157,9 @@ class Joined(Lazy):
         super().__init__("", parts=parts)
 
     def render(self, locale: str | None) -> str:
-        return "; ".join(str(render(part, locale)) for part in self.params["parts"])
+        # "a: Too short; b: Not a number." rather than "a: Too short.; b: Not a number."
+        parts = [str(render(part, locale)).rstrip(".") for part in self.params["parts"]]
+        return "; ".join(parts) + "."
 
 
 def field_error(loc: tuple[str | int, ...], message: str) -> Invalid:

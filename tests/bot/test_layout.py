@@ -64,6 +64,12 @@ def test_check_form_names_what_discord_would_refuse() -> None:
     choice = Choice("a", "A")
     ok = [FormField("name", "Name"), FormField("game", "Game", "radio", choices=(choice, choice))]
     assert check_form("Apply", ok) == []
+    assert check_form("Apply", [FormField("a", "A"), FormField("a", "B")]) == [
+        "field keys must be unique (they are the custom ids): ['a', 'a']"
+    ]
+    assert check_form("Apply", [FormField("a", "A", min_length=10, max_length=5)]) == [
+        "a: min_length is above max_length"
+    ]
     problems = check_form(
         "x" * 46,
         [
@@ -84,3 +90,18 @@ def test_check_form_names_what_discord_would_refuse() -> None:
         "d: description is longer than 100",
         "e: max_length must be 1-4000",
     ]
+
+
+def test_a_card_shortens_a_long_text_and_counts_buttons_beyond_a_row() -> None:
+    card = Card()
+    assert card.add_text("x" * 4000)  # shortened to the room left, not dropped
+    buttons = [discord.ui.Button(label=f"b{i}", custom_id=f"dh:x:{i}") for i in range(7)]
+    card.add_text("y")  # no room left at all now: counted
+    body_card = Card()
+    assert body_card.add_buttons(*buttons)
+    assert body_card.left_out == 2  # a row takes five
+    body = v2_body(card.view(more="…and {count} more."))
+    assert rules.check_message(body) == []
+    texts = [c["content"] for c in body["components"][0]["components"] if c["type"] == 10]
+    assert texts[0].endswith("…")
+    assert texts[-1] == "…and 1 more."

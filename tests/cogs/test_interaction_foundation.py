@@ -116,8 +116,10 @@ async def test_a_german_user_gets_german_validation_errors_in_the_modal_reply(
             opened, name="D", distance="far", game="ats", cargo=["steel"]
         )
     assert refused.ephemeral
-    assert "name: Muss mindestens 2 Zeichen lang sein." in refused.content
-    assert "distance: Muss eine ganze Zahl sein." in refused.content
+    assert refused.content == (
+        "Einige Felder sind ungültig: Name: Muss mindestens 2 Zeichen lang sein; "
+        "Distance (km): Muss eine ganze Zahl sein."  # the labels the user saw, not the keys
+    )
     for english in ("at least", "valid integer", "Some fields", "should"):
         assert english not in refused.content
     assert tests.cogs.demo_submissions == []
@@ -207,3 +209,34 @@ async def test_autocomplete_writes_nothing_to_the_database(
         assert "Europe/Berlin" in [choice["value"] for choice in choices]
         assert await User.all().count() == users_before  # nora is not recorded by typing
         assert await Member.all().count() == members_before
+
+
+async def test_a_modal_opened_before_a_restart_is_answered_as_expired(
+    discord: FakeDiscord, start_app: AppFactory
+) -> None:
+    guild, _, driver = world(discord, locale="de")
+    async with start_app():
+        opened = await driver.run("demo form", guild=guild)
+    async with start_app():  # the modal's handler lived in the old process
+        late = await driver.submit_modal(
+            opened, name="Dave", distance="1200", game="ets2", cargo=["wood"]
+        )
+    assert late.ephemeral
+    assert (
+        late.content
+        == "Dieser Button oder dieses Formular ist abgelaufen. Führe den Befehl erneut aus."
+    )
+    assert tests.cogs.demo_submissions == []
+
+
+async def test_help_shows_names_as_the_client_types_them(
+    discord: FakeDiscord, start_app: AppFactory
+) -> None:
+    owner = discord.user("olga", locale="de")
+    guild = discord.guild("Road Kings", owner=owner)
+    async with start_app():
+        reply = await owner.run("help", guild=guild)
+    text = reply.original.text
+    assert "## Befehle, die du nutzen kannst" in text
+    assert "**/hub-verwaltung einstellungen**" in text
+    assert "**/hilfe**" in text
