@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 DEFER_AFTER = 2.0
 _LOCK = "answer_lock"
 _WATCHDOG = "answer_watchdog"
+_THINKING = "answer_thinking"  # the visibility of a "thinking…" deferral, while it shows
 # Seconds after which a click or modal submit no handler claimed is answered "expired": a
 # handler that needs longer has deferred by then (DEFER_AFTER).
 UNCLAIMED_AFTER = 2.5
@@ -56,13 +57,22 @@ async def answer(
     embeds: list[discord.Embed] | None = None,
     view: discord.ui.View | discord.ui.LayoutView | None = None,
 ) -> None:
-    """Reply: the first answer, or a follow-up once the interaction was answered or deferred."""
+    """Reply: the first answer, or a follow-up once the interaction was answered or deferred.
+
+    After a "thinking…" deferral Discord shows the first follow-up in its place, with the
+    deferral's visibility. When that differs from `ephemeral` (an error after a public
+    deferral, a public card after a private one), the placeholder is deleted and the answer
+    sent as a new message, so nothing private is shown to the channel.
+    """
     options = _given(content=content, embed=embed, embeds=embeds, view=view)
     async with _lock(interaction):
-        if interaction.response.is_done():
-            await interaction.followup.send(ephemeral=ephemeral, **options)
-        else:
+        if not interaction.response.is_done():
             await interaction.response.send_message(ephemeral=ephemeral, **options)
+            return
+        placeholder = interaction.extras.pop(_THINKING, None)
+        if placeholder is not None and placeholder != ephemeral:
+            await interaction.delete_original_response()  # the answer becomes its own message
+        await interaction.followup.send(ephemeral=ephemeral, **options)
 
 
 async def update(
@@ -73,6 +83,13 @@ async def update(
     view: discord.ui.View | discord.ui.LayoutView | None = None,
 ) -> None:
     """Edit the message a component sits on (after a deferral too)."""
+    if interaction.type is not discord.InteractionType.component:
+        raise TypeError("update() edits a component's message: use answer() here")
+    if _THINKING in interaction.extras:
+        raise TypeError(
+            "this click was deferred with a 'thinking' reply, so update() cannot reach the "
+            "message: give the component ephemeral_deferral = False"
+        )
     options = _given(content=content, embed=embed, view=view)
     async with _lock(interaction):
         if interaction.response.is_done():
@@ -82,7 +99,8 @@ async def update(
 
 
 async def open_modal(interaction: discord.Interaction, modal: discord.ui.Modal) -> None:
-    """Show a modal; it must be the first answer, so it cannot follow a deferral."""
+    """Show a modal; it must be the first answer, so it cannot follow a deferral (components
+    that open one set `watch_deadline = False`)."""
     async with _lock(interaction):
         await interaction.response.send_modal(modal)
 
@@ -95,22 +113,28 @@ async def defer(interaction: discord.Interaction, *, ephemeral: bool = True) -> 
         if interaction.type is discord.InteractionType.component and not ephemeral:
             await interaction.response.defer()  # the answer will edit the message
         else:
+            interaction.extras[_THINKING] = ephemeral
             await interaction.response.defer(ephemeral=ephemeral, thinking=True)
 
 
 def watch_deadline(
     interaction: discord.Interaction, *, ephemeral: bool = True, after: float = DEFER_AFTER
 ) -> None:
-    """Defer the interaction if its handler has not answered `after` seconds from now."""
+    """Defer the interaction if its handler has not answered `after` seconds after Discord
+    created it (time spent before this call, e.g. loading the context, counts)."""
     if interaction.type is discord.InteractionType.autocomplete or _WATCHDOG in interaction.extras:
         return
+    elapsed = (discord.utils.utcnow() - interaction.created_at).total_seconds()
+    delay = min(after, max(0.0, after - elapsed))
 
     async def watch() -> None:
-        await asyncio.sleep(after)
+        await asyncio.sleep(delay)
         try:
-            await defer(interaction, ephemeral=ephemeral)
-        except discord.HTTPException:
-            log.warning("could not defer slow interaction %s", interaction.id)
+            # Shielded: once under way, a deferral must finish, or discord.py would not
+            # know Discord had it and the next answer would be refused.
+            await asyncio.shield(defer(interaction, ephemeral=ephemeral))
+        except Exception:  # a failed deferral must not become an unretrieved task error
+            log.warning("could not defer slow interaction %s", interaction.id, exc_info=True)
 
     task = asyncio.create_task(watch(), name=f"answer-deadline-{interaction.id}")
     interaction.extras[_WATCHDOG] = task
@@ -119,7 +143,7 @@ def watch_deadline(
 
 
 def stop_watching(interaction: discord.Interaction) -> None:
-    """The handler finished: no deferral is needed any more."""
+    """The handler finished (and answered): no deferral is needed any more."""
     task = interaction.extras.pop(_WATCHDOG, None)
     if task is not None:
         task.cancel()
@@ -141,7 +165,7 @@ def expire_unclaimed(interaction: discord.Interaction) -> None:
                 return
             try:
                 await interaction.response.send_message(t(interaction, EXPIRED), ephemeral=True)
-            except discord.HTTPException:
+            except Exception:  # never an unretrieved task error
                 log.warning("could not answer unclaimed interaction %s", interaction.id)
 
     task = asyncio.create_task(expire(), name=f"answer-unclaimed-{interaction.id}")

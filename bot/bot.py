@@ -29,21 +29,22 @@ class HubTree(app_commands.CommandTree):
     """
 
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        command = interaction.command
+        public = command is not None and command.extras.get("public", False)
+        watch_deadline(interaction, ephemeral=not public)  # loading the context counts too
         try:
             await load_context(interaction)
         except Exception as exc:  # answered by the one error policy, never left hanging
             await handle_error(interaction, exc)
+            stop_watching(interaction)
             return False
-        command = interaction.command
-        public = command is not None and command.extras.get("public", False)
-        watch_deadline(interaction, ephemeral=not public)
         return True
 
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError, /
     ) -> None:
-        stop_watching(interaction)
         await handle_error(interaction, error)
+        stop_watching(interaction)  # after the reply: a deferral under way is kept
 
 
 # The platform's own commands; every package's cog comes from the registry.

@@ -54,13 +54,24 @@ class HubItem(discord.ui.DynamicItem[BaseT], template=r"(?!)"):
     - `ephemeral_deferral`: when the deadline forces a deferral, show an ephemeral
       "thinking…" (True, for handlers that `answer`) or defer an update of the message
       (False, for handlers that `update` it).
-    - `dm_allowed`: the component may be clicked in a DM (no hub).
+      A handler that `update`s must set False: after a "thinking…" deferral the
+      message cannot be reached.
+    - `watches_deadline`: False for a component that opens a modal, which must be the first
+      answer (a forced deferral would rule it out); such a handler must be quick.
+    - `dm_allowed`: the component may be clicked in a DM (no hub, so no plugin or
+      permission to check: such a component declares neither).
     """
 
     plugin: ClassVar[str | None] = None
     permission: ClassVar[str | None] = None
     ephemeral_deferral: ClassVar[bool] = True
+    watches_deadline: ClassVar[bool] = True
     dm_allowed: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.dm_allowed and (cls.plugin or cls.permission):
+            raise TypeError(f"{cls.__name__}: a DM has no hub to check plugin or permission in")
 
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
         # discord.py leaves the click unanswered when this is False: every check runs in
@@ -68,12 +79,18 @@ class HubItem(discord.ui.DynamicItem[BaseT], template=r"(?!)"):
         return True
 
     async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+        if not self.watches_deadline:
+            await self._run(interaction)
+            return
         async with deadline(interaction, ephemeral=self.ephemeral_deferral):
-            try:
-                context = await self.admit(interaction)
-                await self.clicked(interaction, context)
-            except Exception as exc:  # the one error policy answers every failure
-                await handle_error(interaction, exc)
+            await self._run(interaction)
+
+    async def _run(self, interaction: discord.Interaction) -> None:
+        try:
+            context = await self.admit(interaction)
+            await self.clicked(interaction, context)
+        except Exception as exc:  # the one error policy answers every failure
+            await handle_error(interaction, exc)
 
     async def admit(self, interaction: discord.Interaction) -> Context:
         """The clicker's context once the plugin and permission checks passed."""

@@ -12,8 +12,10 @@ import discord
 from discord import app_commands
 
 from bot.answer import answer
+from bot.context import load_context
 from bot.i18n import locale_of, t
-from bot.plugin import Refused
+from bot.plugin import PluginCog, Refused
+from models import plugins
 from models.errors import DomainError
 from models.i18n import N_, translate
 
@@ -29,7 +31,7 @@ async def reply_ephemeral(interaction: discord.Interaction, text: str) -> None:
                 await interaction.response.autocomplete([])
             return
         await answer(interaction, text, ephemeral=True)
-    except discord.HTTPException:
+    except Exception:  # the reply to an error must not raise into discord.py's logger
         log.warning("could not deliver an error reply to interaction %s", interaction.id)
 
 
@@ -90,12 +92,32 @@ def safe_autocomplete(
     @functools.wraps(func)
     async def wrapper(*args: Any) -> Choices:
         try:
+            if not await _may_autocomplete(args):
+                return []
             return await func(*args)
         except Exception:
             log.exception("autocomplete %s failed (reference %s)", func.__qualname__, _reference())
             return []
 
     return wrapper
+
+
+async def _may_autocomplete(args: tuple[Any, ...]) -> bool:
+    """discord.py runs no checks for autocomplete: the plugin must be on and the caller hold
+    the command's permission, or no choices (which may show private data) are offered."""
+    interaction = next(a for a in args if isinstance(a, discord.Interaction))
+    context = await load_context(interaction)  # read-only for autocomplete
+    if context.hub is None:
+        return True
+    cog = args[0] if args and isinstance(args[0], PluginCog) else None
+    command = interaction.command
+    permission = command.extras.get("permission") if command is not None else None
+    try:
+        key = cog.plugin if cog is not None else None
+        await plugins.enter(context.actor, context.hub, key, permission, write=False)
+    except DomainError:
+        return False
+    return True
 
 
 def _reference() -> str:

@@ -29,6 +29,7 @@ class Card:
         self.components = 1  # the container itself
         self.text = 0
         self.left_out = 0
+        self._closed = False
 
     def _fits(self, components: int, text: int) -> bool:
         return (
@@ -57,12 +58,12 @@ class Card:
         self.components += 1
         return True
 
-    def add_buttons(self, *buttons: discord.ui.Button[Any]) -> bool:
+    def add_buttons(self, *buttons: discord.ui.Item[Any]) -> bool:
         """A row of up to five buttons (their labels count as text)."""
         if len(buttons) > 5:  # Discord's row width; the rest does not show
             self.left_out += len(buttons) - 5
             buttons = buttons[:5]
-        text = sum(len(button.label or "") for button in buttons)
+        text = sum(len(_label(button) or "") for button in buttons)
         if not buttons or not self._fits(1 + len(buttons), text):
             self.left_out += len(buttons)
             return False
@@ -73,9 +74,16 @@ class Card:
 
     def view(self, *, more: str | None = None) -> discord.ui.LayoutView:
         """The finished message; `more` (with `{count}`) is shown when items were left out."""
-        if self.left_out and more:
-            closing = more.format(count=self.left_out)[:_RESERVE_TEXT]
+        if self.left_out and more and not self._closed:
+            # replace, not format: `more` may hold user text with braces
+            closing = more.replace("{count}", str(self.left_out))[:_RESERVE_TEXT]
             self.container.add_item(discord.ui.TextDisplay(closing))
+            self._closed = True
         view = discord.ui.LayoutView(timeout=None)
         view.add_item(self.container)
         return view
+
+
+def _label(button: discord.ui.Item[Any]) -> str | None:
+    # A persistent button (a DynamicItem) keeps its label on the wrapped button.
+    return getattr(getattr(button, "item", button), "label", None)

@@ -91,6 +91,9 @@ def _field_problems(item: FormField) -> list[str]:
         low, high = OPTION_RANGES[item.kind]
         if not low <= len(item.choices) <= high:
             problems.append(f"{item.key}: {item.kind} takes {low}-{high} choices")
+        problems += _choice_problems(item)
+    if isinstance(item.default, str) and len(item.default) > (item.max_length or TEXT_LIMIT):
+        problems.append(f"{item.key}: the default is longer than max_length")
     if item.max_length is not None and not 1 <= item.max_length <= TEXT_LIMIT:
         problems.append(f"{item.key}: max_length must be 1-{TEXT_LIMIT}")
     if item.min_length is not None and not 0 <= item.min_length <= TEXT_LIMIT:
@@ -99,6 +102,19 @@ def _field_problems(item: FormField) -> list[str]:
         problems.append(f"{item.key}: min_length is above max_length")
     if not 1 <= len(item.key) <= 100:
         problems.append(f"{item.key}: the key is the custom id, 1-100 characters")
+    return problems
+
+
+def _choice_problems(item: FormField) -> list[str]:
+    values = [choice.value for choice in item.choices]
+    problems = []
+    if len(set(values)) != len(values):
+        problems.append(f"{item.key}: choice values must be unique")
+    for choice in item.choices:
+        if not 1 <= len(choice.value) <= 100 or not 1 <= len(choice.label) <= 100:
+            problems.append(f"{item.key}: choice {choice.value!r} needs a value and label of 1-100")
+        if choice.description and len(choice.description) > 100:
+            problems.append(f"{item.key}: choice {choice.value!r} description is longer than 100")
     return problems
 
 
@@ -124,6 +140,7 @@ class FormModal(discord.ui.Modal):
         schema: type[BaseModel],
         on_valid: Submitted,
         extra: dict[str, Any] | None = None,
+        public: bool = False,
     ) -> None:
         title = t(interaction, title)[:TITLE_LIMIT]
         problems = check_form(title, fields)
@@ -132,6 +149,7 @@ class FormModal(discord.ui.Modal):
         super().__init__(title=title, timeout=15 * 60)
         self.schema = schema
         self.on_valid = on_valid
+        self.public = public  # whether on_valid answers for everyone (a forced deferral too)
         self.extra = extra or {}  # fixed values merged into the answers (e.g. the event id)
         self.inputs: dict[str, tuple[FormField, discord.ui.Item[Any]]] = {}
         for item in fields:
@@ -156,7 +174,7 @@ class FormModal(discord.ui.Modal):
         return {**values, **self.extra}
 
     async def on_submit(self, interaction: discord.Interaction, /) -> None:
-        async with deadline(interaction):
+        async with deadline(interaction, ephemeral=not self.public):
             try:
                 await load_context(interaction)  # the user's language for every reply
                 try:

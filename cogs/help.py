@@ -45,7 +45,7 @@ class HelpCog(commands.Cog):
             card.add_text(
                 f"**/{typed_name(interaction, item.path)}**\n{t(interaction, item.description)}"
             )
-        more = t(interaction, N_("…and {count} more."), count="{count}")
+        more = t(interaction, N_("…and {count} more."), count="{count}")  # Card fills it in
         await answer(interaction, view=card.view(more=more))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import discord
 import pytest
 
-from bot.components import custom_id
+from bot.components import PersistentButton, custom_id
 from bot.layout import MAX_COMPONENTS, MAX_TEXT, Card
 from bot.modals import Choice, FormField, check_form
 from tests.fakediscord import rules
@@ -62,7 +62,8 @@ def test_custom_ids_longer_than_discord_allows_are_refused() -> None:
 
 def test_check_form_names_what_discord_would_refuse() -> None:
     choice = Choice("a", "A")
-    ok = [FormField("name", "Name"), FormField("game", "Game", "radio", choices=(choice, choice))]
+    pair = (choice, Choice("b", "B"))
+    ok = [FormField("name", "Name"), FormField("game", "Game", "radio", choices=pair)]
     assert check_form("Apply", ok) == []
     assert check_form("Apply", [FormField("a", "A"), FormField("a", "B")]) == [
         "field keys must be unique (they are the custom ids): ['a', 'a']"
@@ -75,7 +76,9 @@ def test_check_form_names_what_discord_would_refuse() -> None:
         [
             FormField("a", "L" * 46),
             FormField("b", "Pick", "radio", choices=(choice,)),
-            FormField("c", "Many", "checkboxes", choices=(choice,) * 11),
+            FormField(
+                "c", "Many", "checkboxes", choices=tuple(Choice(str(i), "C") for i in range(11))
+            ),
             FormField("d", "Desc", description="d" * 101),
             FormField("e", "Long", max_length=4001),
             FormField("f", "Sixth"),
@@ -89,6 +92,19 @@ def test_check_form_names_what_discord_would_refuse() -> None:
         "c: checkboxes takes 1-10 choices",
         "d: description is longer than 100",
         "e: max_length must be 1-4000",
+    ]
+    assert check_form(
+        "Apply",
+        [
+            FormField("g", "Game", "radio", choices=(choice, choice)),
+            FormField("h", "Text", max_length=3, default="long"),
+            FormField("i", "Pick", "select", choices=(Choice("x" * 101, "X"),)),
+        ],
+    ) == [
+        "g: choice values must be unique",
+        "h: the default is longer than max_length",
+        "i: choice 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+        "xxxxxxxxxxxxxxxxxxxxxxxxxxx' needs a value and label of 1-100",
     ]
 
 
@@ -105,3 +121,16 @@ def test_a_card_shortens_a_long_text_and_counts_buttons_beyond_a_row() -> None:
     texts = [c["content"] for c in body["components"][0]["components"] if c["type"] == 10]
     assert texts[0].endswith("…")
     assert texts[-1] == "…and 1 more."
+
+
+def test_a_card_takes_persistent_buttons() -> None:
+    class Go(PersistentButton, template=r"dh:test:go:(?P<n>[0-9]+)"):
+        def __init__(self, n: int) -> None:
+            super().__init__(self.button(custom_id("test", "go", n), f"Go {n}"))
+
+    card = Card()
+    assert card.add_buttons(Go(1), Go(2))
+    body = v2_body(card.view(more="{count} {not a field}"))
+    assert rules.check_message(body) == []
+    (row,) = [c for c in body["components"][0]["components"] if c["type"] == 1]
+    assert [b["label"] for b in row["components"]] == ["Go 1", "Go 2"]

@@ -213,8 +213,10 @@ async def test_two_processes_split_the_guilds_by_shard(tmp_path: Path) -> None:
 
 
 def _assert_answered_once_by_owner(fake: FakeDiscord, guild: Guild, reply: Interaction) -> None:
-    assert reply.response_type == 4  # a message, sent once
-    assert not reply.followups
+    # A message, sent once: directly, or after a deferral when a busy machine makes the
+    # process slower than Discord's 2-second margin (the follow-up replaces "thinking…").
+    assert reply.response_type in (4, 5)
+    assert not reply.original.deleted
     assert guild.name in reply.text
     callbacks = [r for r in fake.requests_to(CALLBACK) if f"/{reply.id}/" in r.path]
     assert len(callbacks) == 1

@@ -17,6 +17,7 @@ from bot.context import Context
 from bot.modals import Choice, FormField, FormModal
 from bot.plugin import PluginCog
 from bot.staff import staff
+from models.errors import Invalid
 from models.i18n import N_
 from models.permissions import Permission
 
@@ -135,6 +136,14 @@ class DemoCog(PluginCog, group_name="demo", group_description="Try the foundatio
         await self.hub(interaction)
         await asyncio.sleep(2.4)
         await answer(interaction, "Done at last")
+
+    @app_commands.command(
+        name="announce", description="Slowly fail in public", extras={"public": True}
+    )
+    async def announce(self, interaction: discord.Interaction) -> None:
+        await self.hub(interaction)
+        await asyncio.sleep(2.3)  # the deadline defers publicly ("thinking…" for everyone)
+        raise Invalid(N_("The request is not valid."))
 
 
 @staff("manage_events")

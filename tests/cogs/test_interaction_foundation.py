@@ -3,12 +3,13 @@ the answer deadline, staff groups, /help and translated validation errors."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
 
 import tests.cogs
-from models import plugins
+from models import members, plugins
 from models.hubs import Hub
 from models.members import Member
 from models.plugins import Package
@@ -147,6 +148,37 @@ async def test_a_slow_command_is_deferred_within_discords_three_seconds(
     assert reply.content == "Done at last"
 
 
+async def test_the_deadline_counts_from_discord_not_from_the_context_load(
+    discord: FakeDiscord, start_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    guild, _, driver = world(discord)
+    original = members.unchanged_presence
+
+    async def slow_database(*args, **kwargs):
+        await asyncio.sleep(1.2)
+        return await original(*args, **kwargs)
+
+    async with start_app():
+        monkeypatch.setattr(members, "unchanged_presence", slow_database)
+        reply = await driver.run("demo slow", guild=guild)  # 1.2 s + 2.4 s of work
+    assert reply.deferred
+    assert reply.content == "Done at last"
+
+
+async def test_an_error_after_a_public_deferral_is_shown_privately(
+    discord: FakeDiscord, start_app: AppFactory
+) -> None:
+    guild, _, driver = world(discord)
+    async with start_app():
+        reply = await driver.run("demo announce", guild=guild)
+        await reply.wait_followups()
+    assert reply.original.deleted  # the public "thinking…" is gone
+    (error,) = reply.followups
+    assert error.ephemeral
+    assert error.text == "The request is not valid."
+    assert [m for m in guild.default_channel.visible_messages if m.author.bot] == []
+
+
 async def test_staff_groups_are_hidden_from_drivers_and_still_checked(
     discord: FakeDiscord, start_app: AppFactory
 ) -> None:
@@ -181,6 +213,7 @@ async def test_help_lists_only_the_commands_the_caller_can_use(
         demo_off = await owner.run("help", guild=guild)
     assert for_driver.ephemeral
     assert listed(for_driver) == {
+        "/demo announce",
         "/demo board",
         "/demo form",
         "/demo slow",
@@ -193,7 +226,7 @@ async def test_help_lists_only_the_commands_the_caller_can_use(
     assert listed(demo_off) == {"/help", "/hub info", "/login", "/hub-admin settings"}
 
 
-async def test_autocomplete_writes_nothing_to_the_database(
+async def test_autocomplete_writes_nothing_and_checks_the_permission(
     discord: FakeDiscord, start_app: AppFactory
 ) -> None:
     guild, owner, _ = world(discord)
@@ -205,10 +238,13 @@ async def test_autocomplete_writes_nothing_to_the_database(
         await owner.run("hub info", guild=guild)  # the hub and the owner exist
         users_before = await User.all().count()
         members_before = await Member.all().count()
-        choices = await newcomer.autocomplete("hub-admin settings", "timezone", "berl", guild=guild)
-        assert "Europe/Berlin" in [choice["value"] for choice in choices]
+        offered = await owner.autocomplete("hub-admin settings", "timezone", "berl", guild=guild)
+        # nora sees the command (Manage Server) but lacks manage_hub: nothing is offered
+        refused = await newcomer.autocomplete("hub-admin settings", "timezone", "berl", guild=guild)
         assert await User.all().count() == users_before  # nora is not recorded by typing
         assert await Member.all().count() == members_before
+    assert "Europe/Berlin" in [choice["value"] for choice in offered]
+    assert refused == []
 
 
 async def test_a_modal_opened_before_a_restart_is_answered_as_expired(

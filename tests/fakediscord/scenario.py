@@ -134,7 +134,11 @@ class Interaction:
 
     def followup(self, body: dict[str, Any], files: list[dict[str, Any]]) -> Message:
         # Discord turns the first follow-up after a deferred reply into that reply.
-        if self.original is not None and self.original.flags & LOADING:
+        if (
+            self.original is not None
+            and self.original.flags & LOADING
+            and not self.original.deleted
+        ):
             self.edit(self.original, body)
             return self.original
         message = self.emulator.create_message(
@@ -166,7 +170,14 @@ class Interaction:
         await self.wait_answered(timeout)
         if self.response_type == 5:
             await self.emulator.wait_for(
-                lambda: self.original is not None and not self.original.flags & LOADING,
+                # the reply replaces "thinking…", or comes after it was deleted
+                lambda: (
+                    self.original is not None
+                    and (
+                        not self.original.flags & LOADING
+                        or bool(self.original.deleted and self.followups)
+                    )
+                ),
                 timeout,
                 f"the bot deferred the {self.describe()} but never sent the reply",
             )

@@ -262,7 +262,8 @@ class Message:
                     body[key] if body[key] is not None else ([] if key != "content" else ""),
                 )
         if body.get("flags") is not None:
-            self.flags = (self.flags & EPHEMERAL) | int(body["flags"])
+            # Visibility is fixed when a message is created (or deferred): an edit keeps it.
+            self.flags = (self.flags & EPHEMERAL) | (int(body["flags"]) & ~EPHEMERAL)
         self.flags &= ~LOADING
         self.edited_timestamp = iso_now()
         self.edits += 1
