@@ -17,6 +17,7 @@ from bot.errors import handle_error
 from bot.i18n import CatalogTranslator
 from core.config import Settings
 from models import hubs, kv, members, plugins, users
+from models.members import lifecycle
 
 log = logging.getLogger(__name__)
 
@@ -164,8 +165,11 @@ class DriversHubBot(commands.AutoShardedBot):
 
     async def on_raw_member_remove(self, payload: discord.RawMemberRemoveEvent) -> None:
         hub = await hubs.Hub.get_or_none(guild_id=payload.guild_id)
-        if hub is not None:
-            await members.mark_left(hub.id, payload.user.id)
+        if hub is None:
+            return
+        member = await members.mark_left(hub.id, payload.user.id)
+        if member is not None:
+            await lifecycle.left_server(hub, member)
 
     async def on_guild_role_update(self, before: discord.Role, after: discord.Role) -> None:
         if before.permissions.administrator != after.permissions.administrator:

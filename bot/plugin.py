@@ -17,6 +17,7 @@ from bot.context import load_context
 from models import plugins
 from models.errors import DomainError
 from models.hubs import Hub
+from models.members.bans import refuse_banned_actor
 
 
 class Refused(app_commands.CheckFailure):
@@ -74,14 +75,15 @@ class PluginCog(commands.GroupCog):
         return True
 
     async def hub(self, interaction: discord.Interaction) -> Hub:
-        """The interaction's hub, with this plugin on; a refusal otherwise."""
+        """The interaction's hub, with this plugin on and the caller not banned from it; a
+        refusal otherwise."""
         context = await load_context(interaction)
         if context.hub is None:
             raise app_commands.NoPrivateMessage()
-        if self.plugin is None:
-            return context.hub
         try:
-            plugins.require_enabled(context.hub, self.plugin)
+            if self.plugin is not None:
+                plugins.require_enabled(context.hub, self.plugin)
+            await refuse_banned_actor(context.actor, context.hub)
         except DomainError as exc:
             raise Refused(exc) from None
         return context.hub

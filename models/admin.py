@@ -24,7 +24,7 @@ from models.errors import Conflict, Forbidden, NotFound
 from models.hubs import Hub
 from models.i18n import N_
 from models.identities import Provider
-from models.members import MemberStatus
+from models.members import MemberState
 from models.pagination import Page, PageQuery, paginate
 from models.users import User, change_superuser, forget_profile
 
@@ -165,6 +165,6 @@ def _hub_state(hub: Hub) -> HubState:
 async def list_hubs(actor: Actor, query: PageQuery) -> Page[HubState]:
     """Every hub, by id, with its member count (one query a page)."""
     require_superuser(actor)
-    active = Q(members__status=MemberStatus.ACTIVE)
+    active = Q(members__state=MemberState.MEMBER)
     hubs = Hub.annotate(member_total=Count("members", _filter=active)).group_by("id")
     return await paginate(hubs, query, ("id",), _hub_state)

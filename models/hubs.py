@@ -21,7 +21,7 @@ from models.actor import Actor, require_recent_login
 from models.cache import cached, forget
 from models.errors import Conflict, Forbidden, Invalid, NotFound
 from models.i18n import LANGUAGES, N_
-from models.members import Member, MemberStatus
+from models.members import Member, MemberState
 from models.pagination import Page, PageQuery, paginate
 from models.permissions import Permission
 from models.text import Name, Text
@@ -215,6 +215,8 @@ class Hub(Model):
     plugins = fields.JSONField(default=all_plugins)
     settings = fields.JSONField(default=dict)
     owner_discord_id = fields.BigIntField(null=True)
+    # The last member number given: numbers come from this counter, so none is reused.
+    member_numbers = fields.IntField(default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -365,7 +367,7 @@ async def get_hub_for_guild(guild_id: int) -> Hub:
 
 
 async def member_count(hub: Hub) -> int:
-    return await Member.filter(hub_id=hub.id, status=MemberStatus.ACTIVE).count()
+    return await Member.filter(hub_id=hub.id, state=MemberState.MEMBER).count()
 
 
 async def _view(hub: Hub) -> HubView:

@@ -109,9 +109,10 @@ async def authorize(
 
 
 async def _member_of(actor: Actor, hub: Hub) -> Member | None:
-    from models.members import Member, MemberStatus
+    from models.members import Member
 
-    query = Member.filter(hub_id=hub.id, status=MemberStatus.ACTIVE)
+    # Roles count whatever the membership state: staff who are visitors keep their rights.
+    query = Member.filter(hub_id=hub.id)
     if actor.user_id is not None:
         return await query.get_or_none(user_id=actor.user_id)
     if actor.discord_id is not None:

@@ -28,6 +28,7 @@ from models import APP_LABEL, PLATFORM_MODEL_MODULES, encryption
 from models.actor import Actor, Scope, require_scope
 from models.errors import PluginDisabled
 from models.i18n import N_, Lazy, add_catalog_dir, translate
+from models.members.settings import MembersSettings
 from models.outbox import OutboxKind
 
 if TYPE_CHECKING:
@@ -82,10 +83,12 @@ BUILTIN: tuple[Package, ...] = (
         core=True,
         permissions={
             "manage_members": N_("Manage members"),
+            "ban_members": N_("Ban and unban"),
             "manage_roles": N_("Manage roles"),
             "driver": N_("Driver: log jobs and join events"),
         },
         models=("models.members",),
+        settings=MembersSettings,
     ),
 )
 
@@ -308,17 +311,19 @@ def require_enabled(hub: Hub, key: str) -> Package:
 async def enter(
     actor: Actor, hub: Hub, key: str | None, permission: str | None, *, write: bool
 ) -> Grant | None:
-    """The gate of every operation: plugin on -> token scope -> permission.
+    """The gate of every operation: plugin on -> token scope -> not banned -> permission.
 
     Routes call it before they read a body and operations call it again (the repeat costs
     the permission queries once more, and means no adapter can forget a check), so an
     unauthorized caller learns nothing from a 422.
     """
+    from models.members.bans import refuse_banned_actor
     from models.permissions import authorize
 
     if key is not None:
         require_enabled(hub, key)
     require_scope(actor, Scope.WRITE if write else Scope.READ)
+    await refuse_banned_actor(actor, hub)
     if permission is None:
         return None
     return await authorize(actor, hub, permission)

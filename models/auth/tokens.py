@@ -61,16 +61,18 @@ class Claims:
 async def hub_permissions(user: User) -> dict[str, list[str]]:
     """The user's permissions per hub, so services see role changes in the next token."""
     from models.hubs import Hub
-    from models.members import Member, MemberStatus
+    from models.members import Member, MemberState
     from models.permissions import grant_of
 
     result: dict[str, list[str]] = {}
-    memberships = await Member.filter(user_id=user.id, status=MemberStatus.ACTIVE).limit(50)
+    # Members, and visitors holding roles (roles count whatever the membership state).
+    memberships = await Member.filter(user_id=user.id).order_by("id").limit(50)
     for member in memberships:
         hub = await Hub.get_or_none(id=member.hub_id, active=True)
         if hub is not None:
             grant = await grant_of(Actor(user.id, user.discord_id), hub)
-            result[hub.slug] = sorted(grant.permissions)
+            if member.state == MemberState.MEMBER or grant.permissions:
+                result[hub.slug] = sorted(grant.permissions)
     return result
 
 

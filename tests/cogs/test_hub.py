@@ -39,7 +39,7 @@ async def test_german_locale_gets_german_text(discord: FakeDiscord, start_app: A
     async with start_app():
         reply = await alice.run("hub info", guild=guild)
     fields = {f["name"]: f["value"] for f in reply.embeds[0]["fields"]}
-    assert fields["Mitglieder"] == "1"
+    assert fields["Mitglieder"] == "0"  # alice is a visitor: staff have not accepted her
     assert fields["Entfernungseinheit"] == "Kilometer"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from models.hubs import Hub
-from models.members import Member, MemberStatus, Role
+from models.members import Member, Role
 from tests.conftest import AppFactory
 from tests.fakediscord import FakeDiscord, ScenarioError
 
@@ -116,9 +116,9 @@ async def test_linked_discord_role_grants_hub_permissions(
 
         async def left() -> bool:
             member = await Member.get(hub_id=hub.id, user__discord_id=alice.id)
-            return member.status == MemberStatus.LEFT
+            return not member.in_guild and member.discord_role_ids == []
 
-        await discord.wait_for(left, 5, "the member to be marked as left")
+        await discord.wait_for(left, 5, "the member to be marked as gone from the server")
     assert "“Manage hub settings”" in refused.content
     assert allowed.content == "Settings saved."
 

@@ -24,7 +24,7 @@ from models.errors import (
     Unauthorized,
 )
 from models.identities import ExternalIdentity, Provider
-from models.members import Member, MemberStatus
+from models.members import Member, MemberState
 from models.pagination import PageQuery
 from models.users import User
 from tests.web.auth_client import PASSWORD, create_user, totp
@@ -381,9 +381,10 @@ async def test_hubs_are_listed_with_their_state_a_page_at_a_time() -> None:
     guild_hub = await hubs.ensure_hub_for_guild(42, "Road Kings", 7)
     for name in ("ann", "ben", "cid"):
         await members.ensure_member(guild_hub.id, await User.create(username=name))
+    await Member.filter(hub_id=guild_hub.id).update(state=MemberState.MEMBER)
     leaver = await Member.filter(hub_id=guild_hub.id).first()
     assert leaver is not None
-    await Member.filter(id=leaver.id).update(status=MemberStatus.LEFT)
+    await Member.filter(id=leaver.id).update(state=MemberState.LEFT)
     await hubs.deactivate_guild(42)
     operator_hub = await hubs.create_hub(SYSTEM, "Night Owls")
     await hubs.Hub.filter(id=operator_hub.id).update(public=False, plugins=["shoutbox"])

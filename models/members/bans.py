@@ -1,0 +1,196 @@
+"""Bans by identity (Discord id, Steam id, e-mail): they refuse the hub everywhere until lifted
+or expired, and end the membership of whoever they match."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from models import audit, plugins
+from models.accounts.inputs import Email
+from models.actor import Actor
+from models.auth import now
+from models.cache import cached, forget
+from models.errors import Conflict, Forbidden, NotFound
+from models.hubs import Hub
+from models.i18n import N_
+from models.members.lifecycle import KEY, Signal, _change, _end
+from models.members.tables import REASON_LENGTH, Ban, Member, MemberState
+from models.users import User
+from models.validation import Problem
+
+BAN = "ban_members"
+# Seconds a "not banned" answer may be reused; a ban or unban forgets it at once.
+BAN_CHECK_TTL = 30
+
+
+class BanInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    discord_id: int | None = Field(default=None, gt=0, lt=2**63)
+    steam_id: int | None = Field(default=None, gt=0, lt=2**63)
+    email: Email | None = None
+    reason: str = Field(default="", max_length=REASON_LENGTH)
+    expires_at: datetime | None = Field(
+        default=None, description="Lifted by itself then; none: until unbanned."
+    )
+
+    @model_validator(mode="after")
+    def _an_identity(self) -> BanInput:
+        if self.discord_id is None and self.steam_id is None and self.email is None:
+            raise Problem(N_("name a Discord id, a Steam id or an e-mail address"))
+        return self
+
+
+def _matching(user: User) -> Q:
+    condition = Q(discord_id=user.discord_id) if user.discord_id else Q(id=-1)
+    if user.steam_id:
+        condition |= Q(steam_id=user.steam_id)
+    if user.email:
+        condition |= Q(email=user.email)
+    return condition
+
+
+def _in_force() -> Q:
+    return Q(lifted_at__isnull=True) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now()))
+
+
+async def active_ban(hub: Hub, user: User) -> Ban | None:
+    return await Ban.filter(_matching(user), _in_force(), hub_id=hub.id).order_by("-id").first()
+
+
+def _ban_key(hub_id: int, user_id: int) -> str:
+    return f"banned:{hub_id}:{user_id}"
+
+
+def _banned() -> Forbidden:
+    return Forbidden(N_("You are banned from this hub."), code="banned")
+
+
+async def refuse_if_banned(hub: Hub, user: User) -> None:
+    """Accepting or applying: refused for an identity the hub banned."""
+    if await active_ban(hub, user) is not None:
+        raise _banned()
+
+
+async def refuse_banned_actor(actor: Actor, hub: Hub) -> None:
+    """The gate of every hub operation and command: a banned user is refused (cached)."""
+    if (
+        actor.user_id is not None
+        and not actor.is_superuser
+        and await is_banned(hub.id, actor.user_id)
+    ):
+        raise _banned()
+
+
+async def is_banned(hub_id: int, user_id: int) -> bool:
+    """Cached for BAN_CHECK_TTL: every hub request and command asks (plugins.enter)."""
+
+    async def load() -> bool:
+        user = await User.get_or_none(id=user_id)
+        hub = await Hub.get_or_none(id=hub_id)
+        return bool(user and hub and await active_ban(hub, user))
+
+    return await cached(_ban_key(hub_id, user_id), BAN_CHECK_TTL, load)
+
+
+async def _forget_matches(hub: Hub, ban: Ban) -> list[Member]:
+    condition = Q(user__discord_id=ban.discord_id) if ban.discord_id else Q(id=-1)
+    if ban.steam_id:
+        condition |= Q(user__steam_id=ban.steam_id)
+    if ban.email:
+        condition |= Q(user__email=ban.email)
+    matched = await Member.filter(condition, hub_id=hub.id).select_related("user")
+    for member in matched:
+        await forget(_ban_key(hub.id, member.user_id))
+    return matched
+
+
+async def ban(actor: Actor, hub: Hub, data: BanInput) -> tuple[Ban, list[Signal]]:
+    """Ban an identity; members it matches stop being members (their roles are taken away)."""
+    await plugins.enter(actor, hub, KEY, BAN, write=True)
+    me = await User.get_or_none(id=actor.user_id) if actor.user_id else None
+    _refuse_protected(hub, data, me)
+    signals = []
+    async with in_transaction():
+        record = await Ban.create(
+            hub_id=hub.id,
+            discord_id=data.discord_id,
+            steam_id=data.steam_id,
+            email=data.email,
+            reason=data.reason,
+            expires_at=data.expires_at,
+            created_by_id=actor.user_id,
+        )
+        await audit.record(
+            actor, "members.ban", hub_id=hub.id, target=str(record.id), details=_details(record)
+        )
+        for member in await _forget_matches(hub, record):
+            if member.state == MemberState.MEMBER:
+                signals.append(
+                    await _end(actor, hub, member, MemberState.BANNED, "banned", data.reason)
+                )
+            elif member.state != MemberState.BANNED:
+                member.state = MemberState.BANNED
+                await member.save(update_fields=["state"])
+                signals.append(await _change(actor, hub, member, "banned", data.reason))
+    return record, signals
+
+
+def _refuse_protected(hub: Hub, data: BanInput, me: User | None) -> None:
+    """Nobody bans themselves or the hub's owner (409)."""
+    if hub.owner_discord_id is not None and data.discord_id == hub.owner_discord_id:
+        raise Conflict(N_("The hub's owner cannot be banned."), code="owner_protected")
+    if me is not None and (
+        (data.discord_id is not None and data.discord_id == me.discord_id)
+        or (data.steam_id is not None and data.steam_id == me.steam_id)
+        or (data.email is not None and data.email == me.email)
+    ):
+        raise Conflict(N_("You cannot ban yourself."), code="self_ban")
+
+
+def _details(record: Ban) -> dict[str, object]:
+    return {
+        "discord_id": str(record.discord_id) if record.discord_id else None,
+        "steam_id": str(record.steam_id) if record.steam_id else None,
+        "email": record.email,
+        "reason": record.reason,
+        "expires_at": record.expires_at.isoformat() if record.expires_at else None,
+    }
+
+
+async def _ban_in(hub: Hub, ban_id: int) -> Ban:
+    record = await Ban.get_or_none(id=ban_id, hub_id=hub.id)
+    if record is None:
+        raise NotFound(N_("That ban does not exist."), code="ban_not_found")
+    return record
+
+
+async def unban(actor: Actor, hub: Hub, ban_id: int) -> Ban:
+    """Lift a ban; the people it matched become former members (accept them again to return)."""
+    await plugins.enter(actor, hub, KEY, BAN, write=True)
+    async with in_transaction():
+        record = await _ban_in(hub, ban_id)
+        if record.lifted_at is not None:
+            raise Conflict(N_("That ban was already lifted."), code="ban_lifted")
+        record.lifted_at, record.lifted_by_id = now(), actor.user_id
+        await record.save(update_fields=["lifted_at", "lifted_by_id"])
+        await audit.record(
+            actor, "members.unban", hub_id=hub.id, target=str(record.id), details=_details(record)
+        )
+        for member in await _forget_matches(hub, record):
+            if member.state == MemberState.BANNED and await active_ban(hub, member.user) is None:
+                member.state = (
+                    MemberState.DISMISSED if member.number is not None else MemberState.VISITOR
+                )
+                await member.save(update_fields=["state"])
+                await _change(actor, hub, member, "unbanned")
+    return record
+
+
+async def bans(actor: Actor, hub: Hub) -> list[Ban]:
+    """The hub's bans in force, newest first (staff with ban_members)."""
+    await plugins.enter(actor, hub, KEY, BAN, write=False)
+    return await Ban.filter(_in_force(), hub_id=hub.id).order_by("-id").limit(500)

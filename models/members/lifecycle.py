@@ -1,0 +1,297 @@
+"""Membership: accepting, dismissing, resigning, join dates, history and staff notes.
+
+Every change writes a `MembershipChange` row and an audit entry in the same transaction, and
+returns the signal it emits (`Signal`) for the notifications package to turn into messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from tortoise.expressions import F
+from tortoise.transactions import in_transaction
+
+from models import audit, plugins
+from models.actor import Actor
+from models.auth import now
+from models.errors import Conflict, Invalid, NotFound
+from models.hubs import Hub
+from models.i18n import N_, Lazy
+from models.members.tables import (
+    FORMER,
+    Member,
+    MemberRole,
+    MembershipChange,
+    MemberState,
+    StaffNote,
+)
+from models.permissions import authorize
+from models.users import User
+
+KEY = "members"
+MANAGE = "manage_members"
+AcceptMode = Literal["restore", "fresh"]
+# What a hub can require before anyone is accepted, and how people read each.
+CONNECTIONS: dict[str, str] = {
+    "steam": N_("a linked Steam account"),
+    "email": N_("a verified e-mail address"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """Something that happened in a hub, for notifications and hub posts to pick up."""
+
+    kind: str  # e.g. "member.accepted"
+    hub_id: int
+    member_id: int
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+async def member_in(hub: Hub, member_id: int) -> Member:
+    """A member row of this hub; another hub's id is as unknown as a missing one (404)."""
+    member = await Member.get_or_none(id=member_id, hub_id=hub.id).select_related("user")
+    if member is None:
+        raise NotFound(N_("That member does not exist."), code="member_not_found")
+    return member
+
+
+async def _over(actor: Actor, hub: Hub, member: Member, permission: str) -> None:
+    """Staff act only on members strictly below their own highest role."""
+    roles = await member.effective_roles()
+    await authorize(actor, hub, permission, over_rank=max((r.position for r in roles), default=0))
+
+
+async def _change(
+    actor: Actor,
+    hub: Hub,
+    member: Member,
+    action: str,
+    reason: str = "",
+    **details: Any,
+) -> Signal:
+    await MembershipChange.create(
+        hub_id=hub.id,
+        member_id=member.id,
+        actor_id=actor.user_id,
+        action=action,
+        reason=reason,
+        details=details,
+    )
+    await audit.record(
+        actor,
+        f"members.{action}",
+        hub_id=hub.id,
+        target=str(member.id),
+        details={"reason": reason, **details} if reason else details,
+    )
+    return Signal(f"member.{action}", hub.id, member.id, {"reason": reason, **details})
+
+
+async def missing_connections(hub: Hub, user: User) -> list[str]:
+    """The hub's required connections the user lacks (keys of CONNECTIONS)."""
+    required = plugins.settings_of(hub, KEY).required_connections
+    have = {"steam": user.steam_id is not None, "email": bool(user.email and user.is_verified)}
+    return [name for name in required if not have.get(name, False)]
+
+
+async def _next_number(hub: Hub) -> int:
+    """The hub's next member number; the counter only grows, so no number is given twice."""
+    await Hub.filter(id=hub.id).update(member_numbers=F("member_numbers") + 1)
+    return (await Hub.get(id=hub.id).only("id", "member_numbers")).member_numbers
+
+
+async def accept(
+    actor: Actor, hub: Hub, member_id: int, *, mode: AcceptMode = "restore", reason: str = ""
+) -> tuple[Member, Signal]:
+    """Make a visitor (or a former member) a member.
+
+    A former member keeps their number with `restore`, or gets a new one with `fresh`
+    (their history stays either way). Refused for a banned user, a member, and anyone
+    lacking a connection the hub requires (named in the refusal).
+    """
+    await plugins.enter(actor, hub, KEY, MANAGE, write=True)
+    from models.members.bans import refuse_if_banned
+
+    async with in_transaction():
+        await member_in(hub, member_id)  # 404 for another hub's id
+        # Locked on PostgreSQL, so two staff accepting at once give one number.
+        member = await Member.filter(id=member_id).select_for_update().select_related("user").get()
+        if member.state == MemberState.MEMBER:
+            raise Conflict(
+                N_("{name} is already a member."), code="already_member", name=member.user.username
+            )
+        await refuse_if_banned(hub, member.user)
+        missing = await missing_connections(hub, member.user)
+        if missing:
+            raise Invalid(
+                N_("{name} cannot be accepted yet: {missing} is needed."),
+                code="missing_connection",
+                name=member.user.username,
+                missing=Lazy(CONNECTIONS[missing[0]]),
+                connections=missing,
+            )
+        restore = mode == "restore" and member.state in FORMER and member.number is not None
+        if not restore:
+            member.number = await _next_number(hub)
+        member.state, member.joined_at, member.ended_at = MemberState.MEMBER, now(), None
+        await member.save(update_fields=["state", "number", "joined_at", "ended_at"])
+        action = "restored" if restore else "accepted"
+        signal = await _change(actor, hub, member, action, reason, number=member.number)
+    return member, signal
+
+
+async def _end(
+    actor: Actor, hub: Hub, member: Member, state: MemberState, action: str, reason: str
+) -> Signal:
+    """End a membership: the state, the end date, and the hub's roles taken away."""
+    if member.state != MemberState.MEMBER:
+        raise Conflict(
+            N_("{name} is not a member."), code="not_a_member", name=member.user.username
+        )
+    member.state, member.ended_at = state, now()
+    await member.save(update_fields=["state", "ended_at"])
+    roles = await MemberRole.filter(member_id=member.id).values_list("role_id", flat=True)
+    await MemberRole.filter(member_id=member.id).delete()
+    return await _change(actor, hub, member, action, reason, roles_removed=list(roles))
+
+
+async def dismiss(actor: Actor, hub: Hub, member_id: int, reason: str) -> tuple[Member, Signal]:
+    """Staff end someone's membership, with a reason; their hub roles are taken away."""
+    await plugins.enter(actor, hub, KEY, MANAGE, write=True)
+    async with in_transaction():
+        member = await member_in(hub, member_id)
+        await _over(actor, hub, member, MANAGE)
+        signal = await _end(actor, hub, member, MemberState.DISMISSED, "dismissed", reason)
+    return member, signal
+
+
+async def resign(
+    actor: Actor, hub: Hub, *, confirm: bool, reason: str = ""
+) -> tuple[Member, Signal]:
+    """A member ends their own membership (`confirm` must be true: there is no undo)."""
+    await plugins.enter(actor, hub, KEY, None, write=True)
+    if not confirm:
+        raise Invalid(
+            N_("Confirm that you want to leave: your hub roles are taken away."),
+            code="confirmation_required",
+        )
+    async with in_transaction():
+        member = await Member.get_or_none(hub_id=hub.id, user_id=actor.user_id).select_related(
+            "user"
+        )
+        if member is None:
+            raise Conflict(N_("You are not a member of this hub."), code="not_a_member")
+        signal = await _end(actor, hub, member, MemberState.RESIGNED, "resigned", reason)
+    return member, signal
+
+
+async def left_server(hub: Hub, member: Member) -> Signal | None:
+    """The bot saw a member leave the server: that ends the membership when the hub says so."""
+    from models.actor import SYSTEM
+
+    if (
+        member.state != MemberState.MEMBER
+        or not plugins.settings_of(hub, KEY).leaving_ends_membership
+    ):
+        return None
+    async with in_transaction():
+        await member.fetch_related("user")
+        return await _end(SYSTEM, hub, member, MemberState.LEFT, "left", "")
+
+
+async def set_join_date(actor: Actor, hub: Hub, member_id: int, joined_at: datetime) -> Member:
+    """Staff carry seniority over from another system: the member's join date."""
+    await plugins.enter(actor, hub, KEY, MANAGE, write=True)
+    if joined_at > now():
+        raise Invalid(N_("A join date cannot be in the future."), code="future_join_date")
+    async with in_transaction():
+        member = await member_in(hub, member_id)
+        if member.number is None:
+            raise Conflict(
+                N_("{name} is not a member."), code="not_a_member", name=member.user.username
+            )
+        before = member.joined_at
+        member.joined_at = joined_at
+        await member.save(update_fields=["joined_at"])
+        await _change(
+            actor,
+            hub,
+            member,
+            "join_date_set",
+            before=before.isoformat() if before else None,
+            after=joined_at.isoformat(),
+        )
+    return member
+
+
+async def history(actor: Actor, hub: Hub, member_id: int) -> list[MembershipChange]:
+    """A member's changes, newest first: for staff, and for the member themselves."""
+    await plugins.enter(actor, hub, KEY, None, write=False)
+    member = await member_in(hub, member_id)
+    if member.user_id != actor.user_id:
+        await authorize(actor, hub, MANAGE)
+    return await MembershipChange.filter(member_id=member.id).order_by("-id").limit(200)
+
+
+async def notes(actor: Actor, hub: Hub, member_id: int) -> list[StaffNote]:
+    """Staff notes on a member, newest first (staff only)."""
+    await plugins.enter(actor, hub, KEY, MANAGE, write=False)
+    member = await member_in(hub, member_id)
+    return await StaffNote.filter(member_id=member.id).order_by("-id")
+
+
+async def add_note(actor: Actor, hub: Hub, member_id: int, text: str) -> StaffNote:
+    await plugins.enter(actor, hub, KEY, MANAGE, write=True)
+    async with in_transaction():
+        member = await member_in(hub, member_id)
+        note = await StaffNote.create(
+            hub_id=hub.id, member_id=member.id, author_id=actor.user_id, text=text
+        )
+        await audit.record(
+            actor,
+            "members.note_added",
+            hub_id=hub.id,
+            target=str(member.id),
+            details={"note": note.id},
+        )
+    return note
+
+
+async def _note_in(hub: Hub, note_id: int) -> StaffNote:
+    note = await StaffNote.get_or_none(id=note_id, hub_id=hub.id)
+    if note is None:
+        raise NotFound(N_("That note does not exist."), code="note_not_found")
+    return note
+
+
+async def edit_note(actor: Actor, hub: Hub, note_id: int, text: str) -> StaffNote:
+    await plugins.enter(actor, hub, KEY, MANAGE, write=True)
+    async with in_transaction():
+        note = await _note_in(hub, note_id)
+        before, note.text = note.text, text
+        await note.save(update_fields=["text", "updated_at"])
+        await audit.record(
+            actor,
+            "members.note_edited",
+            hub_id=hub.id,
+            target=str(note.member_id),
+            details={"note": note.id, "before": before, "after": text},
+        )
+    return note
+
+
+async def delete_note(actor: Actor, hub: Hub, note_id: int) -> None:
+    await plugins.enter(actor, hub, KEY, MANAGE, write=True)
+    async with in_transaction():
+        note = await _note_in(hub, note_id)
+        await note.delete()
+        await audit.record(
+            actor,
+            "members.note_deleted",
+            hub_id=hub.id,
+            target=str(note.member_id),
+            details={"note": note.id, "text": note.text},
+        )

@@ -1,0 +1,95 @@
+"""What the bot sees: who is in the server, with which Discord roles, and when they were last
+active. Presence never makes anyone a member: staff accept members (models.members.lifecycle)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+
+from models.members.tables import Member, Role
+from models.users import User
+
+# Last-seen is written at most this often per member (every interaction would be a write).
+LAST_SEEN_EVERY = timedelta(minutes=5)
+
+
+async def ensure_member(hub_id: int, user: User) -> Member:
+    """The user's row in the hub: a visitor when first seen (no number: staff accept members)."""
+    member, _ = await Member.get_or_create(hub_id=hub_id, user_id=user.id)
+    return member
+
+
+def _seen_recently(member: Member, now: datetime) -> bool:
+    return member.last_seen_at is not None and now - member.last_seen_at < LAST_SEEN_EVERY
+
+
+async def unchanged_presence(
+    guild_id: int,
+    discord_id: int,
+    *,
+    username: str,
+    avatar: str,
+    guild_name: str,
+    owner_discord_id: int | None,
+    role_ids: Iterable[int],
+    is_admin: bool,
+) -> Member | None:
+    """The member row (with its user and hub loaded) when the stored state already matches
+    what Discord just sent and last-seen is recent, else None: the caller records it the
+    slow way.
+
+    One query for the bot's common case (a known member of a known hub), instead of one
+    per record; the writes stay in `user_for_discord`, `ensure_hub_for_guild` and
+    `sync_discord_state`.
+    """
+    member = (
+        await Member.filter(hub__guild_id=guild_id, user__discord_id=discord_id)
+        .select_related("user", "hub")
+        .first()
+    )
+    if member is None:
+        return None
+    user, hub = member.user, member.hub
+    current = (
+        member.in_guild
+        and _seen_recently(member, datetime.now(UTC))
+        and (sorted(member.discord_role_ids), member.discord_admin)
+        == (sorted({int(r) for r in role_ids}), is_admin)
+        and (user.username, user.avatar) == (username, avatar or user.avatar)
+        and (hub.active, hub.name, hub.owner_discord_id)
+        == (True, guild_name[:100], owner_discord_id)
+    )
+    return member if current else None
+
+
+async def sync_discord_state(
+    hub_id: int, user: User, role_ids: Iterable[int], *, is_admin: bool
+) -> Member:
+    """Record that the user is in the server now, with these Discord roles and Administrator
+    flag, and seen now (written only when something changed or last-seen is stale)."""
+    member = await ensure_member(hub_id, user)
+    roles = sorted({int(r) for r in role_ids})
+    now = datetime.now(UTC)
+    wanted = {"discord_role_ids": roles, "discord_admin": is_admin, "in_guild": True}
+    changed = [key for key, value in wanted.items() if getattr(member, key) != value]
+    if changed or not _seen_recently(member, now):
+        member.update_from_dict({**wanted, "last_seen_at": now})
+        await member.save(update_fields=[*changed, "last_seen_at"])
+    return member
+
+
+async def mark_left(hub_id: int, discord_id: int) -> Member | None:
+    """The user left the Discord server: keep the record, drop what Discord granted.
+
+    Whether that also ends a membership is the hub's choice (lifecycle.left_server).
+    """
+    member = await Member.get_or_none(hub_id=hub_id, user__discord_id=discord_id)
+    if member is not None:
+        member.update_from_dict({"in_guild": False, "discord_role_ids": [], "discord_admin": False})
+        await member.save(update_fields=["in_guild", "discord_role_ids", "discord_admin"])
+    return member
+
+
+async def forget_discord_role(hub_id: int, discord_role_id: int) -> None:
+    """A Discord role was deleted: unlink the hub role that pointed at it."""
+    await Role.filter(hub_id=hub_id, discord_role_id=discord_role_id).update(discord_role_id=None)

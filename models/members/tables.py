@@ -1,0 +1,147 @@
+"""The members package's tables: memberships, roles, their history, staff notes and bans."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.expressions import Q, Subquery
+from tortoise.models import Model
+
+REASON_LENGTH = 500
+NOTE_LENGTH = 2000
+
+
+class MemberState(StrEnum):
+    """Where someone stands in a hub. Being in the Discord server is separate (`in_guild`)."""
+
+    VISITOR = "visitor"  # seen (in the server, or on the website), never accepted
+    MEMBER = "member"  # accepted: has a member number
+    LEFT = "left"  # ended their membership by leaving the server (when the hub says so)
+    DISMISSED = "dismissed"  # ended by staff
+    RESIGNED = "resigned"  # ended by themselves
+    BANNED = "banned"  # ended by a ban; refused everywhere in the hub while it lasts
+
+
+# States of someone who was a member once: accepting them again may restore their number.
+FORMER = frozenset({MemberState.LEFT, MemberState.DISMISSED, MemberState.RESIGNED})
+
+
+class Role(Model):
+    id = fields.BigIntField(primary_key=True)
+    hub = fields.ForeignKeyField("drivershub.Hub", related_name="roles")
+    name = fields.CharField(max_length=100)
+    # Higher is more senior; staff manage only what is strictly below their highest role.
+    position = fields.IntField(default=1)
+    color = fields.IntField(default=0)
+    permissions = fields.JSONField(default=list)
+    discord_role_id = fields.BigIntField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "roles"
+        unique_together = (("hub", "name"), ("hub", "discord_role_id"))
+
+
+class Member(Model):
+    """A user known to a hub: a visitor, a member, or a former member (history is kept)."""
+
+    id = fields.BigIntField(primary_key=True)
+    hub = fields.ForeignKeyField("drivershub.Hub", related_name="members")
+    user = fields.ForeignKeyField("drivershub.User", related_name="memberships")
+    state = fields.CharEnumField(MemberState, default=MemberState.VISITOR, max_length=16)
+    # Given on acceptance from the hub's counter, never reused; kept by former members.
+    number = fields.IntField(null=True)
+    in_guild = fields.BooleanField(default=True)
+    # When the membership began (staff may set an earlier date carried over from elsewhere).
+    joined_at = fields.DatetimeField(null=True)
+    ended_at = fields.DatetimeField(null=True)
+    first_seen_at = fields.DatetimeField(auto_now_add=True)
+    last_seen_at = fields.DatetimeField(null=True)
+    points = fields.BigIntField(default=0)
+    # Kept in step with Discord by the bot, so the API decides without asking Discord.
+    discord_role_ids = fields.JSONField(default=list)
+    discord_admin = fields.BooleanField(default=False)
+
+    class Meta:
+        table = "members"
+        unique_together = (("hub", "user"), ("hub", "number"))
+
+    async def effective_roles(self) -> list[Role]:
+        """Roles given in the hub plus hub roles linked to the member's Discord roles."""
+        given = MemberRole.filter(member_id=self.id).values_list("role_id", flat=True)
+        condition = Q(id__in=Subquery(given))
+        if self.discord_role_ids:
+            condition |= Q(discord_role_id__in=list(self.discord_role_ids))
+        return await Role.filter(condition, hub_id=self.hub_id).order_by("-position")
+
+
+class MemberRole(Model):
+    """A role given to a member in the hub itself (not through a linked Discord role)."""
+
+    id = fields.BigIntField(primary_key=True)
+    member = fields.ForeignKeyField("drivershub.Member", related_name="role_grants")
+    role = fields.ForeignKeyField("drivershub.Role", related_name="grants")
+    granted_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "member_roles"
+        unique_together = (("member", "role"),)
+
+
+class MembershipChange(Model):
+    """One row per change of a membership: who did what, when and why (never edited)."""
+
+    id = fields.BigIntField(primary_key=True)
+    hub = fields.ForeignKeyField("drivershub.Hub", related_name="membership_changes")
+    member = fields.ForeignKeyField("drivershub.Member", related_name="changes")
+    actor = fields.ForeignKeyField(
+        "drivershub.User", related_name="membership_changes", null=True, on_delete=fields.SET_NULL
+    )
+    action = fields.CharField(max_length=32)
+    reason = fields.CharField(max_length=REASON_LENGTH, default="")
+    details = fields.JSONField(default=dict)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "membership_changes"
+
+
+class StaffNote(Model):
+    """A note staff keep on a member (members never see it)."""
+
+    id = fields.BigIntField(primary_key=True)
+    hub = fields.ForeignKeyField("drivershub.Hub", related_name="staff_notes")
+    member = fields.ForeignKeyField("drivershub.Member", related_name="notes")
+    author = fields.ForeignKeyField(
+        "drivershub.User", related_name="staff_notes", null=True, on_delete=fields.SET_NULL
+    )
+    text = fields.CharField(max_length=NOTE_LENGTH)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "staff_notes"
+
+
+class Ban(Model):
+    """A ban by identity: whoever has this Discord id, Steam id or e-mail address."""
+
+    id = fields.BigIntField(primary_key=True)
+    hub = fields.ForeignKeyField("drivershub.Hub", related_name="bans")
+    discord_id = fields.BigIntField(null=True, db_index=True)
+    steam_id = fields.BigIntField(null=True, db_index=True)
+    email = fields.CharField(max_length=254, null=True, db_index=True)
+    reason = fields.CharField(max_length=REASON_LENGTH, default="")
+    expires_at = fields.DatetimeField(null=True)
+    created_by = fields.ForeignKeyField(
+        "drivershub.User", related_name="bans_made", null=True, on_delete=fields.SET_NULL
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+    lifted_at = fields.DatetimeField(null=True)
+    lifted_by = fields.ForeignKeyField(
+        "drivershub.User", related_name="bans_lifted", null=True, on_delete=fields.SET_NULL
+    )
+
+    class Meta:
+        table = "bans"
