@@ -6,7 +6,7 @@ import re
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, Field, GetCoreSchemaHandler, ValidationError
-from pydantic_core import InitErrorDetails, PydanticCustomError, core_schema
+from pydantic_core import PydanticCustomError, core_schema
 
 from models.errors import Invalid
 from models.i18n import N_, Lazy, render
@@ -164,8 +164,9 @@ class Joined(Lazy):
 
 def field_error(loc: tuple[str | int, ...], message: str) -> Invalid:
     """The same 422 `validate` gives, for one field found wrong outside a model."""
-    error = InitErrorDetails(type=PydanticCustomError("invalid", message), loc=loc, input=None)
-    return invalid(ValidationError.from_exception_data("input", [error]))
+    return field_errors(
+        [{"field": ".".join(str(part) for part in loc) or None, "message": message}]
+    )
 
 
 def validate(model: type[M], data: Any) -> M:

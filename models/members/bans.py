@@ -44,12 +44,14 @@ class BanInput(BaseModel):
         return self
 
 
-def _matching(user: User) -> Q:
-    condition = Q(discord_id=user.discord_id) if user.discord_id else Q(id=-1)
-    if user.steam_id:
-        condition |= Q(steam_id=user.steam_id)
-    if user.email:
-        condition |= Q(email=user.email)
+def _same_identity(who: User | Ban, prefix: str = "") -> Q:
+    """Rows sharing any identity of `who` (a user's or a ban's), `prefix` e.g. "user__";
+    matches nothing when `who` has none."""
+    condition = Q(id=-1)
+    for name in ("discord_id", "steam_id", "email"):
+        value = getattr(who, name)
+        if value:
+            condition |= Q(**{prefix + name: value})
     return condition
 
 
@@ -58,7 +60,8 @@ def _in_force() -> Q:
 
 
 async def active_ban(hub: Hub, user: User) -> Ban | None:
-    return await Ban.filter(_matching(user), _in_force(), hub_id=hub.id).order_by("-id").first()
+    condition = _same_identity(user)
+    return await Ban.filter(condition, _in_force(), hub_id=hub.id).order_by("-id").first()
 
 
 def _ban_key(hub_id: int, user_id: int) -> str:
@@ -77,31 +80,22 @@ async def refuse_if_banned(hub: Hub, user: User) -> None:
 
 async def refuse_banned_actor(actor: Actor, hub: Hub) -> None:
     """The gate of every hub operation and command: a banned user is refused (cached)."""
-    if (
-        actor.user_id is not None
-        and not actor.is_superuser
-        and await is_banned(hub.id, actor.user_id)
-    ):
+    if actor.user_id is not None and not actor.is_superuser and await is_banned(hub, actor.user_id):
         raise _banned()
 
 
-async def is_banned(hub_id: int, user_id: int) -> bool:
+async def is_banned(hub: Hub, user_id: int) -> bool:
     """Cached for BAN_CHECK_TTL: every hub request and command asks (plugins.enter)."""
 
     async def load() -> bool:
         user = await User.get_or_none(id=user_id)
-        hub = await Hub.get_or_none(id=hub_id)
-        return bool(user and hub and await active_ban(hub, user))
+        return bool(user and await active_ban(hub, user))
 
-    return await cached(_ban_key(hub_id, user_id), BAN_CHECK_TTL, load)
+    return await cached(_ban_key(hub.id, user_id), BAN_CHECK_TTL, load)
 
 
 async def _forget_matches(hub: Hub, ban: Ban) -> list[Member]:
-    condition = Q(user__discord_id=ban.discord_id) if ban.discord_id else Q(id=-1)
-    if ban.steam_id:
-        condition |= Q(user__steam_id=ban.steam_id)
-    if ban.email:
-        condition |= Q(user__email=ban.email)
+    condition = _same_identity(ban, "user__")
     matched = await Member.filter(condition, hub_id=hub.id).select_related("user")
     for member in matched:
         await forget(_ban_key(hub.id, member.user_id))

@@ -90,7 +90,7 @@ async def _change(
     return Signal(f"member.{action}", hub.id, member.id, {"reason": reason, **details})
 
 
-async def missing_connections(hub: Hub, user: User) -> list[str]:
+def missing_connections(hub: Hub, user: User) -> list[str]:
     """The hub's required connections the user lacks (keys of CONNECTIONS)."""
     required = plugins.settings_of(hub, KEY).required_connections
     have = {"steam": user.steam_id is not None, "email": bool(user.email and user.is_verified)}
@@ -124,7 +124,7 @@ async def accept(
                 N_("{name} is already a member."), code="already_member", name=member.user.username
             )
         await refuse_if_banned(hub, member.user)
-        missing = await missing_connections(hub, member.user)
+        missing = missing_connections(hub, member.user)
         if missing:
             raise Invalid(
                 N_("{name} cannot be accepted yet: {missing} is needed."),
