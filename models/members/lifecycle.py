@@ -118,7 +118,9 @@ async def accept(
     async with in_transaction():
         await member_in(hub, member_id)  # 404 for another hub's id
         # Locked on PostgreSQL, so two staff accepting at once give one number.
-        member = await Member.filter(id=member_id).select_for_update().select_related("user").get()
+        # (PostgreSQL refuses FOR UPDATE with the outer join select_related makes.)
+        member = await Member.filter(id=member_id).select_for_update().get()
+        await member.fetch_related("user")
         if member.state == MemberState.MEMBER:
             raise Conflict(
                 N_("{name} is already a member."), code="already_member", name=member.user.username
