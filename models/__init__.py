@@ -20,6 +20,7 @@ PLATFORM_MODEL_MODULES = (
     "models.auth.tickets",
     "models.mfa",
     "models.outbox",
+    "models.discord_actions",
 )
 
 

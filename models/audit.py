@@ -32,13 +32,46 @@ async def record(
     hub_id: int | None = None,
     target: str = "",
     details: dict[str, Any] | None = None,
+    forward: bool = True,
 ) -> AuditLog:
-    """Write one audit entry; call it inside the transaction of the change it describes."""
-    return await AuditLog.create(
+    """Write one audit entry; call it inside the transaction of the change it describes.
+
+    A hub entry is also forwarded to the Discord channel staff chose for its category.
+    """
+    entry = await AuditLog.create(
         hub_id=hub_id,
         actor_id=actor.user_id,
         action=action,
         target=target[:128],
         details=details or {},
         ip=actor.ip[:64],
+    )
+    if hub_id is not None and forward:
+        await _forward(entry)
+    return entry
+
+
+def category(action: str) -> str:
+    """An entry's category: the first part of its action ("members" for "members.accepted")."""
+    return action.split(".", 1)[0]
+
+
+async def _forward(entry: AuditLog) -> None:
+    """Queue a post of the entry in the hub's audit channel for its category, if any."""
+    from models import discord_actions, plugins
+    from models.hubs import Hub
+
+    hub = await Hub.get_or_none(id=entry.hub_id).only("id", "guild_id", "settings", "plugins")
+    if hub is None or hub.guild_id is None:
+        return
+    channels = plugins.settings_of(hub, "members").audit_channels
+    channel = channels.get(category(entry.action)) or hub.hub_settings.audit_channel_id
+    if channel is None:
+        return
+    await discord_actions.enqueue(
+        hub.id,
+        hub.guild_id,
+        discord_actions.ActionKind.POST,
+        channel_id=channel,
+        payload={"audit_id": entry.id},
     )

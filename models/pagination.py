@@ -12,6 +12,7 @@ import binascii
 import inspect
 import json
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -109,22 +110,43 @@ def _bad_cursor(cursor: str) -> Invalid:
     return invalid(ValidationError.from_exception_data(PageQuery.__name__, [error]))
 
 
-def _key_types(model: type[Model], order: Sequence[str]) -> list[type]:
-    """The Python type of each sort column; the order must end with a unique column."""
+def _key_types(model: type[Model], order: Sequence[str], *, nulls_filtered: bool) -> list[type]:
+    """The Python type of each sort column; the order must end with a unique column.
+
+    Nullable columns are allowed only when the caller filtered their nulls out.
+    """
     fields = [model._meta.fields_map[key.lstrip("-")] for key in order]
     if not fields or not (fields[-1].pk or fields[-1].unique):
         raise ValueError(f"{order}: a keyset order must end with a unique column")
-    if any(f.null or f.field_type not in (str, int) for f in fields):
-        raise ValueError(f"{order}: keyset columns must be non-null strings or integers")
+    if any((f.null and not nulls_filtered) or f.field_type not in KEY_TYPES for f in fields):
+        raise ValueError(f"{order}: keyset columns must be non-null strings, integers or times")
     return [f.field_type for f in fields]
 
 
-def _position(cursor: str, types: Sequence[type]) -> list[Key]:
+# Times travel in cursors as integer microseconds since the epoch (UTC).
+KEY_TYPES = (str, int, datetime)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _to_key(value: Any) -> Key:
+    if isinstance(value, datetime):
+        return (value - _EPOCH) // timedelta(microseconds=1)
+    return value
+
+
+def _position(cursor: str, types: Sequence[type]) -> list[Any]:
     position = decode_cursor(cursor)
     # A cursor from another list (another key shape) is as bad as a forged one.
-    if [type(value) for value in position] != list(types):
+    wire = [int if kind is datetime else kind for kind in types]
+    if [type(value) for value in position] != wire:
         raise _bad_cursor(cursor)
-    return position
+    try:
+        return [
+            _EPOCH + timedelta(microseconds=value) if kind is datetime else value
+            for kind, value in zip(types, position, strict=True)
+        ]
+    except OverflowError:
+        raise _bad_cursor(cursor) from None
 
 
 def _after(order: Sequence[str], position: Sequence[Key]) -> Q:
@@ -152,13 +174,16 @@ async def paginate(
     query: PageQuery,
     order: tuple[str, ...],
     view: Callable[[R], T | Awaitable[T]],
+    *,
+    nulls_filtered: bool = False,
 ) -> Page[T]:
     """The page of `rows` that `query` asks for, sorted by `order` (`-key` for descending).
 
     `order` must end with a unique column (the id) so every row has its own place; `view`
-    (plain or async) turns a row into an item.
+    (plain or async) turns a row into an item. Sort on a nullable column only after
+    filtering its nulls out (`nulls_filtered`).
     """
-    types = _key_types(rows.model, order)
+    types = _key_types(rows.model, order, nulls_filtered=nulls_filtered)
     if query.cursor is not None:
         rows = rows.filter(_after(order, _position(query.cursor, types)))
     # One row more than asked tells whether another page follows, without counting.
@@ -166,5 +191,5 @@ async def paginate(
     page = found[: query.limit]
     next_cursor = None
     if len(found) > query.limit:
-        next_cursor = encode_cursor([getattr(page[-1], key.lstrip("-")) for key in order])
+        next_cursor = encode_cursor([_to_key(getattr(page[-1], key.lstrip("-"))) for key in order])
     return Page(items=[await _shown(row, view) for row in page], next_cursor=next_cursor)

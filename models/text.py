@@ -96,3 +96,10 @@ def Name(max_length: int, *, min_length: int = 1) -> Any:  # noqa: N802 - a type
 def Text(max_length: int) -> Any:  # noqa: N802 - a type, like constr
     """Multi-line free text (line breaks and tabs allowed) of at most `max_length` characters."""
     return Annotated[str, Field(max_length=max_length), _when_str(clean_text)]
+
+
+def fold(value: str) -> str:
+    """A search key: compatibility-normalised and case-folded, so "Ärger", "ÄRGER" and
+    "ärger" (and "Straße"/"STRASSE") match on SQLite and PostgreSQL alike (SQLite's LIKE
+    and lower() fold ASCII only)."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", value).casefold())

@@ -50,6 +50,21 @@ class User(Model):
     def __str__(self) -> str:
         return self.username
 
+    async def save(self, *args: Any, **kwargs: Any) -> None:
+        await super().save(*args, **kwargs)
+        fields_saved = kwargs.get("update_fields")
+        if not kwargs.get("force_create") and (fields_saved is None or "username" in fields_saved):
+            await refold_name(self.id, self.username)
+
+
+async def refold_name(user_id: int, username: str) -> None:
+    """Keep the directory's search key of the user's memberships in step with their name."""
+    from models.members.tables import Member
+    from models.text import fold
+
+    folded = fold(username)[:64]
+    await Member.filter(user_id=user_id).exclude(search_name=folded).update(search_name=folded)
+
 
 async def user_for_discord(discord_id: int, username: str, avatar: str = "") -> User:
     """The user behind a Discord account, created on first sight and kept up to date."""

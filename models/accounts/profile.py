@@ -19,7 +19,7 @@ from models.errors import Conflict, Forbidden, NotFound
 from models.i18n import N_
 from models.pagination import Page, PageQuery, paginate
 from models.text import Name
-from models.users import Profile, User, forget_profile, profile_of
+from models.users import Profile, User, forget_profile, profile_of, refold_name
 from models.validation import parse_id
 
 # Profile
@@ -100,6 +100,7 @@ async def erase_account(user: User) -> None:
             is_verified=False,
             deletion_requested_at=None,
         )
+        await refold_name(user.id, "Deleted user")
         for model in (auth.Session, auth.AppToken, auth.Ticket, mfa.RecoveryCode):
             await model.filter(user_id=user.id).delete()
     await forget_profile(user.id)

@@ -22,7 +22,6 @@ from models.i18n import N_, Lazy
 from models.members.tables import (
     FORMER,
     Member,
-    MemberRole,
     MembershipChange,
     MemberState,
     StaffNote,
@@ -153,11 +152,12 @@ async def _end(
         raise Conflict(
             N_("{name} is not a member."), code="not_a_member", name=member.user.username
         )
+    from models.members.roles import strip_roles
+
     member.state, member.ended_at = state, now()
     await member.save(update_fields=["state", "ended_at"])
-    roles = await MemberRole.filter(member_id=member.id).values_list("role_id", flat=True)
-    await MemberRole.filter(member_id=member.id).delete()
-    return await _change(actor, hub, member, action, reason, roles_removed=list(roles))
+    roles = await strip_roles(hub, member, f"membership {action}")
+    return await _change(actor, hub, member, action, reason, roles_removed=roles)
 
 
 async def dismiss(actor: Actor, hub: Hub, member_id: int, reason: str) -> tuple[Member, Signal]:

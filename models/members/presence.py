@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from models.members.tables import Member, Role
+from models.text import fold
 from models.users import User
 
 # Last-seen is written at most this often per member (every interaction would be a write).
@@ -15,7 +16,9 @@ LAST_SEEN_EVERY = timedelta(minutes=5)
 
 async def ensure_member(hub_id: int, user: User) -> Member:
     """The user's row in the hub: a visitor when first seen (no number: staff accept members)."""
-    member, _ = await Member.get_or_create(hub_id=hub_id, user_id=user.id)
+    member, _ = await Member.get_or_create(
+        hub_id=hub_id, user_id=user.id, defaults={"search_name": fold(user.username)[:64]}
+    )
     return member
 
 

@@ -53,6 +53,9 @@ class Member(Model):
     # Given on acceptance from the hub's counter, never reused; kept by former members.
     number = fields.IntField(null=True)
     in_guild = fields.BooleanField(default=True)
+    # The user's name folded (models.text.fold): what the directory searches and sorts by.
+    # Kept in step with the user's name by User.save.
+    search_name = fields.CharField(max_length=64, default="")
     # When the membership began (staff may set an earlier date carried over from elsewhere).
     joined_at = fields.DatetimeField(null=True)
     ended_at = fields.DatetimeField(null=True)
@@ -66,6 +69,7 @@ class Member(Model):
     class Meta:
         table = "members"
         unique_together = (("hub", "user"), ("hub", "number"))
+        indexes = (("hub", "state", "search_name"),)
 
     async def effective_roles(self) -> list[Role]:
         """Roles given in the hub plus hub roles linked to the member's Discord roles."""
@@ -134,6 +138,9 @@ class Ban(Model):
     email = fields.CharField(max_length=254, null=True, db_index=True)
     reason = fields.CharField(max_length=REASON_LENGTH, default="")
     expires_at = fields.DatetimeField(null=True)
+    # "hub": made by staff here; "discord": mirrors a ban made in the Discord server, lifted
+    # when Discord lifts it.
+    source = fields.CharField(max_length=16, default="hub")
     created_by = fields.ForeignKeyField(
         "drivershub.User", related_name="bans_made", null=True, on_delete=fields.SET_NULL
     )
