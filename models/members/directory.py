@@ -27,7 +27,12 @@ from models.permissions import Permission, require_member
 from models.text import fold
 
 Sort = Literal["name", "-name", "number", "-number", "joined", "-joined", "seen", "-seen"]
-SORT_COLUMNS = {"name": "search_name", "number": "number", "joined": "joined_at", "seen": "last_seen_at"}
+SORT_COLUMNS = {
+    "name": "search_name",
+    "number": "number",
+    "joined": "joined_at",
+    "seen": "last_seen_at",
+}
 
 
 class DirectoryQuery(PageQuery):
