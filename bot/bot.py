@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -17,7 +18,7 @@ from bot.errors import handle_error
 from bot.i18n import CatalogTranslator
 from core.config import Settings
 from models import hubs, kv, members, plugins, users
-from models.members import lifecycle
+from models.members import bans, lifecycle, roles
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +158,28 @@ class DriversHubBot(commands.AutoShardedBot):
     async def on_member_update(self, before: discord.Member, after: discord.Member) -> None:
         if after.bot or (before.roles == after.roles and _admin(before) == _admin(after)):
             return
-        await self._sync_member(after)
+        stored = await self._sync_member(after)
+        added = {r.id for r in after.roles} - {r.id for r in before.roles}
+        removed = {r.id for r in before.roles} - {r.id for r in after.roles}
+        if added or removed:
+            # Linked Discord roles given or taken by hand follow the hub's chosen direction.
+            await roles.reconcile_discord_roles(stored.hub, stored, added, removed)
+
+    async def on_member_ban(
+        self, guild: discord.Guild, user: discord.User | discord.Member
+    ) -> None:
+        hub = await hubs.Hub.get_or_none(guild_id=guild.id)
+        if hub is None or user.bot:
+            return
+        reason = None
+        with contextlib.suppress(discord.HTTPException):  # needs Ban Members; optional
+            reason = (await guild.fetch_ban(user)).reason
+        await bans.discord_banned(hub, user.id, reason)
+
+    async def on_member_unban(self, guild: discord.Guild, user: discord.User) -> None:
+        hub = await hubs.Hub.get_or_none(guild_id=guild.id)
+        if hub is not None:
+            await bans.discord_unbanned(hub, user.id)
 
     async def on_member_join(self, member: discord.Member) -> None:
         if not member.bot:
@@ -181,11 +203,13 @@ class DriversHubBot(commands.AutoShardedBot):
         if hub is not None:
             await members.forget_discord_role(hub.id, role.id)
 
-    async def _sync_member(self, member: discord.Member) -> None:
+    async def _sync_member(self, member: discord.Member) -> members.Member:
         hub = await self._ensure_hub(member.guild)
         user = await users.user_for_discord(member.id, member.name)
-        roles = [role.id for role in member.roles if not role.is_default()]
-        await members.sync_discord_state(hub.id, user, roles, is_admin=_admin(member))
+        role_ids = [role.id for role in member.roles if not role.is_default()]
+        stored = await members.sync_discord_state(hub.id, user, role_ids, is_admin=_admin(member))
+        stored.hub, stored.user = hub, user
+        return stored
 
     def gateway_state(self) -> dict[str, Any]:
         """The gateway's state for /ready (no Discord call)."""

@@ -17,6 +17,7 @@ from discord.http import Route
 
 from bot.bot import DriversHubBot
 from bot.delivery import discord_dm_worker
+from bot.discord_actions import DiscordActionWorker
 from bot.email import email_worker
 from bot.outbox import Worker
 from core.backup import using_data_dir
@@ -167,11 +168,14 @@ async def every(seconds: float, job: Callable[[], Awaitable[object]]) -> None:
         await asyncio.sleep(seconds)
 
 
-def outbox_workers(settings: Settings, bot: DriversHubBot | None) -> list[Worker]:
+def outbox_workers(
+    settings: Settings, bot: DriversHubBot | None
+) -> list[Worker | DiscordActionWorker]:
     """The delivery workers this process can run (senders register here)."""
-    workers: list[Worker] = []
+    workers: list[Worker | DiscordActionWorker] = []
     if bot is not None:
         workers.append(discord_dm_worker(bot))
+        workers.append(DiscordActionWorker(bot))
     if settings.smtp.host:
         workers.append(email_worker(settings.smtp))
     return workers

@@ -19,6 +19,7 @@ from models.hubs import Hub
 from models.i18n import N_
 from models.members.lifecycle import KEY, Signal, _change, _end
 from models.members.tables import REASON_LENGTH, Ban, Member, MemberState
+from models.pagination import Page, PageQuery, paginate
 from models.users import User
 from models.validation import Problem
 
@@ -107,7 +108,6 @@ async def ban(actor: Actor, hub: Hub, data: BanInput) -> tuple[Ban, list[Signal]
     await plugins.enter(actor, hub, KEY, BAN, write=True)
     me = await User.get_or_none(id=actor.user_id) if actor.user_id else None
     _refuse_protected(hub, data, me)
-    signals = []
     async with in_transaction():
         record = await Ban.create(
             hub_id=hub.id,
@@ -118,19 +118,57 @@ async def ban(actor: Actor, hub: Hub, data: BanInput) -> tuple[Ban, list[Signal]
             expires_at=data.expires_at,
             created_by_id=actor.user_id,
         )
-        await audit.record(
-            actor, "members.ban", hub_id=hub.id, target=str(record.id), details=_details(record)
-        )
-        for member in await _forget_matches(hub, record):
-            if member.state == MemberState.MEMBER:
-                signals.append(
-                    await _end(actor, hub, member, MemberState.BANNED, "banned", data.reason)
-                )
-            elif member.state != MemberState.BANNED:
-                member.state = MemberState.BANNED
-                await member.save(update_fields=["state"])
-                signals.append(await _change(actor, hub, member, "banned", data.reason))
+        signals = await _enforce(actor, hub, record)
     return record, signals
+
+
+async def _enforce(actor: Actor, hub: Hub, record: Ban) -> list[Signal]:
+    """Audit a new ban and end the memberships it matches (their roles are taken away)."""
+    await audit.record(
+        actor, "members.ban", hub_id=hub.id, target=str(record.id), details=_details(record)
+    )
+    signals = []
+    for member in await _forget_matches(hub, record):
+        if member.state == MemberState.MEMBER:
+            signals.append(
+                await _end(actor, hub, member, MemberState.BANNED, "banned", record.reason)
+            )
+        elif member.state != MemberState.BANNED:
+            member.state = MemberState.BANNED
+            await member.save(update_fields=["state"])
+            signals.append(await _change(actor, hub, member, "banned", record.reason))
+    return signals
+
+
+async def discord_banned(hub: Hub, discord_id: int, reason: str | None) -> Ban | None:
+    """Someone was banned in the Discord server: the hub bans their Discord id too (a ban
+    with source "discord", lifted when Discord lifts it). None if one is in force already."""
+    if await Ban.filter(_in_force(), hub_id=hub.id, discord_id=discord_id).exists():
+        return None
+    from models.actor import SYSTEM
+
+    async with in_transaction():
+        record = await Ban.create(
+            hub_id=hub.id,
+            discord_id=discord_id,
+            reason=(reason or "")[:REASON_LENGTH],
+            source="discord",
+        )
+        await _enforce(SYSTEM, hub, record)
+    return record
+
+
+async def discord_unbanned(hub: Hub, discord_id: int) -> int:
+    """Discord lifted a ban: lift the hub bans that mirrored it (not those staff made here)."""
+    from models.actor import SYSTEM
+
+    lifted = 0
+    for record in await Ban.filter(
+        _in_force(), hub_id=hub.id, discord_id=discord_id, source="discord"
+    ):
+        await _lift(SYSTEM, hub, record)
+        lifted += 1
+    return lifted
 
 
 def _refuse_protected(hub: Hub, data: BanInput, me: User | None) -> None:
@@ -165,12 +203,21 @@ async def _ban_in(hub: Hub, ban_id: int) -> Ban:
 async def unban(actor: Actor, hub: Hub, ban_id: int) -> Ban:
     """Lift a ban; the people it matched become former members (accept them again to return)."""
     await plugins.enter(actor, hub, KEY, BAN, write=True)
+    record = await _ban_in(hub, ban_id)
+    if record.lifted_at is not None:
+        raise Conflict(N_("That ban was already lifted."), code="ban_lifted")
+    await _lift(actor, hub, record)
+    return record
+
+
+async def _lift(actor: Actor, hub: Hub, record: Ban) -> None:
     async with in_transaction():
-        record = await _ban_in(hub, ban_id)
-        if record.lifted_at is not None:
+        # Conditional: of two staff lifting the same ban at once, one does it.
+        if not await Ban.filter(id=record.id, lifted_at__isnull=True).update(
+            lifted_at=now(), lifted_by_id=actor.user_id
+        ):
             raise Conflict(N_("That ban was already lifted."), code="ban_lifted")
         record.lifted_at, record.lifted_by_id = now(), actor.user_id
-        await record.save(update_fields=["lifted_at", "lifted_by_id"])
         await audit.record(
             actor, "members.unban", hub_id=hub.id, target=str(record.id), details=_details(record)
         )
@@ -181,10 +228,57 @@ async def unban(actor: Actor, hub: Hub, ban_id: int) -> Ban:
                 )
                 await member.save(update_fields=["state"])
                 await _change(actor, hub, member, "unbanned")
-    return record
 
 
 async def bans(actor: Actor, hub: Hub) -> list[Ban]:
     """The hub's bans in force, newest first (staff with ban_members)."""
     await plugins.enter(actor, hub, KEY, BAN, write=False)
     return await Ban.filter(_in_force(), hub_id=hub.id).order_by("-id").limit(500)
+
+
+class BanView(BaseModel):
+    id: int
+    discord_id: str | None
+    steam_id: str | None
+    email: str | None
+    reason: str
+    source: str = Field(description="hub: made by staff; discord: mirrors a ban in Discord.")
+    expires_at: datetime | None
+    created_by: int | None
+    created_at: datetime
+    lifted_at: datetime | None
+    lifted_by: int | None
+
+
+def ban_view(record: Ban) -> BanView:
+    return BanView(
+        id=record.id,
+        discord_id=str(record.discord_id) if record.discord_id else None,
+        steam_id=str(record.steam_id) if record.steam_id else None,
+        email=record.email,
+        reason=record.reason,
+        source=record.source,
+        expires_at=record.expires_at,
+        created_by=record.created_by_id,
+        created_at=record.created_at,
+        lifted_at=record.lifted_at,
+        lifted_by=record.lifted_by_id,
+    )
+
+
+class BanQuery(PageQuery):
+    lifted: bool = Field(default=False, description="Also list bans lifted or expired.")
+
+
+async def ban_page(actor: Actor, hub: Hub, query: BanQuery) -> Page[BanView]:
+    """The hub's bans, newest first, a page at a time (staff with ban_members)."""
+    await plugins.enter(actor, hub, KEY, BAN, write=False)
+    rows = Ban.filter(hub_id=hub.id)
+    if not query.lifted:
+        rows = rows.filter(_in_force())
+    return await paginate(rows, query, ("-id",), ban_view)
+
+
+async def ban_detail(actor: Actor, hub: Hub, ban_id: int) -> Ban:
+    await plugins.enter(actor, hub, KEY, BAN, write=False)
+    return await _ban_in(hub, ban_id)

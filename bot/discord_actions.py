@@ -1,0 +1,147 @@
+"""Carrying out the Discord-actions outbox (models.discord_actions) in the guilds this bot
+process serves: role changes, nicknames and posts (the audit log forwarded to staff)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+import aiohttp
+import discord
+from discord.http import handle_message_parameters
+
+from bot.delivery import classify
+from bot.outbox import MAX_ATTEMPTS, PermanentFailure, RetryLater
+from models import discord_actions
+from models.audit import AuditLog
+from models.discord_actions import ActionKind, DiscordAction
+from models.hubs import Hub
+from models.i18n import N_, translate
+from models.users import User
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DiscordActionWorker:
+    bot: discord.Client
+    interval: float = 1.0
+    batch: int = 20
+    kind: str = "discord_actions"  # the name of its task, like the outbox workers
+
+    async def run_once(self) -> int:
+        """Carry out what is due in this process's guilds; return how many were handled."""
+        guilds = [guild.id for guild in self.bot.guilds]
+        actions = await discord_actions.claim_due(guilds, limit=self.batch)
+        for action in actions:
+            await self._carry_out(action)
+        return len(actions)
+
+    async def _carry_out(self, action: DiscordAction) -> None:
+        try:
+            await perform(self.bot, action)
+        except RetryLater as exc:
+            if action.attempts >= MAX_ATTEMPTS:
+                await discord_actions.mark_failed(action, f"gave up: {exc}")
+            else:
+                await discord_actions.mark_retry(action, str(exc), exc.retry_after)
+        except PermanentFailure as exc:
+            log.info("Discord action %s cannot be done: %s", action.id, exc)
+            await discord_actions.mark_failed(action, str(exc))
+        except Exception as exc:  # a bug here must not stop the other actions
+            log.exception("Discord action %s failed unexpectedly", action.id)
+            await discord_actions.mark_retry(action, repr(exc))
+        else:
+            await discord_actions.mark_done(action)
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                handled = await self.run_once()
+            except Exception:  # the database may be briefly unavailable; keep going
+                log.exception("Discord actions worker failed; retrying")
+                handled = 0
+            if not handled:
+                await asyncio.sleep(self.interval)
+
+
+async def perform(bot: discord.Client, action: DiscordAction) -> None:
+    """One Discord call for one action (none when Discord already shows the outcome)."""
+    try:
+        if action.kind in (ActionKind.ADD_ROLE, ActionKind.REMOVE_ROLE):
+            await _role(bot, action)
+        elif action.kind == ActionKind.NICKNAME:
+            await bot.http.edit_member(
+                action.guild_id,
+                action.discord_user_id,
+                reason=action.payload.get("reason"),
+                nick=action.payload.get("nick"),
+            )
+        elif action.kind == ActionKind.POST:
+            await _post(bot, action)
+        else:
+            raise PermanentFailure(f"unknown action kind {action.kind!r}")
+    except discord.RateLimited as exc:
+        raise RetryLater("rate limited", exc.retry_after) from None
+    except discord.HTTPException as exc:
+        raise classify(exc) from None
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        raise RetryLater(f"network: {exc!r}") from None
+
+
+async def _role(bot: discord.Client, action: DiscordAction) -> None:
+    add = action.kind == ActionKind.ADD_ROLE
+    guild = bot.get_guild(action.guild_id)
+    member = guild.get_member(action.discord_user_id) if guild else None
+    if member is not None and any(role.id == action.role_id for role in member.roles) == add:
+        return  # already so: e.g. done before a crash kept the outcome from being recorded
+    call = bot.http.add_role if add else bot.http.remove_role
+    await call(
+        action.guild_id,
+        action.discord_user_id,
+        action.role_id,
+        reason=action.payload.get("reason") or None,
+    )
+
+
+async def _post(bot: discord.Client, action: DiscordAction) -> None:
+    embed = await audit_embed(action) if "audit_id" in action.payload else None
+    content = action.payload.get("content") if embed is None else None
+    if embed is None and not content:
+        return  # the audit entry is gone (its hub was deleted): nothing to post
+    # Discord drops a second message with the same nonce: a retry never posts twice.
+    with handle_message_parameters(
+        content=content, embed=embed or discord.utils.MISSING, nonce=f"action-{action.id}"
+    ) as params:
+        await bot.http.send_message(action.channel_id, params=params)
+
+
+async def audit_embed(action: DiscordAction) -> discord.Embed | None:
+    """An audit entry as staff read it in their channel, in the hub's language."""
+    entry = await AuditLog.get_or_none(id=action.payload["audit_id"])
+    hub = await Hub.get_or_none(id=action.hub_id)
+    if entry is None or hub is None:
+        return None
+    locale = hub.language
+    actor = await User.get_or_none(id=entry.actor_id) if entry.actor_id else None
+    who = (
+        f"<@{actor.discord_id}>"
+        if actor and actor.discord_id
+        else (actor.username if actor else translate(N_("the system"), locale))
+    )
+    embed = discord.Embed(title=entry.action[:256], timestamp=entry.created_at)
+    embed.add_field(name=translate(N_("By"), locale), value=who[:1024])
+    if entry.target:
+        embed.add_field(name=translate(N_("Target"), locale), value=entry.target[:1024])
+    for key, value in list(entry.details.items())[:10]:
+        if value not in (None, "", [], {}):
+            embed.add_field(name=str(key)[:256], value=str(value)[:1024], inline=False)
+    return embed
+
+
+def discord_action_worker(bot: discord.Client) -> DiscordActionWorker:
+    return DiscordActionWorker(bot)
+
+
+__all__ = ["MAX_ATTEMPTS", "DiscordActionWorker", "audit_embed", "discord_action_worker", "perform"]
