@@ -324,6 +324,10 @@ async def enter(
         require_enabled(hub, key)
     require_scope(actor, Scope.WRITE if write else Scope.READ)
     await refuse_banned_actor(actor, hub)
+    if actor.user_id is not None:
+        from models.members.presence import touch
+
+        await touch(hub.id, actor.user_id)
     if permission is None:
         return None
     return await authorize(actor, hub, permission)

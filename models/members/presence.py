@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
+from tortoise.expressions import Q
+
 from models.members.tables import Member, Role
 from models.text import fold
 from models.users import User
@@ -96,3 +98,22 @@ async def mark_left(hub_id: int, discord_id: int) -> Member | None:
 async def forget_discord_role(hub_id: int, discord_role_id: int) -> None:
     """A Discord role was deleted: unlink the hub role that pointed at it."""
     await Role.filter(hub_id=hub_id, discord_role_id=discord_role_id).update(discord_role_id=None)
+
+
+async def touch(hub_id: int, user_id: int) -> None:
+    """Activity in the hub (a website request, a command): keep last-seen fresh.
+
+    At most one write per member per LAST_SEEN_EVERY: the cache remembers the touch, and the
+    update is conditional, so processes sharing no cache still write rarely. Without a cache,
+    nothing is written (activity is not worth a write per request).
+    """
+    from models.cache import CacheUnavailable, cache
+
+    ttl = int(LAST_SEEN_EVERY.total_seconds())
+    try:
+        await cache().add(f"seen:{hub_id}:{user_id}", 1, ttl=ttl)
+    except (ValueError, CacheUnavailable):  # touched recently, or no cache
+        return
+    current = datetime.now(UTC)
+    stale = Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=current - LAST_SEEN_EVERY)
+    await Member.filter(stale, hub_id=hub_id, user_id=user_id).update(last_seen_at=current)

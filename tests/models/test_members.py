@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from models import hubs, members, users
+from datetime import timedelta
+
+from models import hubs, members, plugins, users
+from models.actor import Actor
+from models.cache import clear_cache
 
 
 async def test_unchanged_presence_is_found_in_one_query_only_while_nothing_changed() -> None:
@@ -31,3 +35,22 @@ async def test_unchanged_presence_is_found_in_one_query_only_while_nothing_chang
     assert await members.unchanged_presence(78, 555, **same) is None  # another guild
     await members.mark_left(hub.id, 555)
     assert await members.unchanged_presence(77, 555, **same) is None  # must be reactivated
+
+
+async def test_activity_in_a_hub_writes_last_seen_at_most_once_per_interval() -> None:
+    hub = await hubs.ensure_hub_for_guild(77, "Road Kings", 10)
+    user = await users.user_for_discord(555, "alice")
+    member = await members.ensure_member(hub.id, user)
+    assert member.last_seen_at is None
+    actor = Actor(user.id, 555)
+    await plugins.enter(actor, hub, "members", None, write=False)
+    first = (await members.Member.get(id=member.id)).last_seen_at
+    assert first is not None
+    # Within the interval a second request writes nothing, even if the row looks stale.
+    await members.Member.filter(id=member.id).update(last_seen_at=first - timedelta(hours=1))
+    await plugins.enter(actor, hub, "members", None, write=False)
+    assert (await members.Member.get(id=member.id)).last_seen_at == first - timedelta(hours=1)
+    # Once the cache forgot the touch, the next request refreshes it.
+    await clear_cache()
+    await plugins.enter(actor, hub, "members", None, write=False)
+    assert (await members.Member.get(id=member.id)).last_seen_at > first - timedelta(minutes=1)
