@@ -90,7 +90,7 @@ class Migration(migrations.Migration):
         ),
         ops.AddIndex(
             model_name='Member',
-            index=Index(fields=['hub', 'state', 'search_name']),
+            index=Index(fields=['hub_id', 'state', 'search_name']),
         ),
         ops.RunPython(fold_names, ops.RunPython.noop),
     ]
