@@ -69,7 +69,7 @@ class Member(Model):
     class Meta:
         table = "members"
         unique_together = (("hub", "user"), ("hub", "number"))
-        indexes = (("hub", "state", "search_name"),)
+        indexes = (("hub_id", "state", "search_name"),)
 
     async def effective_roles(self) -> list[Role]:
         """Roles given in the hub plus hub roles linked to the member's Discord roles."""
