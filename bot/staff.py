@@ -30,6 +30,7 @@ DISCORD_PERMISSIONS: dict[str, str] = {
     "kick_members": N_("Kick Members"),
     "ban_members": N_("Ban Members"),
     "moderate_members": N_("Timeout Members"),
+    "view_audit_log": N_("View Audit Log"),
 }
 
 

@@ -89,6 +89,8 @@ BUILTIN: tuple[Package, ...] = (
         },
         models=("models.members",),
         settings=MembersSettings,
+        cog="cogs.members",
+        router="web.members:router",
     ),
 )
 

@@ -8,10 +8,10 @@ a profile. A member's privacy choices hide their connections and last-seen from 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from tortoise.expressions import Q
 
 from models import plugins
@@ -35,12 +35,20 @@ SORT_COLUMNS = {
 }
 
 
+def _utc(value: datetime | None) -> datetime | None:
+    """A time without a zone is UTC (as the database would take it, with a warning)."""
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
 class DirectoryQuery(PageQuery):
     q: str | None = Field(
         default=None,
         min_length=1,
         max_length=100,
-        description="Name (any case, any script), member number (#12 or 12), Discord or Steam id.",
+        description=(
+            "Name (any case, any script), member number (#12 or 12), Discord or Steam id"
+            " (staff find every member by id, members only those who show their connections)."
+        ),
     )
     state: MemberState | Literal["any"] = Field(
         default=MemberState.MEMBER,
@@ -55,9 +63,12 @@ class DirectoryQuery(PageQuery):
         default="name",
         description=(
             "name, number, joined or seen; a leading - sorts descending. Sorting by number,"
-            " joined or seen lists only the rows that have one."
+            " joined or seen lists only the rows that have one. Members who hide when they"
+            " were online are left out of seen sorts and filters (except for staff)."
         ),
     )
+
+    _aware = field_validator("seen_after", "seen_before", "joined_after", "joined_before")(_utc)
 
 
 class RoleBadge(BaseModel):
@@ -146,15 +157,39 @@ async def _is_staff(actor: Actor, hub: Hub) -> bool:
     return grant.has(MANAGE)
 
 
-def _search(q: str) -> Q:
-    condition = Q(search_name__contains=fold(q.strip())[:64])
+def _id_query(q: str) -> int | None:
     digits = q.strip().removeprefix("#")
-    if digits.isdigit() and len(digits) <= 19:
-        value = int(digits)
-        condition |= Q(user__discord_id=value) | Q(user__steam_id=value)
+    if digits.isascii() and digits.isdigit() and len(digits) <= 19:
+        return int(digits)
+    return None
+
+
+def _search(q: str, hidden: list[int]) -> Q:
+    """Name, number, or Discord/Steam id (not of `hidden`: members who hide their accounts)."""
+    condition = Q(search_name__contains=fold(q.strip())[:64])
+    value = _id_query(q)
+    if value is not None:
+        # 19 digits may still exceed a BIGINT: the database would refuse the query (a 500).
+        if value < 2**63:
+            accounts = Q(user__discord_id=value) | Q(user__steam_id=value)
+            condition |= accounts & ~Q(id__in=hidden) if hidden else accounts
         if value < 2**31:
             condition |= Q(number=value)
     return condition
+
+
+async def _hiding(actor: Actor, hub: Hub, choice: str) -> list[int]:
+    """Rows of the hub whose user turned `choice` off (the actor's own row excepted)."""
+    rows = (
+        await Member.filter(hub_id=hub.id)
+        .exclude(user__privacy={})
+        .values_list("id", "user_id", "user__privacy")
+    )
+    return [
+        member_id
+        for member_id, user_id, privacy in rows
+        if user_id != actor.user_id and not (privacy or {}).get(choice, True)
+    ]
 
 
 async def directory(actor: Actor, hub: Hub, query: DirectoryQuery) -> Page[MemberSummary]:
@@ -166,7 +201,15 @@ async def directory(actor: Actor, hub: Hub, query: DirectoryQuery) -> Page[Membe
     if state != "any":
         rows = rows.filter(state=state)
     if query.q:
-        rows = rows.filter(_search(query.q))
+        private = not staff and _id_query(query.q) is not None
+        hidden = await _hiding(actor, hub, "show_connections") if private else []
+        rows = rows.filter(_search(query.q, hidden))
+    seen = query.sort.lstrip("-") == "seen" or query.seen_after or query.seen_before
+    if seen and not staff:
+        # Finding or ordering members by last seen would tell what they chose to hide.
+        hidden = await _hiding(actor, hub, "show_online")
+        if hidden:
+            rows = rows.exclude(id__in=hidden)
     if query.role is not None:
         rows = rows.filter(await _holding(hub, query.role))
     for name, column, op in (
@@ -278,6 +321,8 @@ class AuditQuery(PageQuery):
     )
     since: datetime | None = None
     until: datetime | None = None
+
+    _aware = field_validator("since", "until")(_utc)
 
 
 class AuditEntry(BaseModel):

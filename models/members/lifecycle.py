@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
@@ -21,12 +22,15 @@ from models.hubs import Hub
 from models.i18n import N_, Lazy
 from models.members.tables import (
     FORMER,
+    NOTE_LENGTH,
+    REASON_LENGTH,
     Member,
     MembershipChange,
     MemberState,
     StaffNote,
 )
 from models.permissions import authorize
+from models.text import Text
 from models.users import User
 
 KEY = "members"
@@ -37,6 +41,44 @@ CONNECTIONS: dict[str, str] = {
     "steam": N_("a linked Steam account"),
     "email": N_("a verified e-mail address"),
 }
+
+
+# What adapters validate before calling the operations (the API and the bot alike)
+
+
+class AcceptInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    mode: AcceptMode = Field(
+        default="restore",
+        description="restore: a former member gets their old number back; fresh: a new one.",
+    )
+    reason: Text(REASON_LENGTH) = ""  # type: ignore[valid-type]
+
+
+class DismissInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Text(REASON_LENGTH) = Field(min_length=1)  # type: ignore[valid-type]
+
+
+class ResignInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    confirm: bool = Field(description="Must be true: leaving takes your hub roles away.")
+    reason: Text(REASON_LENGTH) = ""  # type: ignore[valid-type]
+
+
+class JoinDateInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    joined_at: AwareDatetime = Field(description="Not in the future; with a time zone.")
+
+
+class NoteInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: Text(NOTE_LENGTH) = Field(min_length=1)  # type: ignore[valid-type]
+
+
+class ReasonInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Text(REASON_LENGTH) = ""  # type: ignore[valid-type]
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,10 +28,17 @@ from models.validation import Patch, Problem
 MANAGE_ROLES = "manage_roles"
 MAX_POSITION = 1_000_000
 ROLES_PER_HUB = 250  # Discord's own limit per server
-Color = Field(ge=0, le=0xFFFFFF, description="RGB colour, 0 to 16777215.")
-Position = Field(
-    ge=1, le=MAX_POSITION, description="Order: higher is more senior (manages what is below)."
-)
+COLOR_DESCRIPTION = "RGB colour, 0 to 16777215."
+POSITION_DESCRIPTION = "Order: higher is more senior (manages what is below)."
+
+
+def _color(default: int | None) -> Any:
+    return Field(default=default, ge=0, le=0xFFFFFF, description=COLOR_DESCRIPTION)
+
+
+def _position(default: int | None) -> Any:
+    return Field(default=default, ge=1, le=MAX_POSITION, description=POSITION_DESCRIPTION)
+
 
 
 def _known_permissions(value: list[str]) -> list[str]:
@@ -45,8 +52,8 @@ def _known_permissions(value: list[str]) -> list[str]:
 class RoleInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Name(100)  # type: ignore[valid-type]
-    color: int = Color
-    position: int = Position
+    color: int = _color(0)
+    position: int = _position(1)
     permissions: list[str] = Field(default_factory=list, max_length=100)
     discord_role_id: int | None = Field(
         default=None, gt=0, lt=2**63, description="The Discord role that follows this role."
@@ -60,8 +67,8 @@ class RoleUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: Patch[Name(100)] = None  # type: ignore[valid-type]
-    color: Patch[int] = Color
-    position: Patch[int] = Position
+    color: Patch[int] = _color(None)
+    position: Patch[int] = _position(None)
     permissions: Patch[list[str]] = Field(default=None, max_length=100)
     discord_role_id: int | None = Field(default=None, gt=0, lt=2**63)
 
@@ -165,7 +172,9 @@ async def edit_role(actor: Actor, hub: Hub, role_id: int, data: RoleUpdate) -> R
     async with in_transaction():
         role = await role_in(hub, role_id)
         position = max(role.position, changes.get("position") or 0)
-        await _may_grant(actor, hub, position, changes.get("permissions") or [])
+        # Only what the role gains is given: staff may trim permissions they do not hold.
+        added = [p for p in changes.get("permissions") or [] if p not in role.permissions]
+        await _may_grant(actor, hub, position, added)
         if "permissions" in changes and not _manages(changes["permissions"]):
             await _refuse_last_manager(hub, role)
         await _refuse_duplicates(hub, changes, role.id)

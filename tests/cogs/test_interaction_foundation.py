@@ -220,10 +220,28 @@ async def test_help_lists_only_the_commands_the_caller_can_use(
         "/help",
         "/hub info",
         "/login",
+        "/profile",
     }
-    assert listed(for_owner) == listed(for_driver) | {"/demo-admin reset", "/hub-admin settings"}
+    staff_members = {
+        "/audit",
+        "/member accept",
+        "/member ban",
+        "/member dismiss",
+        "/member note",
+        "/member unban",
+        "/member role give",
+        "/member role take",
+    }
+    assert listed(for_owner) == listed(for_driver) | staff_members | {
+        "/demo-admin reset",
+        "/hub-admin settings",
+    }
     assert listed(in_dms) == {"/help", "/login"}
-    assert listed(demo_off) == {"/help", "/hub info", "/login", "/hub-admin settings"}
+    # The demo plugin off: its commands go; the core members package stays.
+    assert (
+        listed(demo_off)
+        == {"/help", "/hub info", "/login", "/profile", "/hub-admin settings"} | staff_members
+    )
 
 
 async def test_autocomplete_writes_nothing_and_checks_the_permission(
