@@ -329,7 +329,8 @@ async def enter(
     if actor.user_id is not None:
         from models.members.presence import touch
 
-        await touch(hub.id, actor.user_id)
+        # Superusers looking after a hub do not become its visitors.
+        await touch(hub.id, actor.user_id, visit=not actor.is_superuser)
     if permission is None:
         return None
     return await authorize(actor, hub, permission)

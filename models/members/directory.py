@@ -17,13 +17,13 @@ from tortoise.expressions import Q
 from models import plugins
 from models.actor import Actor
 from models.audit import AuditLog
-from models.errors import NotFound
+from models.errors import Forbidden, NotFound
 from models.hubs import Hub
 from models.i18n import N_
 from models.members.lifecycle import KEY, MANAGE, member_in
 from models.members.tables import Member, MemberRole, MemberState, Role, StaffNote
 from models.pagination import Page, PageQuery, paginate
-from models.permissions import Permission, require_member
+from models.permissions import Permission, _member_of, grant_of
 from models.text import fold
 
 Sort = Literal["name", "-name", "number", "-number", "joined", "-joined", "seen", "-seen"]
@@ -152,9 +152,20 @@ async def _badges(hub: Hub, members: list[Member]) -> dict[int, list[RoleBadge]]
     return badges
 
 
-async def _is_staff(actor: Actor, hub: Hub) -> bool:
-    grant = await require_member(actor, hub)
-    return grant.has(MANAGE)
+async def _is_staff(actor: Actor, hub: Hub, *, self_id: int | None = None) -> bool:
+    """Whether the reader is staff (manage_members); refused (403 not_a_member) unless they
+    are a member, hold a hub role, are in the hub's Discord server, or read their own
+    profile (`self_id`: their row's id). Someone who only visited the website is not let in."""
+    grant = await grant_of(actor, hub)
+    if grant.has(MANAGE):
+        return True
+    mine = await _member_of(actor, hub)
+    if grant.permissions or (
+        mine is not None
+        and (mine.state == MemberState.MEMBER or mine.in_guild or mine.id == self_id)
+    ):
+        return False
+    raise Forbidden(N_("Only members of this hub can see that."), code="not_a_member")
 
 
 def _id_query(q: str) -> int | None:
@@ -263,7 +274,7 @@ async def _holding(hub: Hub, role_id: int) -> Q:
 async def profile(actor: Actor, hub: Hub, member_id: int) -> MemberProfile:
     """A member's profile: the public part (per their privacy choices) and, for staff, theirs."""
     await plugins.enter(actor, hub, KEY, None, write=False)
-    staff = await _is_staff(actor, hub)
+    staff = await _is_staff(actor, hub, self_id=member_id)
     member = await member_in(hub, member_id)
     self_view = member.user_id == actor.user_id
     if not (staff or self_view or member.state == MemberState.MEMBER):

@@ -100,8 +100,9 @@ async def forget_discord_role(hub_id: int, discord_role_id: int) -> None:
     await Role.filter(hub_id=hub_id, discord_role_id=discord_role_id).update(discord_role_id=None)
 
 
-async def touch(hub_id: int, user_id: int) -> None:
-    """Activity in the hub (a website request, a command): keep last-seen fresh.
+async def touch(hub_id: int, user_id: int, *, visit: bool = True) -> None:
+    """Activity in the hub (a website request, a command): keep last-seen fresh, and record
+    a first visit from the website as a visitor row (so staff find and can accept them).
 
     At most one write per member per LAST_SEEN_EVERY: the cache remembers the touch, and the
     update is conditional, so processes sharing no cache still write rarely. Without a cache,
@@ -116,4 +117,17 @@ async def touch(hub_id: int, user_id: int) -> None:
         return
     current = datetime.now(UTC)
     stale = Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=current - LAST_SEEN_EVERY)
-    await Member.filter(stale, hub_id=hub_id, user_id=user_id).update(last_seen_at=current)
+    if await Member.filter(stale, hub_id=hub_id, user_id=user_id).update(last_seen_at=current):
+        return
+    if visit and not await Member.filter(hub_id=hub_id, user_id=user_id).exists():
+        user = await User.get_or_none(id=user_id).only("id", "username")
+        if user is not None:
+            await Member.get_or_create(
+                hub_id=hub_id,
+                user_id=user_id,
+                defaults={
+                    "search_name": fold(user.username)[:64],
+                    "in_guild": False,
+                    "last_seen_at": current,
+                },
+            )

@@ -54,3 +54,15 @@ async def test_activity_in_a_hub_writes_last_seen_at_most_once_per_interval() ->
     await clear_cache()
     await plugins.enter(actor, hub, "members", None, write=False)
     assert (await members.Member.get(id=member.id)).last_seen_at > first - timedelta(minutes=1)
+
+
+async def test_a_first_visit_from_the_website_makes_a_visitor_staff_can_find() -> None:
+    hub = await hubs.ensure_hub_for_guild(77, "Road Kings", 10)
+    user = await users.User.create(username="Ärger")
+    admin = await users.User.create(username="root", is_superuser=True)
+    await plugins.enter(Actor(user.id), hub, "members", None, write=False)
+    await plugins.enter(Actor(admin.id, is_superuser=True), hub, "members", None, write=False)
+    visitor = await members.Member.get(hub_id=hub.id, user_id=user.id)
+    assert (visitor.state, visitor.number, visitor.in_guild) == ("visitor", None, False)
+    assert visitor.search_name == "ärger"
+    assert not await members.Member.filter(hub_id=hub.id, user_id=admin.id).exists()

@@ -173,13 +173,24 @@ async def test_profile_hides_connections_from_other_members_when_private_but_sta
     assert (await mine.json())["connections"]["discord_id"] == "501"
 
 
-async def test_a_stranger_cannot_read_the_directory(client: TestClient) -> None:
-    await _hub()
+async def test_a_stranger_cannot_read_the_directory_but_becomes_a_visitor(
+    client: TestClient,
+) -> None:
+    hub = await _hub()
+    await _member(hub, "first")
     stranger = await User.create(username="eve")
     response = await client.get(f"{API}/road-kings/members", headers=await _headers(stranger))
     await problem_of(response, 403, "not_a_member")
+    # The visit recorded them as a visitor: staff can find and accept them; they see their own
+    # row, but no one else's.
     mine = await client.get(f"{API}/road-kings/members/@me", headers=await _headers(stranger))
-    await problem_of(mine, 404, "member_not_found")
+    assert mine.status == 200, await mine.text()
+    assert ((await mine.json())["state"], (await mine.json())["number"]) == ("visitor", None)
+    first = await Member.get(hub_id=hub.id, number=1)
+    other = await client.get(
+        f"{API}/road-kings/members/{first.id}", headers=await _headers(stranger)
+    )
+    await problem_of(other, 403, "not_a_member")
 
 
 # Membership
