@@ -40,7 +40,7 @@ from models.members.tables import (
     Role,
     StaffNote,
 )
-from models.pagination import Page
+from models.pagination import Page, PageQuery
 from models.permissions import Permission
 from web.api import Router, json_response, parse_query, path_id, read_json
 from web.auth import actor_of
@@ -79,8 +79,7 @@ class HistoryEntry(BaseModel):
     created_at: datetime
 
 
-class History(BaseModel):
-    items: list[HistoryEntry] = Field(description="Newest first (the latest 200).")
+History = Page[HistoryEntry]  # newest first
 
 
 class NoteView(BaseModel):
@@ -92,8 +91,7 @@ class NoteView(BaseModel):
     updated_at: datetime
 
 
-class Notes(BaseModel):
-    items: list[NoteView] = Field(description="Newest first.")
+Notes = Page[NoteView]  # newest first
 
 
 class RoleView(BaseModel):
@@ -204,8 +202,9 @@ async def _optional_body(request: web.Request, model: type[Any]) -> Any:
     errors=(401, 403, 404, 422),
     auth=True,
     description=(
-        "Needs membership in the hub (or its owner). Members see members; staff with"
-        " manage_members see every state (`state`). 404 role_not_found for an unknown `role`."
+        "For members, holders of a hub role and people in the hub's Discord server (403"
+        " not_a_member otherwise); members see members, staff with manage_members every state"
+        " (`state`). 404 role_not_found for an unknown `role`."
     ),
 )
 async def list_members(request: web.Request) -> web.Response:
@@ -221,8 +220,9 @@ async def list_members(request: web.Request) -> web.Response:
     errors=(401, 403, 404),
     auth=True,
     description=(
-        "Needs membership in the hub. Connections and last seen follow the member's privacy"
-        " choices; staff with manage_members see them and the `staff` part. `@me`: your own."
+        "`{member}` is the `id` of a directory entry, or `@me` (your own row, whatever its"
+        " state). Readers as for the directory. Connections and last seen follow the member's"
+        " privacy choices; staff with manage_members see them and the `staff` part."
     ),
 )
 async def get_member(request: web.Request) -> web.Response:
@@ -320,16 +320,20 @@ async def set_join_date(request: web.Request) -> web.Response:
 
 @router.get(
     "/hubs/{hub}/members/{member}/history",
+    query=PageQuery,
     response=History,
-    errors=(401, 403, 404),
+    errors=(401, 403, 404, 422),
     auth=True,
     description="Staff with manage_members, or the member themselves (`@me`).",
 )
 async def member_history(request: web.Request) -> web.Response:
     """A member's membership changes: who did what, when and why."""
     actor, hub = await actor_of(request), await hub_of(request)
-    changes = await lifecycle.history(actor, hub, await _member_id(request, hub))
-    return json_response(History(items=[history_entry(c) for c in changes]))
+    query = parse_query(request, PageQuery)
+    page = await lifecycle.history(actor, hub, await _member_id(request, hub), query)
+    return json_response(
+        History(items=[history_entry(c) for c in page.items], next_cursor=page.next_cursor)
+    )
 
 
 # Staff notes
@@ -337,8 +341,9 @@ async def member_history(request: web.Request) -> web.Response:
 
 @router.get(
     "/hubs/{hub}/members/{member}/notes",
+    query=PageQuery,
     response=Notes,
-    errors=(401, 403, 404),
+    errors=(401, 403, 404, 422),
     auth=True,
     permission=MANAGE_MEMBERS,
     description="Needs manage_members; members never see the notes kept on them.",
@@ -346,8 +351,11 @@ async def member_history(request: web.Request) -> web.Response:
 async def list_notes(request: web.Request) -> web.Response:
     """Staff notes on a member."""
     actor, hub = await actor_of(request), await hub_of(request)
-    found = await lifecycle.notes(actor, hub, await _member_id(request, hub))
-    return json_response(Notes(items=[note_view(n) for n in found]))
+    query = parse_query(request, PageQuery)
+    page = await lifecycle.notes(actor, hub, await _member_id(request, hub), query)
+    return json_response(
+        Notes(items=[note_view(n) for n in page.items], next_cursor=page.next_cursor)
+    )
 
 
 @router.post(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
@@ -44,6 +44,13 @@ class BanInput(BaseModel):
             raise Problem(N_("name a Discord id, a Steam id or an e-mail address"))
         return self
 
+    @field_validator("expires_at")
+    @classmethod
+    def _in_the_future(cls, value: datetime | None) -> datetime | None:
+        if value is not None and (value.tzinfo is None or value <= now()):
+            raise Problem(N_("give a time in the future, with its time zone"))
+        return value
+
 
 def _same_identity(who: User | Ban, prefix: str = "") -> Q:
     """Rows sharing any identity of `who` (a user's or a ban's), `prefix` e.g. "user__";
@@ -73,9 +80,12 @@ def _banned() -> Forbidden:
     return Forbidden(N_("You are banned from this hub."), code="banned")
 
 
-async def refuse_if_banned(hub: Hub, user: User) -> None:
-    """Accepting or applying: refused for an identity the hub banned."""
+async def refuse_if_banned(hub: Hub, user: User, *, name: str | None = None) -> None:
+    """Accepting or applying: refused for an identity the hub banned. With `name`, staff
+    acting on someone else read who is banned (else the user reads that they are)."""
     if await active_ban(hub, user) is not None:
+        if name is not None:
+            raise Conflict(N_("{name} is banned from this hub."), code="member_banned", name=name)
         raise _banned()
 
 
@@ -109,6 +119,15 @@ async def ban(actor: Actor, hub: Hub, data: BanInput) -> tuple[Ban, list[Signal]
     me = await User.get_or_none(id=actor.user_id) if actor.user_id else None
     _refuse_protected(hub, data, me)
     async with in_transaction():
+        same = Q(id=-1)
+        for name in ("discord_id", "steam_id", "email"):
+            if getattr(data, name) is not None:
+                same |= Q(**{name: getattr(data, name)})
+        if await Ban.filter(same, _in_force(), hub_id=hub.id).exists():
+            raise Conflict(
+                N_("A ban in force already matches that identity: lift it or let it expire."),
+                code="already_banned",
+            )
         record = await Ban.create(
             hub_id=hub.id,
             discord_id=data.discord_id,
@@ -213,11 +232,12 @@ async def unban(actor: Actor, hub: Hub, ban_id: int) -> Ban:
 async def _lift(actor: Actor, hub: Hub, record: Ban) -> None:
     async with in_transaction():
         # Conditional: of two staff lifting the same ban at once, one does it.
+        lifted_at = now()
         if not await Ban.filter(id=record.id, lifted_at__isnull=True).update(
-            lifted_at=now(), lifted_by_id=actor.user_id
+            lifted_at=lifted_at, lifted_by_id=actor.user_id
         ):
             raise Conflict(N_("That ban was already lifted."), code="ban_lifted")
-        record.lifted_at, record.lifted_by_id = now(), actor.user_id
+        record.lifted_at, record.lifted_by_id = lifted_at, actor.user_id
         await audit.record(
             actor, "members.unban", hub_id=hub.id, target=str(record.id), details=_details(record)
         )

@@ -40,6 +40,11 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
+# One flat list of values, so a wrong one gets one clear error naming the choices.
+StateFilter = Literal["visitor", "member", "left", "dismissed", "resigned", "banned", "any"]
+assert set(StateFilter.__args__) == {*MemberState, "any"}  # type: ignore[attr-defined]
+
+
 class DirectoryQuery(PageQuery):
     q: str | None = Field(
         default=None,
@@ -50,8 +55,8 @@ class DirectoryQuery(PageQuery):
             " (staff find every member by id, members only those who show their connections)."
         ),
     )
-    state: MemberState | Literal["any"] = Field(
-        default=MemberState.MEMBER,
+    state: StateFilter = Field(
+        default="member",
         description="Members by default; other states (and any) are for staff.",
     )
     role: int | None = Field(default=None, gt=0, lt=2**63, description="Holding this role.")

@@ -29,6 +29,7 @@ from models.members.tables import (
     MemberState,
     StaffNote,
 )
+from models.pagination import Page, PageQuery, paginate
 from models.permissions import authorize
 from models.text import Text
 from models.users import User
@@ -166,7 +167,7 @@ async def accept(
             raise Conflict(
                 N_("{name} is already a member."), code="already_member", name=member.user.username
             )
-        await refuse_if_banned(hub, member.user)
+        await refuse_if_banned(hub, member.user, name=member.user.username)
         missing = missing_connections(hub, member.user)
         if missing:
             raise Invalid(
@@ -179,7 +180,9 @@ async def accept(
         restore = mode == "restore" and member.state in FORMER and member.number is not None
         if not restore:
             member.number = await _next_number(hub)
-        member.state, member.joined_at, member.ended_at = MemberState.MEMBER, now(), None
+        # A restored member keeps their seniority (a join date staff set included).
+        joined = member.joined_at if restore and member.joined_at is not None else now()
+        member.state, member.joined_at, member.ended_at = MemberState.MEMBER, joined, None
         await member.save(update_fields=["state", "number", "joined_at", "ended_at"])
         action = "restored" if restore else "accepted"
         signal = await _change(actor, hub, member, action, reason, number=member.number)
@@ -271,20 +274,26 @@ async def set_join_date(actor: Actor, hub: Hub, member_id: int, joined_at: datet
     return member
 
 
-async def history(actor: Actor, hub: Hub, member_id: int) -> list[MembershipChange]:
-    """A member's changes, newest first: for staff, and for the member themselves."""
+async def history(
+    actor: Actor, hub: Hub, member_id: int, query: PageQuery | None = None
+) -> Page[MembershipChange]:
+    """A member's changes, newest first, a page at a time: for staff, and for the member."""
     await plugins.enter(actor, hub, KEY, None, write=False)
     member = await member_in(hub, member_id)
     if member.user_id != actor.user_id:
         await authorize(actor, hub, MANAGE)
-    return await MembershipChange.filter(member_id=member.id).order_by("-id").limit(200)
+    rows = MembershipChange.filter(member_id=member.id)
+    return await paginate(rows, query or PageQuery(), ("-id",), lambda row: row)
 
 
-async def notes(actor: Actor, hub: Hub, member_id: int) -> list[StaffNote]:
-    """Staff notes on a member, newest first (staff only)."""
+async def notes(
+    actor: Actor, hub: Hub, member_id: int, query: PageQuery | None = None
+) -> Page[StaffNote]:
+    """Staff notes on a member, newest first, a page at a time (staff only)."""
     await plugins.enter(actor, hub, KEY, MANAGE, write=False)
     member = await member_in(hub, member_id)
-    return await StaffNote.filter(member_id=member.id).order_by("-id")
+    rows = StaffNote.filter(member_id=member.id)
+    return await paginate(rows, query or PageQuery(), ("-id",), lambda row: row)
 
 
 async def add_note(actor: Actor, hub: Hub, member_id: int, text: str) -> StaffNote:

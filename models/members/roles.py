@@ -22,7 +22,7 @@ from models.i18n import N_
 from models.members.lifecycle import KEY, _change, member_in
 from models.members.tables import REASON_LENGTH, Member, MemberRole, MemberState, Role
 from models.permissions import Permission, authorize, permission_catalog
-from models.text import Name
+from models.text import Name, fold
 from models.validation import Patch, Problem
 
 MANAGE_ROLES = "manage_roles"
@@ -38,7 +38,6 @@ def _color(default: int | None) -> Any:
 
 def _position(default: int | None) -> Any:
     return Field(default=default, ge=1, le=MAX_POSITION, description=POSITION_DESCRIPTION)
-
 
 
 def _known_permissions(value: list[str]) -> list[str]:
@@ -138,7 +137,10 @@ async def create_role(actor: Actor, hub: Hub, data: RoleInput) -> Role:
 async def _refuse_duplicates(hub: Hub, values: dict[str, Any], role_id: int | None = None) -> None:
     """A clear 409 before the unique index would refuse the row."""
     others = Role.filter(hub_id=hub.id).exclude(id=role_id or 0)
-    if "name" in values and await others.filter(name=values["name"]).exists():
+    # "Driver" and "driver" would be two roles no one tells apart (a hub has few roles).
+    if "name" in values and fold(values["name"]) in {
+        fold(name) for name in await others.values_list("name", flat=True)
+    }:
         raise Conflict(N_("A role with that name exists."), code="role_name_taken")
     linked = values.get("discord_role_id")
     if linked is not None and await others.filter(discord_role_id=linked).exists():

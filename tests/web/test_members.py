@@ -242,7 +242,8 @@ async def test_a_banned_identity_cannot_be_accepted(client: TestClient) -> None:
     response = await client.post(
         f"{API}/road-kings/members/{victor.id}/accept", headers=await _owner(hub)
     )
-    await problem_of(response, 403, "banned")
+    body = await problem_of(response, 409, "member_banned")
+    assert body["detail"] == "victor is banned from this hub."
 
 
 async def test_dismissal_ends_the_membership_and_takes_the_roles(client: TestClient) -> None:
@@ -774,3 +775,61 @@ async def test_the_audit_log_never_lists_another_hubs_entries(client: TestClient
         bans = (await by_target.json())["items"]
         assert len(bans) == 1
         assert bans[0]["id"] in expected
+
+
+async def test_a_ban_that_has_already_expired_is_422(client: TestClient) -> None:
+    hub = await _hub()
+    response = await client.post(
+        f"{API}/road-kings/bans",
+        json={"discord_id": "600", "expires_at": "2020-01-01T00:00:00Z"},
+        headers=await _owner(hub),
+    )
+    body = await problem_of(response, 422, "validation_failed")
+    assert [e["field"] for e in body["errors"]] == ["expires_at"]
+
+
+async def test_a_second_ban_of_a_banned_identity_is_409(client: TestClient) -> None:
+    hub = await _hub()
+    headers = await _owner(hub)
+    first = await client.post(
+        f"{API}/road-kings/bans", json={"email": "x@example.com"}, headers=headers
+    )
+    assert first.status == 201, await first.text()
+    again = await client.post(
+        f"{API}/road-kings/bans",
+        json={"email": "x@example.com", "steam_id": "76561198000000001"},
+        headers=headers,
+    )
+    await problem_of(again, 409, "already_banned")
+    assert await Ban.filter(hub_id=hub.id).count() == 1
+
+
+async def test_role_names_differing_only_in_case_are_409(client: TestClient) -> None:
+    hub = await _hub()
+    headers = await _owner(hub)
+    first = await client.post(f"{API}/road-kings/roles", json={"name": "Driver"}, headers=headers)
+    assert first.status == 201, await first.text()
+    again = await client.post(f"{API}/road-kings/roles", json={"name": "DRIVER"}, headers=headers)
+    await problem_of(again, 409, "role_name_taken")
+
+
+async def test_history_is_paginated_newest_first(client: TestClient) -> None:
+    hub = await _hub()
+    member = await _member(hub, "hana")
+    for reason in ("one", "two", "three"):
+        await lifecycle.add_note(SYSTEM, hub, member.id, reason)
+        await lifecycle.set_join_date(SYSTEM, hub, member.id, datetime(2020, 1, 1, tzinfo=UTC))
+    headers = await _owner(hub)
+    url = f"{API}/road-kings/members/{member.id}/history?limit=2"
+    first = await (await client.get(url, headers=headers)).json()
+    assert len(first["items"]) == 2
+    assert first["next_cursor"]
+    rest = await (await client.get(f"{url}&cursor={first['next_cursor']}", headers=headers)).json()
+    ids = [e["id"] for e in first["items"] + rest["items"]]
+    assert ids == sorted(ids, reverse=True)
+    assert len(ids) == len(set(ids)) == await MembershipChange.filter(member_id=member.id).count()
+    notes = await (
+        await client.get(f"{API}/road-kings/members/{member.id}/notes?limit=2", headers=headers)
+    ).json()
+    assert [n["text"] for n in notes["items"]] == ["three", "two"]
+    assert notes["next_cursor"]
