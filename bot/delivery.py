@@ -72,7 +72,7 @@ def classify(exc: discord.HTTPException) -> Exception:
         retry_after = headers.get("Retry-After")
         return RetryLater(f"{exc.status} {exc.text}", float(retry_after) if retry_after else None)
     if exc.code not in PERMANENT_CODES:
-        log.warning("Discord refused a DM (%s %s): %s", exc.status, exc.code, exc.text)
+        log.warning("Discord refused a request (%s %s): %s", exc.status, exc.code, exc.text)
     return PermanentFailure(f"{exc.status} {exc.code} {exc.text}")
 
 

@@ -21,6 +21,8 @@ from models.i18n import N_, translate
 from models.users import User
 
 log = logging.getLogger(__name__)
+UNKNOWN_MEMBER = 10007  # Discord's error code
+EMBED_TOTAL = 6000  # Discord's limit on an embed's characters
 
 
 @dataclass
@@ -51,7 +53,10 @@ class DiscordActionWorker:
             await discord_actions.mark_failed(action, str(exc))
         except Exception as exc:  # a bug here must not stop the other actions
             log.exception("Discord action %s failed unexpectedly", action.id)
-            await discord_actions.mark_retry(action, repr(exc))
+            if action.attempts >= MAX_ATTEMPTS:
+                await discord_actions.mark_failed(action, f"gave up: {exc!r}")
+            else:
+                await discord_actions.mark_retry(action, repr(exc))
         else:
             await discord_actions.mark_done(action)
 
@@ -97,12 +102,17 @@ async def _role(bot: discord.Client, action: DiscordAction) -> None:
     if member is not None and any(role.id == action.role_id for role in member.roles) == add:
         return  # already so: e.g. done before a crash kept the outcome from being recorded
     call = bot.http.add_role if add else bot.http.remove_role
-    await call(
-        action.guild_id,
-        action.discord_user_id,
-        action.role_id,
-        reason=action.payload.get("reason") or None,
-    )
+    try:
+        await call(
+            action.guild_id,
+            action.discord_user_id,
+            action.role_id,
+            reason=action.payload.get("reason") or None,
+        )
+    except discord.NotFound as exc:
+        if add or exc.code != UNKNOWN_MEMBER:
+            raise
+        # Not in the server (left, kicked, banned): they hold no role there, as wanted.
 
 
 async def _post(bot: discord.Client, action: DiscordAction) -> None:
@@ -135,8 +145,17 @@ async def audit_embed(action: DiscordAction) -> discord.Embed | None:
     if entry.target:
         embed.add_field(name=translate(N_("Target"), locale), value=entry.target[:1024])
     for key, value in list(entry.details.items())[:10]:
-        if value not in (None, "", [], {}):
-            embed.add_field(name=str(key)[:256], value=str(value)[:1024], inline=False)
+        if value in (None, "", [], {}):
+            continue
+        name = str(key)[:256]
+        # Discord refuses an embed over 6000 characters in all: long details are cut to fit.
+        room = min(1024, EMBED_TOTAL - len(embed) - len(name))
+        if room < 16:
+            break
+        text = str(value)
+        embed.add_field(
+            name=name, value=text if len(text) <= room else text[: room - 1] + "…", inline=False
+        )
     return embed
 
 

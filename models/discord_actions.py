@@ -73,6 +73,11 @@ class DiscordAction(Model):
         indexes = (("status", "guild_id", "due_at"), ("guild_id", "target_key", "status"))
 
 
+def _unclaimed() -> Q:
+    """Not in a bot's hands: never claimed, or its lease ran out (the claimer crashed)."""
+    return Q(claimed_until__isnull=True) | Q(claimed_until__lt=now())
+
+
 def role_key(discord_user_id: int, role_id: int) -> str:
     return f"role:{discord_user_id}:{role_id}"
 
@@ -95,18 +100,19 @@ async def enqueue(
     """
     if target_key:
         waiting = await DiscordAction.filter(
-            Q(claimed_until__isnull=True) | Q(claimed_until__lt=now()),
-            guild_id=guild_id,
-            target_key=target_key,
-            status=ActionStatus.PENDING,
+            _unclaimed(), guild_id=guild_id, target_key=target_key, status=ActionStatus.PENDING
         ).order_by("-id")
         if waiting:
             latest = waiting[0]
             same = latest.kind == kind and latest.payload == (payload or {})
             # Everything older than the latest was superseded already; cancel what is left.
             ids = [row.id for row in (waiting[1:] if same else waiting)]
-            await DiscordAction.filter(id__in=ids).update(status=ActionStatus.CANCELLED)
-            if same or OPPOSITE.get(latest.kind) == kind:
+            # Conditional: a row a bot claimed meanwhile is in flight and is not cancelled;
+            # then this action cannot count on it having cancelled out, and is queued.
+            cancelled = await DiscordAction.filter(
+                _unclaimed(), id__in=ids, status=ActionStatus.PENDING
+            ).update(status=ActionStatus.CANCELLED)
+            if cancelled == len(ids) and (same or OPPOSITE.get(latest.kind) == kind):
                 return None
     return await DiscordAction.create(
         hub_id=hub_id,
@@ -142,7 +148,8 @@ async def recently_sent(guild_id: int, target_key: str, kind: ActionKind, within
     The bot sees its own role changes come back as member updates: those are not hand-made.
     """
     return await DiscordAction.filter(
-        Q(status=ActionStatus.PENDING) | Q(done_at__gte=now() - timedelta(seconds=within)),
+        Q(status=ActionStatus.PENDING)
+        | Q(status=ActionStatus.DONE, done_at__gte=now() - timedelta(seconds=within)),
         guild_id=guild_id,
         target_key=target_key,
         kind=kind,

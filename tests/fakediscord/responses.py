@@ -30,6 +30,8 @@ GATEWAY_OBJECTS: dict[str, list[tuple[str, str]]] = {
     "GUILD_MEMBER_ADD": [("", "GuildMemberResponse")],
     "GUILD_MEMBER_UPDATE": [("", "GuildMemberResponse")],
     "GUILD_MEMBERS_CHUNK": [("members[]", "GuildMemberResponse")],
+    "GUILD_BAN_ADD": [("user", "UserResponse")],
+    "GUILD_BAN_REMOVE": [("user", "UserResponse")],
     "CHANNEL_CREATE": [("", "GuildChannelResponse")],
     "CHANNEL_UPDATE": [("", "GuildChannelResponse")],
     "MESSAGE_CREATE": [("", "MessageResponse")],

@@ -682,6 +682,8 @@ class Guild:
     webhooks: dict[int, Webhook] = field(default_factory=dict, repr=False)
     # Scheduled event id -> the users marked "Interested", by user id.
     event_users: dict[int, dict[int, User]] = field(default_factory=dict, repr=False)
+    # Banned users by id -> the ban's reason.
+    bans: dict[int, str | None] = field(default_factory=dict, repr=False)
 
     @property
     def everyone(self) -> Role:
@@ -723,6 +725,18 @@ class Guild:
         """A user leaves the guild (dispatches GUILD_MEMBER_REMOVE)."""
         self.members.pop(user.id, None)
         self.emit("GUILD_MEMBER_REMOVE", {"guild_id": str(self.id), "user": user.payload()})
+
+    def ban(self, user: User, *, reason: str | None = None) -> None:
+        """A moderator bans the user (GUILD_BAN_ADD); a member is removed from the guild too."""
+        self.bans[user.id] = reason
+        self.emit("GUILD_BAN_ADD", {"guild_id": str(self.id), "user": user.payload()})
+        if user.id in self.members:
+            self.remove_member(user)
+
+    def unban(self, user: User) -> None:
+        """A moderator lifts the user's ban (GUILD_BAN_REMOVE)."""
+        self.bans.pop(user.id, None)
+        self.emit("GUILD_BAN_REMOVE", {"guild_id": str(self.id), "user": user.payload()})
 
     def create_role(
         self, name: str, *, permissions: int = 0, position: int | None = None, **extra: Any

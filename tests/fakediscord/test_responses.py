@@ -125,6 +125,11 @@ async def _drive_guild(emulator: FakeDiscord, bot: discord.Client) -> None:
     await member.remove_roles(role)
     _ = [m async for m in fetched.fetch_members(limit=10)]
     await role.delete()
+    carol = emulator.user("carol")
+    guild.ban(carol, reason="spam")
+    await fetched.fetch_ban(discord.Object(carol.id))
+    with pytest.raises(discord.NotFound):
+        await fetched.fetch_ban(discord.Object(alice.id))  # not banned
     start = discord.utils.utcnow() + datetime.timedelta(days=1)
     event = await fetched.create_scheduled_event(
         name="Convoy to Berlin",
@@ -193,6 +198,7 @@ async def test_rest_answers_match_discords_response_schemas(recording: Recording
         "POST /guilds/{guild_id}/roles",
         "PATCH /guilds/{guild_id}/members/{user_id}",
         "GET /guilds/{guild_id}/members",
+        "GET /guilds/{guild_id}/bans/{user_id}",
         "POST /guilds/{guild_id}/scheduled-events",
         "PATCH /guilds/{guild_id}/scheduled-events/{guild_scheduled_event_id}",
         "POST /channels/{channel_id}/messages",
@@ -217,11 +223,14 @@ async def test_gateway_objects_match_discords_schemas(recording: Recording) -> N
         owner = emulator.users[guild.owner_id]
         await owner.run("promote", guild=guild, member=bob, role=guild.role("Driver"))
         await alice.say(guild.default_channel, "hi")
+        guild.ban(bob, reason="spam")
+        guild.unban(bob)
         await emulator.gateway.flush()
     checker = ResponseChecker(emulator.spec)
     frames = [frame for s in emulator.gateway.sessions.values() for frame in s.sent]
     events = {frame["t"] for frame in frames}
     assert {"GUILD_CREATE", "MESSAGE_CREATE", "INTERACTION_CREATE", "GUILD_MEMBER_ADD"} <= events
+    assert {"GUILD_BAN_ADD", "GUILD_BAN_REMOVE"} <= events
     problems = [
         str(violation)
         for frame in frames

@@ -33,6 +33,7 @@ from ..state import (
 
 log = logging.getLogger(__name__)
 
+BAN_MEMBERS = 1 << 2
 MANAGE_NICKNAMES = 1 << 27
 MANAGE_ROLES = 1 << 28
 MANAGE_EVENTS = 1 << 33
@@ -210,6 +211,16 @@ async def edit_member(request: web.Request) -> web.Response:
         member.role_ids = wanted
     guild.emit_member_update(member)
     return json_response(member.payload())
+
+
+async def get_ban(request: web.Request) -> web.Response:
+    guild = guild_for_bot(request)
+    require_permission(request, guild, BAN_MEMBERS)
+    user_id = int(request.match_info["user_id"])
+    if user_id not in guild.bans:
+        raise not_found(10026, "Ban")
+    user = emulator_of(request).users[user_id]
+    return json_response({"user": user.payload(), "reason": guild.bans[user_id]})
 
 
 def _flag(request: web.Request, name: str) -> bool:
@@ -412,6 +423,7 @@ ROUTES = [
     ("PATCH", MEMBER, edit_member),
     ("PUT", MEMBER + "/roles/{role_id}", change_member_role),
     ("DELETE", MEMBER + "/roles/{role_id}", change_member_role),
+    ("GET", "/guilds/{guild_id}/bans/{user_id}", get_ban),
     ("GET", "/guilds/{guild_id}/scheduled-events", list_events),
     ("POST", "/guilds/{guild_id}/scheduled-events", create_event),
     ("GET", EVENT, get_event),
