@@ -120,9 +120,18 @@ async def _member_of(actor: Actor, hub: Hub) -> Member | None:
     return None
 
 
-async def require_member(actor: Actor, hub: Hub) -> Grant:
-    """What a hub keeps for its members: members, its owner and superusers may see it."""
+async def require_member(actor: Actor, hub: Hub, *, self_id: int | None = None) -> Grant:
+    """What a hub keeps for its people: members, holders of a hub role, people in its Discord
+    server, its owner and superusers may see it (403 not_a_member otherwise). Someone who
+    only visited the website is not let in, except to their own row (`self_id`)."""
+    from models.members.tables import MemberState
+
     grant = await grant_of(actor, hub)
-    if grant.rank < 0 and not grant.unrestricted:
-        raise Forbidden(N_("Only members of this hub can see that."), code="not_a_member")
-    return grant
+    if grant.unrestricted or grant.permissions:
+        return grant
+    mine = await _member_of(actor, hub)
+    if mine is not None and (
+        mine.state == MemberState.MEMBER or mine.in_guild or mine.id == self_id
+    ):
+        return grant
+    raise Forbidden(N_("Only members of this hub can see that."), code="not_a_member")

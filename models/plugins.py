@@ -30,6 +30,7 @@ from models.errors import PluginDisabled
 from models.i18n import N_, Lazy, add_catalog_dir, translate
 from models.members.settings import MembersSettings
 from models.outbox import OutboxKind
+from models.points.settings import PointsSettings
 
 if TYPE_CHECKING:
     from models.hubs import Hub
@@ -91,6 +92,17 @@ BUILTIN: tuple[Package, ...] = (
         settings=MembersSettings,
         cog="cogs.members",
         router="web.members:router",
+    ),
+    Package(
+        key="points",
+        label=N_("Points and ranks"),
+        core=True,
+        permissions={
+            "manage_points": N_("Grant and correct points"),
+            "manage_ranks": N_("Manage the rank ladder"),
+        },
+        models=("models.points",),
+        settings=PointsSettings,
     ),
 )
 

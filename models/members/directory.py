@@ -17,14 +17,15 @@ from tortoise.expressions import Q
 from models import plugins
 from models.actor import Actor
 from models.audit import AuditLog
-from models.errors import Forbidden, NotFound
+from models.errors import NotFound
 from models.hubs import Hub
 from models.i18n import N_
 from models.members.lifecycle import KEY, MANAGE, member_in
 from models.members.tables import Member, MemberRole, MemberState, Role, StaffNote
 from models.pagination import Page, PageQuery, paginate
-from models.permissions import Permission, _member_of, grant_of
+from models.permissions import Permission, require_member
 from models.text import fold
+from models.users import User
 
 Sort = Literal["name", "-name", "number", "-number", "joined", "-joined", "seen", "-seen"]
 SORT_COLUMNS = {
@@ -158,19 +159,8 @@ async def _badges(hub: Hub, members: list[Member]) -> dict[int, list[RoleBadge]]
 
 
 async def _is_staff(actor: Actor, hub: Hub, *, self_id: int | None = None) -> bool:
-    """Whether the reader is staff (manage_members); refused (403 not_a_member) unless they
-    are a member, hold a hub role, are in the hub's Discord server, or read their own
-    profile (`self_id`: their row's id). Someone who only visited the website is not let in."""
-    grant = await grant_of(actor, hub)
-    if grant.has(MANAGE):
-        return True
-    mine = await _member_of(actor, hub)
-    if grant.permissions or (
-        mine is not None
-        and (mine.state == MemberState.MEMBER or mine.in_guild or mine.id == self_id)
-    ):
-        return False
-    raise Forbidden(N_("Only members of this hub can see that."), code="not_a_member")
+    """Whether the reader is staff (manage_members); readers are checked by require_member."""
+    return (await require_member(actor, hub, self_id=self_id)).has(MANAGE)
 
 
 def _id_query(q: str) -> int | None:
@@ -180,15 +170,28 @@ def _id_query(q: str) -> int | None:
     return None
 
 
-def _search(q: str, hidden: list[int]) -> Q:
-    """Name, number, or Discord/Steam id (not of `hidden`: members who hide their accounts)."""
+async def _search(actor: Actor, q: str, *, staff: bool) -> Q:
+    """Name, number, or the Discord or Steam id of a member who shows their connections
+    (staff and the member themselves find any)."""
     condition = Q(search_name__contains=fold(q.strip())[:64])
     value = _id_query(q)
     if value is not None:
         # 19 digits may still exceed a BIGINT: the database would refuse the query (a 500).
         if value < 2**63:
-            accounts = Q(user__discord_id=value) | Q(user__steam_id=value)
-            condition |= accounts & ~Q(id__in=hidden) if hidden else accounts
+            # The users first (unique ids, two at most), so the page query needs no join
+            # in its condition and no list of the hub's private members.
+            owners = await User.filter(Q(discord_id=value) | Q(steam_id=value)).values_list(
+                "id", "privacy"
+            )
+            ids = [
+                user_id
+                for user_id, privacy in owners
+                if staff
+                or user_id == actor.user_id
+                or (privacy or {}).get("show_connections", True)
+            ]
+            if ids:
+                condition |= Q(user_id__in=ids)
         if value < 2**31:
             condition |= Q(number=value)
     return condition
@@ -217,9 +220,7 @@ async def directory(actor: Actor, hub: Hub, query: DirectoryQuery) -> Page[Membe
     if state != "any":
         rows = rows.filter(state=state)
     if query.q:
-        private = not staff and _id_query(query.q) is not None
-        hidden = await _hiding(actor, hub, "show_connections") if private else []
-        rows = rows.filter(_search(query.q, hidden))
+        rows = rows.filter(await _search(actor, query.q, staff=staff))
     seen = query.sort.lstrip("-") == "seen" or query.seen_after or query.seen_before
     if seen and not staff:
         # Finding or ordering members by last seen would tell what they chose to hide.

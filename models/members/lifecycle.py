@@ -186,6 +186,11 @@ async def accept(
         await member.save(update_fields=["state", "number", "joined_at", "ended_at"])
         action = "restored" if restore else "accepted"
         signal = await _change(actor, hub, member, action, reason, number=member.number)
+        if not restore and member.points:
+            from models.points.ledger import reset
+
+            # A fresh start: a correction row brings the total to zero (history stays).
+            await reset(hub, member, actor, "fresh start")
     return member, signal
 
 

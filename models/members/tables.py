@@ -61,7 +61,11 @@ class Member(Model):
     ended_at = fields.DatetimeField(null=True)
     first_seen_at = fields.DatetimeField(auto_now_add=True)
     last_seen_at = fields.DatetimeField(null=True)
+    # The overall points total, kept by the points package's ledger (models.points).
     points = fields.BigIntField(default=0)
+    rank = fields.ForeignKeyField(
+        "drivershub.Rank", related_name="members", null=True, on_delete=fields.SET_NULL
+    )
     # Kept in step with Discord by the bot, so the API decides without asking Discord.
     discord_role_ids = fields.JSONField(default=list)
     discord_admin = fields.BooleanField(default=False)

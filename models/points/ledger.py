@@ -1,0 +1,268 @@
+"""The ledger: every point a member earns or loses is one appended row, and the totals and
+period sums that reads use are kept from it in the same transaction.
+
+`book` is what every package calls to reward someone (inside its own transaction); staff use
+`grant` and `correct`. Under concurrency the member's row is the lock: the first statement of
+a booking adds to `members.points`, so two bookings for one member follow each other (on
+PostgreSQL the row lock, on SQLite the single writer), totals never lose an update, and a rank
+changes once.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from tortoise import connections
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import F
+from tortoise.transactions import in_transaction
+
+from models import audit, plugins
+from models.actor import Actor
+from models.auth import now
+from models.errors import Conflict
+from models.hubs import Hub
+from models.i18n import N_
+from models.members.lifecycle import Signal, member_in
+from models.members.tables import Member
+from models.points.tables import (
+    ALL,
+    MAX_AMOUNT,
+    REASON_LENGTH,
+    Period,
+    PointEntry,
+    PointKind,
+)
+from models.text import Text
+from models.validation import Problem
+
+KEY = "points"
+MANAGE = "manage_points"
+# What staff may grant by hand (distance comes from deliveries, corrections from `correct`).
+GrantKind = PointKind
+
+
+def _nonzero(value: int) -> int:
+    if value == 0:
+        raise Problem(N_("give an amount other than zero"))
+    return value
+
+
+class GrantInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    amount: int = Field(ge=1, le=MAX_AMOUNT, description=f"1 to {MAX_AMOUNT}.")
+    kind: PointKind = Field(default=PointKind.MANUAL, description="Not correction: use correct.")
+    reason: Text(REASON_LENGTH) = Field(min_length=1)  # type: ignore[valid-type]
+    counts_at: AwareDatetime | None = Field(
+        default=None, description="When it counts (periods, leaderboards); now if left out."
+    )
+
+    @field_validator("kind")
+    @classmethod
+    def _not_correction(cls, kind: PointKind) -> PointKind:
+        if kind == PointKind.CORRECTION:
+            raise Problem(N_("corrections are made with the correction route"))
+        return kind
+
+
+class CorrectionInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    amount: int = Field(
+        ge=-MAX_AMOUNT, le=MAX_AMOUNT, description="Negative takes points away; not zero."
+    )
+    reason: Text(REASON_LENGTH) = Field(min_length=1)  # type: ignore[valid-type]
+
+    _amount = field_validator("amount")(_nonzero)
+
+
+@dataclass(frozen=True, slots=True)
+class Booking:
+    entry: PointEntry
+    total: int  # the member's overall total after it
+    signals: list[Signal]
+
+
+def period_starts(day: date) -> dict[Period, date]:
+    """The day, week (from Monday), month and year a local date falls in."""
+    return {
+        Period.DAY: day,
+        Period.WEEK: day - timedelta(days=day.weekday()),
+        Period.MONTH: day.replace(day=1),
+        Period.YEAR: day.replace(month=1, day=1),
+    }
+
+
+def local_day(hub: Hub, when: datetime) -> date:
+    """The hub's calendar day of an instant (periods follow the hub's time zone)."""
+    try:
+        zone = zoneinfo.ZoneInfo(hub.timezone or "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        zone = zoneinfo.ZoneInfo("UTC")
+    return when.astimezone(zone).date()
+
+
+def _marks(conn: BaseDBAsyncClient, count: int, start: int = 1) -> list[str]:
+    if conn.capabilities.dialect == "postgres":
+        return [f"${i}" for i in range(start, start + count)]
+    return ["?"] * count
+
+
+async def _add_to_periods(
+    conn: BaseDBAsyncClient, hub: Hub, member_id: int, kind: str, amount: int, day: date
+) -> None:
+    """One statement adds `amount` to the member's 8 period sums (4 periods, kind and all).
+
+    `INSERT ... ON CONFLICT DO UPDATE` reads the same on SQLite (3.24+) and PostgreSQL, and
+    the rows are always written in the same order, so concurrent bookings cannot deadlock.
+    """
+    rows = [
+        (hub.id, member_id, str(period), start, name, amount)
+        for period, start in period_starts(day).items()
+        for name in (kind, ALL)
+    ]
+    values, params = [], []
+    for row in rows:
+        values.append("(" + ", ".join(_marks(conn, 6, len(params) + 1)) + ")")
+        params.extend(row)
+    # Placeholders only are joined in: the values travel as parameters.
+    sql = "INSERT INTO point_periods (hub_id, member_id, period, start, kind, amount) VALUES "
+    sql += ", ".join(values)
+    sql += (
+        " ON CONFLICT (member_id, period, start, kind)"
+        " DO UPDATE SET amount = point_periods.amount + excluded.amount"
+    )
+    await conn.execute_query(sql, params)
+
+
+async def _add_to_total(conn: BaseDBAsyncClient, member_id: int, kind: str, amount: int) -> None:
+    marks = _marks(conn, 3)
+    sql = (
+        f"INSERT INTO point_totals (member_id, kind, total) VALUES ({', '.join(marks)})"  # noqa: S608 - placeholders only
+        " ON CONFLICT (member_id, kind)"
+        " DO UPDATE SET total = point_totals.total + excluded.total"
+    )
+    await conn.execute_query(sql, [member_id, kind, amount])
+
+
+async def book(
+    hub: Hub,
+    member: Member,
+    kind: PointKind,
+    amount: int,
+    *,
+    reason: str = "",
+    source: str = "",
+    dedupe_key: str | None = None,
+    actor_id: int | None = None,
+    counts_at: datetime | None = None,
+) -> Booking:
+    """Append one ledger row and keep totals, period sums and the rank in step.
+
+    Call it inside the transaction of what earned the points. Refused (409) when it would
+    take the total below zero and the hub does not allow negative totals.
+    """
+    from models.points.ranks import settle_rank
+
+    when = counts_at or now()
+    async with in_transaction() as conn:
+        # First: the member's row, which every booking for them waits on (see module doc).
+        await Member.filter(id=member.id).update(points=F("points") + amount)
+        total = (await Member.get(id=member.id).only("id", "points")).points
+        if total < 0 and amount < 0 and not plugins.settings_of(hub, KEY).negative_totals:
+            raise Conflict(
+                N_("That would take {name} below zero points ({total})."),
+                code="negative_total",
+                name=getattr(getattr(member, "user", None), "username", str(member.id)),
+                total=total,
+            )
+        entry = await PointEntry.create(
+            hub_id=hub.id,
+            member_id=member.id,
+            kind=kind,
+            amount=amount,
+            reason=reason,
+            source=source,
+            dedupe_key=dedupe_key,
+            actor_id=actor_id,
+            counts_at=when,
+        )
+        await _add_to_total(conn, member.id, str(kind), amount)
+        await _add_to_periods(conn, hub, member.id, str(kind), amount, local_day(hub, when))
+        member.points = total
+        signals = await settle_rank(hub, member)
+    return Booking(entry, total, signals)
+
+
+async def grant(actor: Actor, hub: Hub, member_id: int, data: GrantInput) -> Booking:
+    """Staff give points (manage_points), with a reason."""
+    await plugins.enter(actor, hub, KEY, MANAGE, write=True)
+    async with in_transaction():
+        member = await member_in(hub, member_id)
+        booking = await book(
+            hub,
+            member,
+            data.kind,
+            data.amount,
+            reason=data.reason,
+            actor_id=actor.user_id,
+            counts_at=data.counts_at,
+        )
+        await audit.record(
+            actor,
+            "points.granted",
+            hub_id=hub.id,
+            target=str(member.id),
+            details=_details(booking.entry),
+        )
+    return booking
+
+
+async def correct(actor: Actor, hub: Hub, member_id: int, data: CorrectionInput) -> Booking:
+    """Staff correct a total (manage_points): a correction row, never an edit of history."""
+    await plugins.enter(actor, hub, KEY, MANAGE, write=True)
+    async with in_transaction():
+        member = await member_in(hub, member_id)
+        booking = await book(
+            hub,
+            member,
+            PointKind.CORRECTION,
+            data.amount,
+            reason=data.reason,
+            actor_id=actor.user_id,
+        )
+        await audit.record(
+            actor,
+            "points.corrected",
+            hub_id=hub.id,
+            target=str(member.id),
+            details=_details(booking.entry),
+        )
+    return booking
+
+
+async def reset(hub: Hub, member: Member, actor: Actor, reason: str) -> Booking | None:
+    """A fresh start (members: accepted again with a new number): a correction row brings
+    the total to zero; the history stays."""
+    current = (await Member.get(id=member.id).only("id", "points")).points
+    if current == 0:
+        return None
+    return await book(
+        hub, member, PointKind.CORRECTION, -current, reason=reason, actor_id=actor.user_id
+    )
+
+
+def _details(entry: PointEntry) -> dict[str, Any]:
+    return {
+        "entry": entry.id,
+        "kind": str(entry.kind),
+        "amount": entry.amount,
+        "reason": entry.reason,
+    }
+
+
+def connection() -> BaseDBAsyncClient:
+    return connections.get("default")
