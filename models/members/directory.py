@@ -36,7 +36,7 @@ SORT_COLUMNS = {
 }
 
 
-def _utc(value: datetime | None) -> datetime | None:
+def as_utc(value: datetime | None) -> datetime | None:
     """A time without a zone is UTC (as the database would take it, with a warning)."""
     return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
@@ -74,7 +74,7 @@ class DirectoryQuery(PageQuery):
         ),
     )
 
-    _aware = field_validator("seen_after", "seen_before", "joined_after", "joined_before")(_utc)
+    _aware = field_validator("seen_after", "seen_before", "joined_after", "joined_before")(as_utc)
 
 
 class RoleBadge(BaseModel):
@@ -197,20 +197,6 @@ async def _search(actor: Actor, q: str, *, staff: bool) -> Q:
     return condition
 
 
-async def _hiding(actor: Actor, hub: Hub, choice: str) -> list[int]:
-    """Rows of the hub whose user turned `choice` off (the actor's own row excepted)."""
-    rows = (
-        await Member.filter(hub_id=hub.id)
-        .exclude(user__privacy={})
-        .values_list("id", "user_id", "user__privacy")
-    )
-    return [
-        member_id
-        for member_id, user_id, privacy in rows
-        if user_id != actor.user_id and not (privacy or {}).get(choice, True)
-    ]
-
-
 async def directory(actor: Actor, hub: Hub, query: DirectoryQuery) -> Page[MemberSummary]:
     """A page of the hub's members (staff: any state), searched, filtered and sorted."""
     await plugins.enter(actor, hub, KEY, None, write=False)
@@ -221,12 +207,6 @@ async def directory(actor: Actor, hub: Hub, query: DirectoryQuery) -> Page[Membe
         rows = rows.filter(state=state)
     if query.q:
         rows = rows.filter(await _search(actor, query.q, staff=staff))
-    seen = query.sort.lstrip("-") == "seen" or query.seen_after or query.seen_before
-    if seen and not staff:
-        # Finding or ordering members by last seen would tell what they chose to hide.
-        hidden = await _hiding(actor, hub, "show_online")
-        if hidden:
-            rows = rows.exclude(id__in=hidden)
     if query.role is not None:
         rows = rows.filter(await _holding(hub, query.role))
     for name, column, op in (
@@ -243,12 +223,20 @@ async def directory(actor: Actor, hub: Hub, query: DirectoryQuery) -> Page[Membe
     if column != "search_name":
         rows = rows.filter(**{f"{column}__isnull": False})
     order = (f"-{column}", "-id") if descending else (column, "id")
+    seen = query.sort.lstrip("-") == "seen" or query.seen_after or query.seen_before
+
+    def shows_seen(member: Member) -> bool:
+        # Finding or ordering members by last seen would tell what they chose to hide. The
+        # choice is JSON (no portable SQL for it), read from the rows' users as they come.
+        return member.user_id == actor.user_id or _shows(member, "show_online")
+
     page = await paginate(
         rows,
         query,
         order,
         lambda m: m,  # type: ignore[arg-type, return-value]
         nulls_filtered=True,
+        keep=shows_seen if seen and not staff else None,
     )
     members: list[Member] = page.items  # type: ignore[assignment]
     badges = await _badges(hub, members)
@@ -339,7 +327,7 @@ class AuditQuery(PageQuery):
     since: datetime | None = None
     until: datetime | None = None
 
-    _aware = field_validator("since", "until")(_utc)
+    _aware = field_validator("since", "until")(as_utc)
 
 
 class AuditEntry(BaseModel):

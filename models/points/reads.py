@@ -10,7 +10,7 @@ from collections import defaultdict
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from tortoise.functions import Sum
 from tortoise.transactions import in_transaction
 
@@ -18,6 +18,7 @@ from models import plugins
 from models.actor import Actor
 from models.auth import now
 from models.hubs import Hub
+from models.members.directory import as_utc
 from models.members.lifecycle import member_in
 from models.members.tables import Member, MemberState
 from models.pagination import Page, PageQuery, paginate
@@ -81,6 +82,8 @@ class LedgerQuery(PageQuery):
     source: str | None = Field(default=None, min_length=1, max_length=64)
     since: datetime | None = Field(default=None, description="counts_at from.")
     until: datetime | None = Field(default=None, description="counts_at before.")
+
+    _aware = field_validator("since", "until")(as_utc)
 
 
 async def ledger(actor: Actor, hub: Hub, query: LedgerQuery) -> Page[EntryView]:
