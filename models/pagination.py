@@ -169,6 +169,10 @@ async def _shown(row: R, view: Callable[[R], T | Awaitable[T]]) -> T:
     return await item if inspect.isawaitable(item) else item
 
 
+# Rows read at most per query while `keep` drops rows (the batch doubles up to this).
+MAX_BATCH = 500
+
+
 async def paginate(
     rows: QuerySet[R],
     query: PageQuery,
@@ -176,20 +180,30 @@ async def paginate(
     view: Callable[[R], T | Awaitable[T]],
     *,
     nulls_filtered: bool = False,
+    keep: Callable[[R], bool] | None = None,
 ) -> Page[T]:
     """The page of `rows` that `query` asks for, sorted by `order` (`-key` for descending).
 
     `order` must end with a unique column (the id) so every row has its own place; `view`
     (plain or async) turns a row into an item. Sort on a nullable column only after
-    filtering its nulls out (`nulls_filtered`).
+    filtering its nulls out (`nulls_filtered`). `keep` drops rows a condition the database
+    cannot express leaves out (read on until the page is full).
     """
     types = _key_types(rows.model, order, nulls_filtered=nulls_filtered)
-    if query.cursor is not None:
-        rows = rows.filter(_after(order, _position(query.cursor, types)))
+    position = None if query.cursor is None else _position(query.cursor, types)
     # One row more than asked tells whether another page follows, without counting.
-    found = await rows.order_by(*order).limit(query.limit + 1)
-    page = found[: query.limit]
+    batch = query.limit + 1
+    kept: list[R] = []
+    while True:
+        after = rows if position is None else rows.filter(_after(order, position))
+        found = await after.order_by(*order).limit(batch)
+        kept += found if keep is None else [row for row in found if keep(row)]
+        if len(kept) > query.limit or len(found) < batch:
+            break
+        position = [getattr(found[-1], key.lstrip("-")) for key in order]
+        batch = min(batch * 2, MAX_BATCH)
+    page = kept[: query.limit]
     next_cursor = None
-    if len(found) > query.limit:
+    if len(kept) > query.limit:
         next_cursor = encode_cursor([_to_key(getattr(page[-1], key.lstrip("-"))) for key in order])
     return Page(items=[await _shown(row, view) for row in page], next_cursor=next_cursor)
