@@ -35,6 +35,10 @@ from models.members.lifecycle import DismissInput, NoteInput, ReasonInput
 from models.members.settings import AUDIT_CATEGORIES
 from models.members.tables import NOTE_LENGTH, REASON_LENGTH, Member, MemberState, Role
 from models.permissions import Permission
+from models.points import ledger, reads
+from models.points.ledger import Booking, CorrectionInput, GrantInput
+from models.points.tables import KIND_LABELS, MAX_AMOUNT, PointKind
+from models.points.tables import REASON_LENGTH as POINTS_REASON_LENGTH
 from models.text import fold
 from models.users import User
 from models.validation import parse_id, validate
@@ -45,6 +49,7 @@ KEY = lifecycle.KEY
 MANAGE_MEMBERS = lifecycle.MANAGE
 BAN_MEMBERS = bans.BAN
 MANAGE_ROLES = roles.MANAGE_ROLES
+MANAGE_POINTS = ledger.MANAGE
 CHOICES = 25  # Discord's most autocomplete choices
 AUDIT_ENTRIES = 10
 BAN_DAYS = 3650
@@ -58,6 +63,13 @@ STATE_LABELS = {
     MemberState.RESIGNED: N_("Resigned"),
     MemberState.BANNED: N_("Banned"),
 }
+# Kinds of points as readers see them (cogs/points.py shows totals per kind with these).
+# What staff may grant by hand (a correction has its own command).
+GRANT_KINDS = [
+    app_commands.Choice(name=_T(label), value=str(kind))
+    for kind, label in KIND_LABELS.items()
+    if kind != PointKind.CORRECTION
+]
 NO_MATCH = N_("No member matches “{query}”. Pick one from the list.")
 MEMBER_OPTION = _T("The member: type a name, #number or Discord id and pick one")
 
@@ -160,7 +172,9 @@ async def role_choices(
 # Rendering
 
 
-def profile_embed(interaction: discord.Interaction, view: MemberProfile) -> discord.Embed:
+def profile_embed(
+    interaction: discord.Interaction, view: MemberProfile, rank: str | None = None
+) -> discord.Embed:
     """A profile's public part: what any member may see of another (no connections or
     last seen, which follow privacy choices and would show to the whole channel)."""
     colour = next((role.color for role in view.roles if role.color), None)
@@ -177,6 +191,7 @@ def profile_embed(interaction: discord.Interaction, view: MemberProfile) -> disc
     state = t(interaction, STATE_LABELS[view.state])
     embed.add_field(name=t(interaction, N_("State")), value=state)
     embed.add_field(name=t(interaction, N_("Points")), value=number(interaction, view.points))
+    embed.add_field(name=t(interaction, N_("Rank")), value=(rank or none)[:1024])
     held = ", ".join(role.name for role in view.roles)
     embed.add_field(name=t(interaction, N_("Roles")), value=(held or none)[:1024], inline=False)
     return embed
@@ -225,6 +240,29 @@ def _about_member(entry: AuditEntry) -> bool:
     )
 
 
+def booked_text(interaction: discord.Interaction, name: str, booking: Booking) -> str:
+    """What staff read after a grant or correction: the entry, the new total, a new rank."""
+    entry = booking.entry
+    text = t(
+        interaction,
+        N_("Booked {amount} ({kind}) for {name}. Points now: {total}."),
+        name=name,
+        amount=signed(interaction, entry.amount),
+        kind=t(interaction, KIND_LABELS[PointKind(entry.kind)]),
+        total=number(interaction, booking.total),
+    )
+    for signal in booking.signals:
+        if signal.kind == "member.rank_changed":
+            rank = signal.data.get("to") or t(interaction, N_("None"))
+            text += " " + t(interaction, N_("New rank: {rank}."), rank=rank)
+    return text
+
+
+def signed(interaction: discord.Interaction, value: int) -> str:
+    """+1,234 or -50: a ledger amount with its sign."""
+    return ("+" if value > 0 else "-") + number(interaction, abs(value))
+
+
 def _who(interaction: discord.Interaction, actor: User | None) -> str:
     if actor is None:
         return t(interaction, N_("the system"))
@@ -257,10 +295,12 @@ class MembersCog(PluginCog):
         else:
             member_id = (await resolve_member(actor, hub, member)).id
         view = await directory.profile(actor, hub, member_id)
+        rank = (await reads.totals(actor, hub, member_id)).rank.rank
         # Only a member's profile is for the channel: that someone is a visitor, or was
         # dismissed or banned, is for the staff (or the person) who asked.
         private = view.state != MemberState.MEMBER
-        await answer(interaction, embed=profile_embed(interaction, view), ephemeral=private)
+        embed = profile_embed(interaction, view, rank)
+        await answer(interaction, embed=embed, ephemeral=private)
 
     @app_commands.command(
         name=_T("audit"),
@@ -321,6 +361,7 @@ class MemberStaffCog(
 
     plugin = KEY
     role = app_commands.Group(name=_T("role"), description=_T("Give or take hub roles"))
+    points = app_commands.Group(name=_T("points"), description=_T("Grant or correct points"))
 
     async def _target(self, interaction: discord.Interaction, value: str) -> tuple[Hub, Member]:
         hub = await self.hub(interaction)
@@ -490,6 +531,59 @@ class MemberStaffCog(
         )
         await open_modal(interaction, modal)
 
+    @points.command(
+        name=_T("grant"),
+        description=_T("Give a member points, with a reason"),
+        extras={"permission": MANAGE_POINTS},
+    )
+    @app_commands.describe(
+        member=MEMBER_OPTION,
+        amount=_T("How many points"),
+        reason=_T("Why (kept in the ledger)"),
+        kind=_T("What they are for (manual if left out)"),
+    )
+    @app_commands.rename(
+        member=_T("member"), amount=_T("amount"), reason=_T("reason"), kind=_T("kind")
+    )
+    @app_commands.choices(kind=GRANT_KINDS)
+    async def grant_points(
+        self,
+        interaction: discord.Interaction,
+        member: str,
+        amount: app_commands.Range[int, 1, MAX_AMOUNT],
+        reason: app_commands.Range[str, 1, POINTS_REASON_LENGTH],
+        kind: str | None = None,
+    ) -> None:
+        hub, target = await self._target(interaction, member)
+        raw = {"amount": amount, "reason": reason, "kind": kind or PointKind.MANUAL}
+        actor = (await load_context(interaction)).actor
+        booking = await ledger.grant(actor, hub, target.id, validate(GrantInput, raw))
+        await answer(interaction, booked_text(interaction, target.user.username, booking))
+
+    @points.command(
+        name=_T("correct"),
+        description=_T("Correct a member's points (negative takes away), with a reason"),
+        extras={"permission": MANAGE_POINTS},
+    )
+    @app_commands.describe(
+        member=MEMBER_OPTION,
+        amount=_T("Points to add, or to take away when negative"),
+        reason=_T("Why (kept in the ledger)"),
+    )
+    @app_commands.rename(member=_T("member"), amount=_T("amount"), reason=_T("reason"))
+    async def correct_points(
+        self,
+        interaction: discord.Interaction,
+        member: str,
+        amount: app_commands.Range[int, -MAX_AMOUNT, MAX_AMOUNT],
+        reason: app_commands.Range[str, 1, POINTS_REASON_LENGTH],
+    ) -> None:
+        hub, target = await self._target(interaction, member)
+        data = validate(CorrectionInput, {"amount": amount, "reason": reason})
+        actor = (await load_context(interaction)).actor
+        booking = await ledger.correct(actor, hub, target.id, data)
+        await answer(interaction, booked_text(interaction, target.user.username, booking))
+
     @accept.autocomplete("member")
     @dismiss.autocomplete("member")
     @ban.autocomplete("member")
@@ -497,6 +591,8 @@ class MemberStaffCog(
     @give.autocomplete("member")
     @take.autocomplete("member")
     @note.autocomplete("member")
+    @grant_points.autocomplete("member")
+    @correct_points.autocomplete("member")
     @safe_autocomplete
     async def member_autocomplete(
         self, interaction: discord.Interaction, current: str

@@ -103,6 +103,7 @@ BUILTIN: tuple[Package, ...] = (
         },
         models=("models.points",),
         settings=PointsSettings,
+        cog="cogs.points",
         router="web.points:router",
     ),
 )

@@ -82,7 +82,7 @@ async def claim(actor: Actor, hub: Hub) -> BonusResult:
                 member,
                 PointKind.BONUS,
                 amount,
-                reason="daily bonus",
+                reason="",  # the kind says it (shown in the reader's language)
                 source=f"bonus:{day.isoformat()}",
                 actor_id=actor.user_id,
             )

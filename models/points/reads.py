@@ -17,11 +17,15 @@ from tortoise.transactions import in_transaction
 from models import plugins
 from models.actor import Actor
 from models.auth import now
+from models.errors import NotFound
 from models.hubs import Hub
+from models.i18n import N_
 from models.members.directory import as_utc
+from models.members.lifecycle import MANAGE as MANAGE_MEMBERS
 from models.members.lifecycle import member_in
 from models.members.tables import Member, MemberState
 from models.pagination import Page, PageQuery, paginate
+from models.permissions import require_member
 from models.points.ledger import KEY, local_day, period_starts
 from models.points.ranks import Progress, ladder, progress, settle_rank
 from models.points.tables import ALL, Period, PointEntry, PointKind, PointPeriod, PointTotal
@@ -47,7 +51,21 @@ async def totals_of(hub: Hub, member: Member) -> Totals:
 async def totals(actor: Actor, hub: Hub, member_id: int) -> Totals:
     """A member's total, per kind, and rank with progress (anyone the hub lets in)."""
     await plugins.enter(actor, hub, KEY, None, write=False)
-    return await totals_of(hub, await member_in(hub, member_id))
+    return await totals_of(hub, await visible_member(actor, hub, member_id))
+
+
+async def visible_member(actor: Actor, hub: Hub, member_id: int) -> Member:
+    """A member row the reader may see points of: as for profiles, members' rows for anyone
+    the hub lets in, every row for staff (manage_members), and the reader's own."""
+    grant = await require_member(actor, hub, self_id=member_id)
+    member = await member_in(hub, member_id)
+    if not (
+        grant.has(MANAGE_MEMBERS)
+        or member.state == MemberState.MEMBER
+        or member.user_id == actor.user_id
+    ):
+        raise NotFound(N_("That member does not exist."), code="member_not_found")
+    return member
 
 
 class EntryView(BaseModel):
@@ -89,9 +107,10 @@ class LedgerQuery(PageQuery):
 async def ledger(actor: Actor, hub: Hub, query: LedgerQuery) -> Page[EntryView]:
     """The hub's ledger, newest first, filtered (anyone the hub lets in)."""
     await plugins.enter(actor, hub, KEY, None, write=False)
+    await require_member(actor, hub)
     rows = PointEntry.filter(hub_id=hub.id)
     if query.member is not None:
-        rows = rows.filter(member_id=(await member_in(hub, query.member)).id)
+        rows = rows.filter(member_id=(await visible_member(actor, hub, query.member)).id)
     if query.kind is not None:
         rows = rows.filter(kind=query.kind)
     if query.source is not None:
@@ -129,6 +148,7 @@ async def leaderboard(actor: Actor, hub: Hub, query: BoardQuery) -> Board:
     """The best members of a period by points of chosen kinds (members only; read from the
     kept sums: one indexed query)."""
     await plugins.enter(actor, hub, KEY, None, write=False)
+    await require_member(actor, hub)
     kinds = sorted({str(k) for k in query.kinds})
     members = Member.filter(hub_id=hub.id, state=MemberState.MEMBER)
     if query.period == "all":

@@ -8,6 +8,8 @@ from enum import StrEnum
 from tortoise import fields
 from tortoise.models import Model
 
+from models.i18n import N_
+
 REASON_LENGTH = 500
 # No single entry moves more than this (a typo of a few zeros is refused, not booked).
 MAX_AMOUNT = 10_000_000
@@ -22,6 +24,17 @@ class PointKind(StrEnum):
     MANUAL = "manual"
     CORRECTION = "correction"
 
+
+# How people read each kind (translated at render time).
+KIND_LABELS: dict[PointKind, str] = {
+    PointKind.DISTANCE: N_("Distance"),
+    PointKind.EVENT: N_("Events"),
+    PointKind.CHALLENGE: N_("Challenges"),
+    PointKind.DIVISION: N_("Divisions"),
+    PointKind.BONUS: N_("Bonus"),
+    PointKind.MANUAL: N_("Manual"),
+    PointKind.CORRECTION: N_("Correction"),
+}
 
 # The kind under which period sums of every kind are kept.
 ALL = "all"

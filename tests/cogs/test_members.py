@@ -78,7 +78,7 @@ async def test_commands_show_to_the_right_people(
     assert audit["default_member_permissions"] == str(VIEW_AUDIT_LOG)
     assert profile["contexts"] == staff["contexts"] == audit["contexts"] == [0]
     names = {option["name"] for option in staff["options"]}
-    assert names == {"accept", "dismiss", "ban", "unban", "role", "note"}
+    assert names == {"accept", "dismiss", "ban", "unban", "role", "note", "points"}
 
 
 async def test_profile_shows_a_members_card_to_everyone(
@@ -102,6 +102,7 @@ async def test_profile_shows_a_members_card_to_everyone(
         "Joined": f"<t:{int(alice.joined_at.timestamp())}:D>",
         "State": "Member",
         "Points": "1,234",
+        "Rank": "None",
         "Roles": "Drivers",
     }
     assert own.embeds[0]["title"] == "alice"
