@@ -191,8 +191,9 @@ async def paginate(
     """
     types = _key_types(rows.model, order, nulls_filtered=nulls_filtered)
     position = None if query.cursor is None else _position(query.cursor, types)
-    # One row more than asked tells whether another page follows, without counting.
-    batch = query.limit + 1
+    # One row more than asked tells whether another page follows, without counting; with
+    # `keep`, a quarter more, so a few dropped rows do not cost a second query.
+    batch = query.limit + 1 if keep is None else query.limit + 2 + query.limit // 4
     kept: list[R] = []
     while True:
         after = rows if position is None else rows.filter(_after(order, position))

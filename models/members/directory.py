@@ -8,11 +8,13 @@ a profile. A member's privacy choices hide their connections and last-seen from 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from tortoise.expressions import Q
+from tortoise.expressions import Q, RawSQL, Subquery
+from tortoise.queryset import QuerySet
 
 from models import plugins
 from models.actor import Actor
@@ -138,13 +140,17 @@ def _summary(member: Member, *, staff: bool, self_view: bool) -> MemberSummary:
 
 async def _badges(hub: Hub, members: list[Member]) -> dict[int, list[RoleBadge]]:
     """The hub roles of several members at once (given, or through a linked Discord role)."""
-    roles = await Role.filter(hub_id=hub.id).order_by("-position", "id")
-    if not roles or not members:
-        return {m.id: [] for m in members}
+    if not members:
+        return {}
+    # Both at once: on PostgreSQL they overlap (two pool connections), on SQLite they queue.
+    roles, grants = await asyncio.gather(
+        Role.filter(hub_id=hub.id).order_by("-position", "id"),
+        MemberRole.filter(member_id__in=[m.id for m in members]).values_list(
+            "member_id", "role_id"
+        ),
+    )
     given: dict[int, set[int]] = {}
-    for member_id, role_id in await MemberRole.filter(
-        member_id__in=[m.id for m in members]
-    ).values_list("member_id", "role_id"):
+    for member_id, role_id in grants:
         given.setdefault(member_id, set()).add(role_id)
     badges = {}
     for member in members:
@@ -208,7 +214,7 @@ async def directory(actor: Actor, hub: Hub, query: DirectoryQuery) -> Page[Membe
     if query.q:
         rows = rows.filter(await _search(actor, query.q, staff=staff))
     if query.role is not None:
-        rows = rows.filter(await _holding(hub, query.role))
+        rows = await _holding(rows, hub, query.role)
     for name, column, op in (
         ("seen_after", "last_seen_at", "gte"),
         ("seen_before", "last_seen_at", "lt"),
@@ -248,21 +254,25 @@ async def directory(actor: Actor, hub: Hub, query: DirectoryQuery) -> Page[Membe
     return Page(items=items, next_cursor=page.next_cursor)
 
 
-async def _holding(hub: Hub, role_id: int) -> Q:
+async def _holding(rows: QuerySet[Member], hub: Hub, role_id: int) -> QuerySet[Member]:
+    """Rows holding the role: given in the hub, or through its linked Discord role."""
     role = await Role.get_or_none(id=role_id, hub_id=hub.id)
     if role is None:
         raise NotFound(N_("That role does not exist."), code="role_not_found")
-    given = MemberRole.filter(role_id=role.id).values_list("member_id", flat=True)
-    condition = Q(id__in=await given)
+    given = MemberRole.filter(role_id=role.id).values("member_id")
+    condition = Q(id__in=Subquery(given))
     if role.discord_role_id is not None:
-        # Rows whose Discord roles include the linked one: few roles per member, so the
-        # JSON text is matched (the same on SQLite and PostgreSQL once stored).
-        linked = await Member.filter(hub_id=hub.id, in_guild=True).values_list(
-            "id", "discord_role_ids"
+        # The Discord roles are a JSON list of ids, matched as text between its delimiters:
+        # "[1,2]" on SQLite, "[1, 2]" on PostgreSQL (a JSON function differs between them).
+        # In SQL, so a common role does not load the hub's rows or pass thousands of ids.
+        rows = rows.annotate(
+            discord_roles_text=RawSQL(f'"{Member._meta.db_table}"."discord_role_ids"')
         )
-        holders = [mid for mid, ids in linked if role.discord_role_id in (ids or [])]
-        condition |= Q(id__in=holders)
-    return condition
+        token = str(role.discord_role_id)
+        delimited = [f"{before}{token}{after}" for before in "[, " for after in "],"]
+        linked = Q(*(Q(discord_roles_text__contains=text) for text in delimited), join_type="OR")
+        condition |= Q(linked, in_guild=True)
+    return rows.filter(condition)
 
 
 async def profile(actor: Actor, hub: Hub, member_id: int) -> MemberProfile:
@@ -274,7 +284,8 @@ async def profile(actor: Actor, hub: Hub, member_id: int) -> MemberProfile:
     if not (staff or self_view or member.state == MemberState.MEMBER):
         raise NotFound(N_("That member does not exist."), code="member_not_found")
     summary = _summary(member, staff=staff, self_view=self_view)
-    summary.roles = (await _badges(hub, [member]))[member.id]
+    badges, staff_part = await asyncio.gather(_badges(hub, [member]), _staff_part(member, staff))
+    summary.roles = badges[member.id]
     user = member.user
     connections = None
     if staff or self_view or _shows(member, "show_connections"):
@@ -287,20 +298,26 @@ async def profile(actor: Actor, hub: Hub, member_id: int) -> MemberProfile:
         **summary.model_dump(),
         points=member.points,
         connections=connections,
-        staff=await _staff_part(member) if staff else None,
+        staff=staff_part,
     )
 
 
-async def _staff_part(member: Member) -> StaffPart:
+async def _staff_part(member: Member, staff: bool) -> StaffPart | None:
+    """What staff see of a member (nothing for anyone else)."""
     from models.members.tables import MembershipChange
 
-    last = await MembershipChange.filter(member_id=member.id).order_by("-id").first()
+    if not staff:
+        return None
+    last, notes = await asyncio.gather(
+        MembershipChange.filter(member_id=member.id).order_by("-id").first(),
+        StaffNote.filter(member_id=member.id).count(),
+    )
     return StaffPart(
         in_guild=member.in_guild,
         first_seen_at=member.first_seen_at,
         ended_at=member.ended_at,
         discord_role_ids=[str(r) for r in member.discord_role_ids or []],
-        notes=await StaffNote.filter(member_id=member.id).count(),
+        notes=notes,
         last_change=last.action if last else None,
     )
 

@@ -1,4 +1,5 @@
-"""Drivers Hub benchmarks: throughput, memory, cold start, auth, timing, slash commands.
+"""Drivers Hub benchmarks: throughput, memory, cold start, auth, timing, slash commands,
+the member directory.
 
 Not a pytest test.
 
@@ -9,6 +10,8 @@ Run from the project root with the project's virtualenv:
     .venv/bin/python tests/benchmarks/run.py --only auth-me --only logins
     .venv/bin/python tests/benchmarks/run.py --only reset-timing
     .venv/bin/python tests/benchmarks/run.py --only interactions --rounds 20
+    .venv/bin/python tests/benchmarks/run.py --only members \
+        --postgres postgres://postgres@127.0.0.1:5432/postgres --redis redis://127.0.0.1:6379/10
 
 Each part prints PASS/FAIL against its target; the figures go to tests/benchmarks/results/.
 The exit status is 0 when every target passed, 1 otherwise. See tests/benchmarks/README.md.
@@ -32,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -40,6 +44,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import aiohttp
 
@@ -57,6 +62,8 @@ MIN_AUTH_ME_RATIO = 0.70  # GET /users/@me req/s as a share of hub info req/s, s
 MAX_HEALTH_P99_UNDER_LOGINS_MS = 50.0
 MIN_LOGIN_SUCCESS = 0.5  # share of logins answered 200 with tokens ("most must succeed")
 MAX_INTERACTION_P99_MS = 250.0  # /hub info, INTERACTION_CREATE to the bot's callback
+MAX_DIRECTORY_P99_MS = 30.0  # a directory page of a hub with 10,000 members
+MAX_PROFILE_P99_MS = 20.0  # a member's profile in that hub
 
 READY_TIMEOUT_S = 20.0
 MEMORY_HUBS = 1000
@@ -84,6 +91,11 @@ MAX_TIMING_GAP = 0.25  # known and unknown medians within 25 % of each other
 
 # Part 7: rounds before the measured ones (the first creates every user and membership).
 INTERACTION_WARMUP_ROUNDS = 2
+
+# Part 8: one hub of 10,000 members; searches that find a few or many (folded names).
+DIRECTORY_MEMBERS = 10_000
+DIRECTORY_WARMUP = 20  # rounds before the measured ones
+DIRECTORY_SEARCHES = ("müller", "STRASSE", "ольга", "zoë", "ann", "kraft 7", "max", "#4711")
 
 # wrk prints its own report; this adds one machine-readable line with exact percentiles.
 WRK_REPORT_LUA = """
@@ -979,6 +991,253 @@ def bench_interactions(tmp: Path, opts: argparse.Namespace) -> tuple[dict[str, A
     return data, checks
 
 
+# --- 8. the member directory of a large hub ---------------------------------------------------
+
+
+@contextmanager
+def postgres_database(admin_url: str) -> Iterator[str]:
+    """A fresh PostgreSQL database on the server of `admin_url` (dropped at the end)."""
+    import asyncpg
+
+    parts = urlsplit(admin_url)
+    name = f"drivershub_bench_{uuid.uuid4().hex[:8]}"
+    admin = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(admin)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    try:
+        yield urlunsplit(parts._replace(scheme="postgres", path=f"/{name}"))
+    finally:
+        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextmanager
+def redis_namespace(url: str | None) -> Iterator[dict[str, str]]:
+    """The cache settings of a run: Redis under a namespace of its own (its keys are deleted
+    at the end), or the memory cache without `url`."""
+    if url is None:
+        yield {}
+        return
+    namespace = f"drivershub-bench-{uuid.uuid4().hex[:8]}"
+    try:
+        yield {"DRIVERSHUB_CACHE__URL": url, "DRIVERSHUB_CACHE__NAMESPACE": namespace}
+    finally:
+        import redis
+
+        client = redis.Redis.from_url(url)
+        try:
+            keys = list(client.scan_iter(match=f"{namespace}:*", count=1000))
+            if keys:
+                client.delete(*keys)
+        finally:
+            client.close()
+
+
+class Getter:
+    """Sequential GETs on one keep-alive connection; (status, body, ms) per request.
+
+    One request in flight, so each figure is the server's time for that request alone.
+    """
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.conn: http.client.HTTPConnection | None = None
+
+    def get(self, path: str, token: str) -> tuple[int, bytes, float]:
+        if self.conn is None:
+            self.conn = http.client.HTTPConnection(HOST, self.port, timeout=30)
+        started = time.perf_counter()
+        try:
+            self.conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+            response = self.conn.getresponse()
+            body = response.read()
+        except (OSError, http.client.HTTPException):
+            self.close()
+            return 0, b"", (time.perf_counter() - started) * 1000
+        return response.status, body, (time.perf_counter() - started) * 1000
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+def walk_directory(getter: Getter, base: str, token: str) -> tuple[list[str], int, int]:
+    """Every page of the default directory (100 a page): the cursors, the members listed and
+    how many of them were listed twice."""
+    cursors: list[str] = []
+    seen: set[int] = set()
+    listed = 0
+    cursor = None
+    while True:
+        path = f"{base}/members?limit=100" + (f"&cursor={cursor}" if cursor else "")
+        status, body, _ = getter.get(path, token)
+        if status != 200:
+            raise RuntimeError(f"GET {path} answered {status}: {body[:300]!r}")
+        page = json.loads(body)
+        listed += len(page["items"])
+        seen.update(item["id"] for item in page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return cursors, len(seen), listed - len(seen)
+        cursors.append(cursor)
+
+
+def directory_cases(
+    base: str, seeded: dict[str, Any], deep: list[str]
+) -> dict[str, tuple[list[str], str, float]]:
+    """name -> (the paths requested in turn, the reader's token, the p99 target in ms)."""
+    member, staff = seeded["tokens"]["member"], seeded["tokens"]["staff"]
+    profiles = [f"{base}/members/{member_id}" for member_id in seeded["sample_ids"]]
+    page = f"{base}/members?limit=20"
+    return {
+        "directory, first page": ([page], member, MAX_DIRECTORY_P99_MS),
+        "directory, name search": (
+            [f"{page}&q={quote(q)}" for q in DIRECTORY_SEARCHES],
+            member,
+            MAX_DIRECTORY_P99_MS,
+        ),
+        "directory, deep page": (
+            [f"{page}&cursor={cursor}" for cursor in deep],
+            member,
+            MAX_DIRECTORY_P99_MS,
+        ),
+        "directory, sort -joined": ([f"{page}&sort=-joined"], member, MAX_DIRECTORY_P99_MS),
+        "profile": (profiles, member, MAX_PROFILE_P99_MS),
+        "profile, as staff": (profiles, staff, MAX_PROFILE_P99_MS),
+    }
+
+
+def measure_directory(
+    port: int, cases: dict[str, tuple[list[str], str, float]], warmup: int, rounds: int
+) -> tuple[dict[str, list[float]], Counter[str]]:
+    """Interleaved rounds, one request of every case each; latencies and unexpected answers."""
+    samples: dict[str, list[float]] = {name: [] for name in cases}
+    unexpected: Counter[str] = Counter()
+    names = list(cases)
+    getter = Getter(port)
+    try:
+        for round_no in range(warmup + rounds):
+            # A rotating order: a drift of the machine's speed hits every case alike.
+            shift = round_no % len(names)
+            for name in names[shift:] + names[:shift]:
+                paths, token, _ = cases[name]
+                status, body, ms = getter.get(paths[round_no % len(paths)], token)
+                if status != 200 or not body.startswith(b"{"):
+                    unexpected[f"{name}: {status}"] += 1
+                if round_no >= warmup:
+                    samples[name].append(ms)
+    finally:
+        getter.close()
+    return samples, unexpected
+
+
+def members_run(tmp: Path, backend: str, env: dict[str, str], rounds: int) -> dict[str, Any]:
+    """Seed one hub of DIRECTORY_MEMBERS on `backend` and measure every case over HTTP."""
+    url = env["DRIVERSHUB_DATABASE__URL"]
+    args = [sys.executable, str(HERE / "seed.py"), url, "1", "--members", str(DIRECTORY_MEMBERS)]
+    started = time.perf_counter()
+    out = subprocess.run(  # noqa: S603
+        args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"seed.py failed ({out.returncode}):\n{out.stderr[-3000:]}")
+    seeded = json.loads(out.stdout.strip().splitlines()[-1])
+    seed_s = round(time.perf_counter() - started, 1)
+    members = seeded["members"]
+    base = f"/api/v1/hubs/{seeded['slugs'][0]}"
+    log_file = tmp / f"web-members-{backend}.log"
+    with spawned([drivershub_exe(), "web"], log_file, env) as app:
+        wait_ready(app, int(env["DRIVERSHUB_WEB__PORT"]), "/api/v1/ready", log_file)
+        port = int(env["DRIVERSHUB_WEB__PORT"])
+        getter = Getter(port)
+        try:
+            cursors, walked, repeated = walk_directory(getter, base, members["tokens"]["member"])
+        finally:
+            getter.close()
+        deep = cursors[len(cursors) // 2 :]  # pages past the 5,000th member
+        cases = directory_cases(base, members, deep)
+        samples, unexpected = measure_directory(port, cases, DIRECTORY_WARMUP, rounds)
+        memory = rss_mb(app.pid)
+    results = {}
+    for name, latencies in samples.items():
+        results[name] = percentiles(latencies)
+        results[name]["p95_ms"] = nearest_rank(sorted(latencies), 95)
+        results[name]["target_p99_ms"] = cases[name][2]
+    return {
+        "backend": backend,
+        "seed_s": seed_s,
+        "members": members["members"],
+        "rows": members["rows"],
+        "walk": {"pages": len(cursors) + 1, "listed": walked, "repeated": repeated},
+        "cases": results,
+        "unexpected": dict(unexpected),
+        "server_memory_mb": memory,
+    }
+
+
+def bench_members(tmp: Path, opts: argparse.Namespace) -> tuple[dict[str, Any], list[Check]]:
+    where = "SQLite" + (" and PostgreSQL" if opts.postgres else "")
+    print(
+        f"\n[8] member directory and profiles of one hub with {DIRECTORY_MEMBERS:,} members"
+        f" ({where}): {DIRECTORY_WARMUP} warm-up + {opts.samples} measured rounds of"
+        " sequential GETs on one keep-alive connection, every case once a round"
+    )
+    runs = {
+        "sqlite": members_run(
+            tmp, "sqlite", app_env(tmp, tmp / "members.sqlite3", free_port()), opts.samples
+        )
+    }
+    if opts.postgres:
+        with postgres_database(opts.postgres) as url, redis_namespace(opts.redis) as cache:
+            backend = "postgres+redis" if opts.redis else "postgres"
+            extra = {"DRIVERSHUB_DATABASE__URL": url, **cache}
+            env = app_env(tmp, tmp / "unused.sqlite3", free_port(), extra)
+            runs[backend] = members_run(tmp, backend, env, opts.samples)
+    checks = []
+    for backend, run in runs.items():
+        walk = run["walk"]
+        print(
+            f"  {backend}: seeded in {run['seed_s']} s ({run['rows']:,} rows, {run['members']:,}"
+            f" members); the walk of all {walk['pages']} pages listed {walk['listed']:,}"
+            f" members, {walk['repeated']} twice; server VmRSS {run['server_memory_mb']['VmRSS']}"
+            " MB"
+        )
+        print(f"  {'':28} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} {'target':>8}")
+        for name, r in run["cases"].items():
+            print(
+                f"  {name:28} {r['p50_ms']:8.2f} {r['p95_ms']:8.2f} {r['p99_ms']:8.2f}"
+                f" {r['max_ms']:8.2f} {r['target_p99_ms']:8g}"
+            )
+            checks.append(
+                Check(
+                    f"{backend}: {name} p99 ms",
+                    r["p99_ms"],
+                    f"<= {r['target_p99_ms']:g} ms",
+                    r["p99_ms"] <= r["target_p99_ms"],
+                )
+            )
+        if run["unexpected"]:
+            print(f"  unexpected answers: {run['unexpected']}")
+        problems = sum(run["unexpected"].values()) + walk["repeated"]
+        problems += abs(walk["listed"] - run["members"])
+        checks.append(
+            Check(
+                f"{backend}: unexpected answers, members missed or repeated by the walk",
+                problems,
+                "== 0",
+                problems == 0,
+            )
+        )
+    return {"members": DIRECTORY_MEMBERS, "rounds": opts.samples, "runs": runs}, checks
+
+
 # --- main ------------------------------------------------------------------------------------
 
 
@@ -990,6 +1249,7 @@ PARTS = {
     "logins": bench_logins,
     "reset-timing": bench_reset_timing,
     "interactions": bench_interactions,
+    "members": bench_members,
 }
 
 
@@ -1047,6 +1307,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=Path,
         metavar="FILE",
         help="interactions: run the bot under cProfile and write the profile to FILE",
+    )
+    parser.add_argument(
+        "--samples", type=int, default=300, help="members: measured requests per case"
+    )
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="members: also on PostgreSQL (a fresh database on this server, dropped after)",
+    )
+    parser.add_argument(
+        "--redis", metavar="URL", help="members: the PostgreSQL run's cache (else memory)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, DBs)")
     opts = parser.parse_args(argv)

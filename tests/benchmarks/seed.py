@@ -1,10 +1,17 @@
-"""Fill a fresh SQLite database through the domain (a helper of run.py).
+"""Fill a fresh database through the domain (a helper of run.py).
 
 Usage: python tests/benchmarks/seed.py sqlite:///tmp/x/db.sqlite3 1000 [--user EMAIL PASSWORD]
+       python tests/benchmarks/seed.py postgres://.../bench_x 1 --members 10000
 
 Creates the hubs (as if that many guilds joined) and, with --user, a verified user with that
 password (hashed by `models.passwords`) and one session. Prints JSON: {"slugs": [...]} and,
 with --user, "user_id" and "access_token".
+
+With --members N the first hub gets N members (`seed_members`): bulk inserts, since creating
+them one by one through the domain would take minutes. The rows are what the domain would
+have written (search keys folded by `models.text.fold`, numbers from the hub's counter), plus
+two readers with sessions: a plain member and a staff member (manage_members). Prints
+"members" with their tokens and sample ids.
 
 The access token is signed with the key in <data_dir>/keys, loaded (or created) by
 `bot.runtime.setup_tokens` from the same settings (environment and DRIVERSHUB_CONFIG) the
@@ -16,15 +23,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 import sys
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from tortoise import connections
 
 from bot.runtime import setup_tokens
 from core.config import load_settings
 from core.db import close_database, open_database
 from models.auth import start_session
-from models.hubs import ensure_hub_for_guild
+from models.hubs import Hub, ensure_hub_for_guild
+from models.members import Member, MemberRole, MembershipChange, MemberState, Role, StaffNote
 from models.passwords import hash_password
+from models.text import fold
 from models.users import User
 
 FIRST_GUILD_ID = 900_000_000_000_000_000
@@ -43,18 +56,172 @@ async def seed_user(email: str, password: str) -> dict[str, Any]:
     return {"user_id": user.id, "access_token": pair.access_token, "expires_in": pair.expires_in}
 
 
-async def seed(url: str, count: int, user: tuple[str, str] | None = None) -> dict[str, Any]:
-    """Migrate the database at `url`, create `count` hubs and optionally a user."""
+# --members: names from several scripts (the search folds them), roles, Discord roles.
+FIRST_NAMES = ("Anna", "Ben", "Carlos", "Dana", "Erik", "Fatima", "Grace", "Hiro", "Ivan",
+    "José", "Kai", "Lena", "Mateo", "Nina", "Omar", "Paula", "Quinn", "Rosa", "Sam", "Tom",
+    "Uma", "Vera", "Will", "Yusuf", "Zara", "Jürgen", "Søren", "Zoë", "Émile", "Łukasz",
+    "Ängel", "Ольга", "Дмитрий", "Γιώργος", "さくら", "李", "Ｍａｘ")  # fmt: skip
+LAST_NAMES = ("Müller", "Schröder", "O'Brien", "Smith", "Kowalski", "Nowak", "Øberg",
+    "García", "Straße", "Иванов", "Παπαδόπουλος", "田中", "Trucker", "Hauler", "Diesel",
+    "Road", "Convoy", "Kraft", "Ärger", "Peterson")  # fmt: skip
+FIRST_USER_ID = 10_000_000  # explicit ids, far above what the id sequences hand out
+FIRST_DISCORD_ID = 700_000_000_000_000_000
+FIRST_STEAM_ID = 76561198000000000
+LINKED_DISCORD_ROLE = 990_000_000_000_000_000
+HUB_ROLES = 12  # the last one (manage_members) is the staff reader's
+BATCH = 1000
+
+
+def _person(
+    rng: random.Random, i: int, hub: Hub, roles: list[Role], *, member: bool, now: datetime
+) -> tuple[User, Member, list[MemberRole]]:
+    """One user and their row in the hub: a member, or a visitor or former member."""
+    row_id = FIRST_USER_ID + i
+    name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
+    if rng.random() < 0.5:
+        name += str(rng.randrange(1000))
+    user = User(
+        id=row_id,
+        username=name,
+        discord_id=FIRST_DISCORD_ID + i,
+        steam_id=FIRST_STEAM_ID + i if rng.random() < 0.6 else None,
+        privacy={"show_online": False} if rng.random() < 0.1 else {},
+    )
+    state = MemberState.MEMBER if member else rng.choice((MemberState.VISITOR, MemberState.LEFT))
+    joined = None if state == MemberState.VISITOR else now - timedelta(days=rng.uniform(0, 1100))
+    discord_roles = set()
+    if rng.random() < 0.4:  # Discord roles, half of them linked to hub roles
+        discord_roles = {LINKED_DISCORD_ROLE + rng.randrange(HUB_ROLES) for _ in range(3)}
+    seen = now - timedelta(minutes=rng.uniform(0, 200_000)) if rng.random() < 0.9 else None
+    row = Member(
+        id=row_id,
+        hub_id=hub.id,
+        user_id=row_id,
+        state=state,
+        number=i + 1 if joined else None,
+        search_name=fold(name)[:64],  # bulk_create bypasses User.save, which keeps it
+        joined_at=joined,
+        first_seen_at=joined or now,
+        last_seen_at=seen,
+        discord_role_ids=sorted(discord_roles),
+        in_guild=state != MemberState.LEFT,
+    )
+    grants = []
+    if member and rng.random() < 0.15:
+        given = rng.sample(roles[:-1], rng.randrange(1, 3))
+        grants = [MemberRole(member_id=row_id, role_id=role.id) for role in given]
+    return user, row, grants
+
+
+async def _history(
+    rng: random.Random, hub: Hub, rows: list[Member], grants: list[MemberRole]
+) -> None:
+    """What staff did to them: an acceptance per numbered row, a change per role given, and
+    notes on some (the staff part of a profile reads the latest change and counts notes)."""
+    changes = [
+        MembershipChange(
+            hub_id=hub.id, member_id=row.id, action="accepted", details={"number": row.number}
+        )
+        for row in rows
+        if row.number is not None
+    ]
+    changes += [
+        MembershipChange(
+            hub_id=hub.id, member_id=grant.member_id, action="role_given", details={"role": 1}
+        )
+        for grant in grants
+    ]
+    rng.shuffle(changes)  # interleaved in time, as staff work
+    await MembershipChange.bulk_create(changes, batch_size=BATCH)
+    notes = [
+        StaffNote(hub_id=hub.id, member_id=row.id, text="Reliable driver, good convoy manners.")
+        for row in rows
+        if rng.random() < 0.05
+    ]
+    await StaffNote.bulk_create(notes, batch_size=BATCH)
+
+
+async def _reader(hub: Hub, key: str, number: int, role: Role | None) -> str:
+    """A member who reads the directory (staff with `role`); their access token."""
+    user = await User.create(username=f"Bench {key}", discord_id=FIRST_DISCORD_ID - number)
+    row = await Member.create(
+        hub_id=hub.id,
+        user_id=user.id,
+        state=MemberState.MEMBER,
+        number=number,
+        search_name=fold(user.username),
+        joined_at=datetime.now(UTC) - timedelta(days=30),
+        last_seen_at=datetime.now(UTC),
+    )
+    if role is not None:
+        await MemberRole.create(member_id=row.id, role_id=role.id)
+    return (await start_session(user, "password")).access_token
+
+
+async def seed_members(hub: Hub, count: int) -> dict[str, Any]:
+    """`count` members in `hub` (and a tenth as many visitors and former members), roles
+    given and linked through Discord roles, and two readers: a member and a staff member."""
+    rng = random.Random(11)
+    now = datetime.now(UTC)
+    await Role.bulk_create(
+        Role(
+            hub_id=hub.id,
+            name=f"Role {i}",
+            position=i + 1,
+            color=rng.randrange(0xFFFFFF),
+            permissions=["manage_members"] if i == HUB_ROLES - 1 else [],
+            discord_role_id=LINKED_DISCORD_ROLE + i if i % 2 else None,
+        )
+        for i in range(HUB_ROLES)
+    )
+    roles = await Role.filter(hub_id=hub.id).order_by("position")
+    rows = count + count // 10
+    people = [_person(rng, i, hub, roles, member=i < count, now=now) for i in range(rows)]
+    await User.bulk_create([user for user, _, _ in people], batch_size=BATCH)
+    await Member.bulk_create([row for _, row, _ in people], batch_size=BATCH)
+    grants = [grant for _, _, given in people for grant in given]
+    await MemberRole.bulk_create(grants, batch_size=BATCH)
+    await _history(rng, hub, [row for _, row, _ in people], grants)
+    tokens = {
+        "member": await _reader(hub, "member", rows + 1, None),
+        "staff": await _reader(hub, "staff", rows + 2, roles[-1]),
+    }
+    await Hub.filter(id=hub.id).update(member_numbers=rows + 2)
+    connection = connections.get("default")
+    if connection.capabilities.dialect == "postgres":
+        # What autovacuum does soon after a bulk load; without statistics the planner takes
+        # the fresh tables for empty and sorts the whole hub for the first page.
+        await connection.execute_script("ANALYZE")
+    listed = [row.id for _, row, _ in people if row.state == MemberState.MEMBER]
+    return {
+        "members": await Member.filter(hub_id=hub.id, state=MemberState.MEMBER).count(),
+        "rows": await Member.filter(hub_id=hub.id).count(),
+        "grants": len(grants),
+        "tokens": tokens,
+        "sample_ids": rng.sample(listed, min(500, len(listed))),
+    }
+
+
+async def seed(
+    url: str, count: int, user: tuple[str, str] | None = None, members: int = 0
+) -> dict[str, Any]:
+    """Migrate the database at `url`, create `count` hubs and optionally a user, and with
+    `members` that many members in the first hub."""
     await open_database(url, apply_migrations=True)
     try:
         slugs = []
+        hubs = []
         for i in range(count):
             name = f"Bench Hub {i:04d}"
             hub = await ensure_hub_for_guild(FIRST_GUILD_ID + i, name, 100 + i, "en-US")
             slugs.append(hub.slug)
+            hubs.append(hub)
         result: dict[str, Any] = {"slugs": slugs}
         if user is not None:
             result |= await seed_user(*user)
+        if members:
+            setup_tokens(load_settings())
+            result["members"] = await seed_members(hubs[0], members)
         return result
     finally:
         await close_database()
@@ -65,9 +232,10 @@ def main() -> int:
     parser.add_argument("url")
     parser.add_argument("hubs", type=int)
     parser.add_argument("--user", nargs=2, metavar=("EMAIL", "PASSWORD"))
+    parser.add_argument("--members", type=int, default=0, help="members in the first hub")
     args = parser.parse_args()
     user = tuple(args.user) if args.user else None
-    result = asyncio.run(seed(args.url, args.hubs, user))  # type: ignore[arg-type]
+    result = asyncio.run(seed(args.url, args.hubs, user, args.members))  # type: ignore[arg-type]
     sys.stdout.write(json.dumps(result) + "\n")
     return 0
 
