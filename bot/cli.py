@@ -76,6 +76,10 @@ def _admin_parsers(sub: argparse._SubParsersAction) -> None:
     unlink.add_argument("user", help="user id, e-mail, Discord id or username")
     unlink.add_argument("provider", choices=["discord", "steam"])
     sub.add_parser("hubs", help="list every hub with its state")
+    rebuild = sub.add_parser(
+        "rebuild-points", help="recompute point totals, period sums and ranks from the ledger"
+    )
+    rebuild.add_argument("slug", nargs="?", help="one hub (default: every hub)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -509,6 +513,18 @@ def _hub_row(hub: Any) -> str:
     return "\t".join([*map(str, cells), ",".join(hub.plugins) or "-"])
 
 
+def _rebuild_points(settings: Settings, args: argparse.Namespace) -> int:
+    from models.hubs import Hub, get_hub
+    from models.points.reads import rebuild
+
+    async def action() -> str:
+        found = [await get_hub(args.slug)] if args.slug else await Hub.all().order_by("id")
+        lines = [f"{hub.slug}: {await rebuild(hub)} ledger rows read" for hub in found]
+        return "\n".join(lines) or "no hubs yet"
+
+    return _operator(settings, action)
+
+
 COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int | None]] = {
     "run": _run,
     "web": _web,
@@ -530,6 +546,7 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int | None]] = {
     "unlink": _unlink,
     "delete-user": _delete_user,
     "hubs": _hubs,
+    "rebuild-points": _rebuild_points,
 }
 
 if __name__ == "__main__":

@@ -49,6 +49,27 @@ async def fold_names(apps, schema_editor) -> None:
         )
 
 
+class AddFieldWithDefault(ops.AddField):
+    """AddField that fills the rows a table already holds with the field's default.
+
+    Tortoise adds a NOT NULL column without a DEFAULT clause, which SQLite ("Cannot add a NOT
+    NULL column with default value NULL") and PostgreSQL refuse on a table with rows; here the
+    column is added with the default as its database default (the model state is unchanged).
+    """
+
+    async def database_forward(self, app_label, old_state, new_state, state_editor=None) -> None:
+        if not state_editor:
+            return
+        model = new_state.apps.get_model(f"{app_label}.{self.model_name}")
+        field = model._meta.fields_map[self.name]
+        saved = field.db_default
+        field.db_default = field.default
+        try:
+            await state_editor.add_field(model, self.name)
+        finally:
+            field.db_default = saved
+
+
 class Migration(migrations.Migration):
     dependencies = [('drivershub', '0005_membership')]
 
@@ -78,12 +99,12 @@ class Migration(migrations.Migration):
             options={'table': 'discord_actions', 'app': 'drivershub', 'indexes': [Index(fields=['status', 'guild_id', 'due_at']), Index(fields=['guild_id', 'target_key', 'status'])], 'pk_attr': 'id'},
             bases=['Model'],
         ),
-        ops.AddField(
+        AddFieldWithDefault(
             model_name='Ban',
             name='source',
             field=fields.CharField(default='hub', max_length=16),
         ),
-        ops.AddField(
+        AddFieldWithDefault(
             model_name='Member',
             name='search_name',
             field=fields.CharField(default='', max_length=64),

@@ -32,16 +32,34 @@ class PointKind(StrEnum):
 
 async def opening_balances(apps, schema_editor) -> None:
     """Points held before the ledger existed become one "opening balance" correction row per
-    member (counting on 1970-01-01, so no current period or leaderboard changes), and its
-    per-kind total: the ledger then sums to every member's total."""
+    member (counting on 1970-01-01, so no current period or leaderboard changes), its per-kind
+    total and its period sums (the hub's calendar, as bookings keep them): the ledger then sums
+    to every member's total, and a rebuild from it finds the same figures."""
+    import zoneinfo
+    from datetime import timedelta
+
     client = schema_editor.client
     postgres = client.capabilities.dialect == "postgres"
+
+    def epoch_periods(timezone_name: str | None) -> list[tuple[str, object]]:
+        try:
+            zone = zoneinfo.ZoneInfo(timezone_name or "UTC")
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            zone = zoneinfo.ZoneInfo("UTC")
+        day = EPOCH.astimezone(zone).date()
+        return [
+            ("day", day),
+            ("week", day - timedelta(days=day.weekday())),
+            ("month", day.replace(day=1)),
+            ("year", day.replace(month=1, day=1)),
+        ]
 
     def marks(count: int) -> str:
         return ", ".join(f"${i}" for i in range(1, count + 1)) if postgres else ", ".join("?" * count)
 
     _, rows = await client.execute_query(
-        "SELECT id, hub_id, points FROM members WHERE points <> 0"
+        "SELECT m.id, m.hub_id, m.points, h.timezone FROM members m"
+        " JOIN hubs h ON h.id = m.hub_id WHERE m.points <> 0"
     )
     for row in rows:
         await client.execute_query(
@@ -62,6 +80,13 @@ async def opening_balances(apps, schema_editor) -> None:
             f"INSERT INTO point_totals (member_id, kind, total) VALUES ({marks(3)})",
             [row["id"], "correction", row["points"]],
         )
+        for period, start in epoch_periods(row["timezone"]):
+            for kind in ("correction", "all"):
+                await client.execute_query(
+                    "INSERT INTO point_periods (hub_id, member_id, period, start, kind, amount)"
+                    f" VALUES ({marks(6)})",
+                    [row["hub_id"], row["id"], period, start, kind, row["points"]],
+                )
 
 
 class Migration(migrations.Migration):

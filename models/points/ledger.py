@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
@@ -163,7 +164,8 @@ async def book(
     """Append one ledger row and keep totals, period sums and the rank in step.
 
     Call it inside the transaction of what earned the points. Refused (409) when it would
-    take the total below zero and the hub does not allow negative totals.
+    take the total below zero and the hub does not allow negative totals (negative_total),
+    and when the hub's ledger holds `dedupe_key` already (already_booked).
     """
     from models.points.ranks import settle_rank
 
@@ -179,17 +181,23 @@ async def book(
                 name=getattr(getattr(member, "user", None), "username", str(member.id)),
                 total=total,
             )
-        entry = await PointEntry.create(
-            hub_id=hub.id,
-            member_id=member.id,
-            kind=kind,
-            amount=amount,
-            reason=reason,
-            source=source,
-            dedupe_key=dedupe_key,
-            actor_id=actor_id,
-            counts_at=when,
-        )
+        try:
+            entry = await PointEntry.create(
+                hub_id=hub.id,
+                member_id=member.id,
+                kind=kind,
+                amount=amount,
+                reason=reason,
+                source=source,
+                dedupe_key=dedupe_key,
+                actor_id=actor_id,
+                counts_at=when,
+            )
+        except IntegrityError:
+            if dedupe_key is None:
+                raise
+            # Booked before (or by a concurrent booking): this one is rolled back whole.
+            raise Conflict(code="already_booked", key=dedupe_key) from None
         await _add_to_total(conn, member.id, str(kind), amount)
         await _add_to_periods(conn, hub, member.id, str(kind), amount, local_day(hub, when))
         member.points = total
