@@ -177,7 +177,8 @@ async def accept(
                 missing=Lazy(CONNECTIONS[missing[0]]),
                 connections=missing,
             )
-        restore = mode == "restore" and member.state in FORMER and member.number is not None
+        was_former = member.state in FORMER
+        restore = mode == "restore" and was_former and member.number is not None
         if not restore:
             member.number = await _next_number(hub)
         # A restored member keeps their seniority (a join date staff set included).
@@ -186,7 +187,7 @@ async def accept(
         await member.save(update_fields=["state", "number", "joined_at", "ended_at"])
         action = "restored" if restore else "accepted"
         signal = await _change(actor, hub, member, action, reason, number=member.number)
-        if not restore and member.points:
+        if not restore and was_former and member.points:
             from models.points.ledger import reset
 
             # A fresh start: a correction row brings the total to zero (history stays).

@@ -73,7 +73,11 @@ class Member(Model):
     class Meta:
         table = "members"
         unique_together = (("hub", "user"), ("hub", "number"))
-        indexes = (("hub_id", "state", "search_name"),)
+        indexes = (
+            ("hub_id", "state", "search_name"),
+            ("hub_id", "state", "joined_at"),
+            ("hub_id", "state", "last_seen_at"),
+        )
 
     async def effective_roles(self) -> list[Role]:
         """Roles given in the hub plus hub roles linked to the member's Discord roles."""
@@ -113,6 +117,7 @@ class MembershipChange(Model):
 
     class Meta:
         table = "membership_changes"
+        indexes = (("member_id", "id"),)
 
 
 class StaffNote(Model):
@@ -130,6 +135,7 @@ class StaffNote(Model):
 
     class Meta:
         table = "staff_notes"
+        indexes = (("member_id", "id"),)
 
 
 class Ban(Model):

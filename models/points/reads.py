@@ -11,6 +11,7 @@ from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
+from tortoise.expressions import Subquery
 from tortoise.functions import Sum
 from tortoise.transactions import in_transaction
 
@@ -242,9 +243,10 @@ async def rebuild(hub: Hub, batch: int = 5000) -> int:
             last = entry_id
         read += len(chunk)
     async with in_transaction():
-        hub_members = Member.filter(hub_id=hub.id).values_list("id", flat=True)
-        ids = await hub_members
-        await PointTotal.filter(member_id__in=ids).delete()
+        # A subquery, not a list of ids: a hub may have more members than a query has room
+        # for parameters.
+        hub_members = Member.filter(hub_id=hub.id).values("id")
+        await PointTotal.filter(member_id__in=Subquery(hub_members)).delete()
         await PointPeriod.filter(hub_id=hub.id).delete()
         await Member.filter(hub_id=hub.id).update(points=0)
         await PointTotal.bulk_create(

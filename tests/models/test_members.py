@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+from tortoise.exceptions import IntegrityError
+
 from models import hubs, members, plugins, users
 from models.actor import Actor
 from models.cache import clear_cache
@@ -66,3 +69,15 @@ async def test_a_first_visit_from_the_website_makes_a_visitor_staff_can_find() -
     assert (visitor.state, visitor.number, visitor.in_guild) == ("visitor", None, False)
     assert visitor.search_name == "ärger"
     assert not await members.Member.filter(hub_id=hub.id, user_id=admin.id).exists()
+
+
+async def test_one_membership_per_user_and_hub_and_one_number_per_hub() -> None:
+    # SQLite lost both unique constraints when 0005 rebuilt the table; 0008 restores them.
+    hub = await hubs.ensure_hub_for_guild(77, "Road Kings", 10)
+    alice = await users.user_for_discord(555, "alice")
+    bob = await users.user_for_discord(556, "bob")
+    await members.Member.create(hub_id=hub.id, user_id=alice.id, number=1)
+    with pytest.raises(IntegrityError):
+        await members.Member.create(hub_id=hub.id, user_id=alice.id)
+    with pytest.raises(IntegrityError):
+        await members.Member.create(hub_id=hub.id, user_id=bob.id, number=1)
