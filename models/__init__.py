@@ -37,8 +37,15 @@ def tortoise_config(db_url: str) -> dict[str, Any]:
     }
 
 
+# Connections per process to PostgreSQL unless the URL says otherwise (`?maxsize=`): asyncpg's
+# pool default through Tortoise is 5, which makes concurrent requests queue for a connection.
+POOL_SIZE = 20
+
+
 def _normalize_url(url: str) -> str:
     # Tortoise names the asyncpg backend "postgres"; accept the common spelling too.
     if url.startswith("postgresql://"):
-        return "postgres://" + url.removeprefix("postgresql://")
+        url = "postgres://" + url.removeprefix("postgresql://")
+    if url.startswith(("postgres://", "asyncpg://")) and "maxsize=" not in url:
+        url += ("&" if "?" in url else "?") + f"maxsize={POOL_SIZE}"
     return url
