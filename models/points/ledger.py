@@ -207,47 +207,37 @@ async def book(
 
 async def grant(actor: Actor, hub: Hub, member_id: int, data: GrantInput) -> Booking:
     """Staff give points (manage_points), with a reason."""
-    await plugins.enter(actor, hub, KEY, MANAGE, write=True)
-    async with in_transaction():
-        member = await member_in(hub, member_id)
-        booking = await book(
-            hub,
-            member,
-            data.kind,
-            data.amount,
-            reason=data.reason,
-            actor_id=actor.user_id,
-            counts_at=data.counts_at,
-        )
-        await audit.record(
-            actor,
-            "points.granted",
-            hub_id=hub.id,
-            target=str(member.id),
-            details=_details(booking.entry),
-        )
-    return booking
+    return await _by_staff(
+        actor, hub, member_id, data.kind, data.amount, data.reason, "points.granted", data.counts_at
+    )
 
 
 async def correct(actor: Actor, hub: Hub, member_id: int, data: CorrectionInput) -> Booking:
     """Staff correct a total (manage_points): a correction row, never an edit of history."""
+    return await _by_staff(
+        actor, hub, member_id, PointKind.CORRECTION, data.amount, data.reason, "points.corrected"
+    )
+
+
+async def _by_staff(
+    actor: Actor,
+    hub: Hub,
+    member_id: int,
+    kind: PointKind,
+    amount: int,
+    reason: str,
+    action: str,
+    counts_at: datetime | None = None,
+) -> Booking:
+    """A booking staff make by hand: checked, booked and audited in one transaction."""
     await plugins.enter(actor, hub, KEY, MANAGE, write=True)
     async with in_transaction():
         member = await member_in(hub, member_id)
         booking = await book(
-            hub,
-            member,
-            PointKind.CORRECTION,
-            data.amount,
-            reason=data.reason,
-            actor_id=actor.user_id,
+            hub, member, kind, amount, reason=reason, actor_id=actor.user_id, counts_at=counts_at
         )
         await audit.record(
-            actor,
-            "points.corrected",
-            hub_id=hub.id,
-            target=str(member.id),
-            details=_details(booking.entry),
+            actor, action, hub_id=hub.id, target=str(member.id), details=_details(booking.entry)
         )
     return booking
 
