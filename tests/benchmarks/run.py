@@ -1,5 +1,5 @@
 """Drivers Hub benchmarks: throughput, memory, cold start, auth, timing, slash commands,
-the member directory.
+the member directory, points.
 
 Not a pytest test.
 
@@ -11,6 +11,8 @@ Run from the project root with the project's virtualenv:
     .venv/bin/python tests/benchmarks/run.py --only reset-timing
     .venv/bin/python tests/benchmarks/run.py --only interactions --rounds 20
     .venv/bin/python tests/benchmarks/run.py --only members \
+        --postgres postgres://postgres@127.0.0.1:5432/postgres --redis redis://127.0.0.1:6379/10
+    .venv/bin/python tests/benchmarks/run.py --only points \
         --postgres postgres://postgres@127.0.0.1:5432/postgres --redis redis://127.0.0.1:6379/10
 
 Each part prints PASS/FAIL against its target; the figures go to tests/benchmarks/results/.
@@ -41,7 +43,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -96,6 +98,17 @@ INTERACTION_WARMUP_ROUNDS = 2
 DIRECTORY_MEMBERS = 10_000
 DIRECTORY_WARMUP = 20  # rounds before the measured ones
 DIRECTORY_SEARCHES = ("müller", "STRASSE", "ольга", "zoë", "ann", "kraft 7", "max", "#4711")
+
+# Part 9: 1,000,000 ledger rows over the 10,000 members of part 8's hub.
+POINTS_LEDGER = 1_000_000
+MAX_POINTS_READ_P99_MS = 20.0  # points/rank of a member, the profile, a month leaderboard
+MIN_GRANTS_PER_S = 300.0  # PostgreSQL only
+GRANT_CLIENTS = 32
+HOT_MEMBERS = 10  # a quarter of the grants go to these, the rest to anyone
+HOT_SHARE = 0.25
+GRANT_KINDS = ("manual", "distance", "event", "challenge", "bonus")
+QUERY_LOG_ROUNDS = 20  # requests per case with the statement log on
+LEDGER_TABLE = "point_entries"
 
 # wrk prints its own report; this adds one machine-readable line with exact percentiles.
 WRK_REPORT_LUA = """
@@ -1238,6 +1251,409 @@ def bench_members(tmp: Path, opts: argparse.Namespace) -> tuple[dict[str, Any], 
     return {"members": DIRECTORY_MEMBERS, "rounds": opts.samples, "runs": runs}, checks
 
 
+# --- 9. points: reads of kept totals, leaderboards, concurrent grants --------------------------
+
+
+def points_cases(
+    base: str, seeded: dict[str, Any]
+) -> dict[str, tuple[list[str], str, float | None]]:
+    """name -> (the paths requested in turn, the reader's token, the p99 target in ms or None
+    for a figure without a target)."""
+    member = seeded["members"]["tokens"]["member"]
+    ids = seeded["members"]["sample_ids"]
+    today = datetime.fromisoformat(seeded["points"]["today"]).date()
+    last_month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+    board = f"{base}/leaderboard?period=month"
+    return {
+        "points + rank of a member": (
+            [f"{base}/members/{i}/points" for i in ids],
+            member,
+            MAX_POINTS_READ_P99_MS,
+        ),
+        "profile": ([f"{base}/members/{i}" for i in ids], member, MAX_POINTS_READ_P99_MS),
+        "leaderboard, month, distance": (
+            [f"{board}&kinds=distance"],
+            member,
+            MAX_POINTS_READ_P99_MS,
+        ),
+        "leaderboard, last month, distance": (
+            [f"{board}&kinds=distance&at={last_month.isoformat()}"],
+            member,
+            MAX_POINTS_READ_P99_MS,
+        ),
+        "leaderboard, last month, all": (
+            [f"{board}&at={last_month.isoformat()}"],
+            member,
+            None,
+        ),
+        "leaderboard, last month, 2 kinds": (
+            [f"{board}&kinds=event,challenge&at={last_month.isoformat()}"],
+            member,
+            None,
+        ),
+    }
+
+
+def query_log_pass(
+    port: int, cases: dict[str, tuple[list[str], str, float | None]], log: Path
+) -> dict[str, Any]:
+    """QUERY_LOG_ROUNDS requests of every case on the server that logs its statements: the
+    statements each request ran (the file's growth while it was answered), how many, and any
+    that name the ledger table."""
+    spans: dict[str, list[tuple[int, int, int]]] = {name: [] for name in cases}
+    getter = Getter(port)
+    try:
+        for round_no in range(QUERY_LOG_ROUNDS):
+            for name, (paths, token, _) in cases.items():
+                before = log.stat().st_size
+                status, _, _ = getter.get(paths[round_no % len(paths)], token)
+                spans[name].append((before, log.stat().st_size, status))
+    finally:
+        getter.close()
+    text = log.read_bytes()
+    result = {}
+    for name, ranges in spans.items():
+        counts, ledger, tables = [], [], set()
+        for start, end, status in ranges:
+            lines = text[start:end].decode("utf-8", "replace").splitlines()
+            statements = [line for line in lines if line.strip()]
+            counts.append(len(statements))
+            ledger += [line[:300] for line in statements if LEDGER_TABLE in line]
+            for line in statements:
+                tables.update(t for t in ("point_totals", "point_periods", "ranks") if t in line)
+            if status != 200:
+                ledger.append(f"answered {status}")
+        result[name] = {
+            "requests": len(ranges),
+            "statements_per_request": {"min": min(counts), "max": max(counts)},
+            "ledger_statements": len(ledger),
+            "ledger_examples": ledger[:3],
+            "points_tables_read": sorted(tables),
+        }
+    return result
+
+
+async def grant_load(
+    port: int, base: str, token: str, member_ids: list[int], seconds: float
+) -> dict[str, Any]:
+    """GRANT_CLIENTS clients POST grants for `seconds`, each granting again as soon as it
+    has an answer: a quarter to HOT_MEMBERS members, the rest to any member."""
+    import random
+
+    rng = random.Random(9)
+    hot = member_ids[:HOT_MEMBERS]
+    statuses: Counter[str] = Counter()
+    latencies: list[float] = []
+    granted = {"amount": 0}
+    headers = {"Authorization": f"Bearer {token}", **JSON_HEADERS}
+    connector = aiohttp.TCPConnector(limit=GRANT_CLIENTS)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        deadline = time.perf_counter() + seconds
+
+        async def client() -> None:
+            while time.perf_counter() < deadline:
+                member = rng.choice(hot) if rng.random() < HOT_SHARE else rng.choice(member_ids)
+                body = {
+                    "amount": rng.randint(1, 500),
+                    "kind": rng.choice(GRANT_KINDS),
+                    "reason": "Benchmark grant",
+                }
+                started = time.perf_counter()
+                async with session.post(
+                    f"http://{HOST}:{port}{base}/members/{member}/points",
+                    json=body,
+                    headers=headers,
+                ) as response:
+                    answer = await response.read()
+                latencies.append((time.perf_counter() - started) * 1000)
+                if response.status == 201:
+                    statuses["201"] += 1
+                    granted["amount"] += body["amount"]
+                else:
+                    statuses[f"{response.status} {answer[:120]!r}"] += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(GRANT_CLIENTS)))
+        elapsed = time.perf_counter() - started
+    return {
+        "clients": GRANT_CLIENTS,
+        "seconds": round(elapsed, 2),
+        "granted": statuses["201"],
+        "granted_points": granted["amount"],
+        "grants_per_s": round(statuses["201"] / elapsed, 1),
+        "statuses": dict(statuses),
+        "latency": percentiles(latencies),
+    }
+
+
+CONSISTENCY_SQL = {
+    # members whose overall total is not the sum of their ledger rows
+    "members": (
+        "SELECT COUNT(*) FROM members m LEFT JOIN (SELECT member_id, SUM(amount) AS s"
+        " FROM point_entries WHERE hub_id = {hub} GROUP BY member_id) e ON e.member_id = m.id"
+        " WHERE m.hub_id = {hub} AND m.points <> COALESCE(e.s, 0)"
+    ),
+    # (member, kind) whose total is not the sum of those rows, or a total without rows
+    "member_kinds": (
+        "SELECT COUNT(*) FROM (SELECT member_id, kind, SUM(amount) AS s FROM point_entries"
+        " WHERE hub_id = {hub} GROUP BY member_id, kind) e LEFT JOIN point_totals t"
+        " ON t.member_id = e.member_id AND t.kind = e.kind WHERE COALESCE(t.total, 0) <> e.s"
+    ),
+    "orphan_totals": (
+        "SELECT COUNT(*) FROM point_totals t JOIN members m ON m.id = t.member_id"
+        " WHERE m.hub_id = {hub} AND t.total <> 0 AND NOT EXISTS (SELECT 1 FROM point_entries"
+        " e WHERE e.member_id = t.member_id AND e.kind = t.kind)"
+    ),
+    "entries": "SELECT COUNT(*) FROM point_entries WHERE hub_id = {hub}",
+}
+LEDGER_BY_KIND = "SELECT kind, SUM(amount) FROM point_entries WHERE hub_id = {hub} GROUP BY kind"
+TOTALS_BY_KIND = (
+    "SELECT t.kind, SUM(t.total) FROM point_totals t JOIN members m ON m.id = t.member_id"
+    " WHERE m.hub_id = {hub} GROUP BY t.kind"
+)
+PERIODS_BY_KIND = (
+    "SELECT period, kind, SUM(amount) FROM point_periods WHERE hub_id = {hub} GROUP BY period, kind"
+)
+
+
+def run_sql(url: str, statements: list[str]) -> list[list[tuple[Any, ...]]]:
+    """Rows of each statement, straight from the database (not through the app)."""
+    if url.startswith("sqlite://"):
+        import sqlite3
+
+        db = sqlite3.connect(url.removeprefix("sqlite://"))
+        try:
+            return [db.execute(sql).fetchall() for sql in statements]
+        finally:
+            db.close()
+    import asyncpg
+
+    async def run() -> list[list[tuple[Any, ...]]]:
+        conn = await asyncpg.connect(urlunsplit(urlsplit(url)._replace(scheme="postgresql")))
+        try:
+            return [[tuple(r) for r in await conn.fetch(sql)] for sql in statements]
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+def ledger_consistency(url: str, hub_id: int) -> dict[str, Any]:
+    """Kept sums against the ledger: members.points and point_totals per member (and kind),
+    and per kind the totals and every period's sums (each row is in one day, week, month and
+    year of its kind and of `all`). `mismatches` is 0 when all agree."""
+    hub = int(hub_id)
+    names = list(CONSISTENCY_SQL)
+    statements = [CONSISTENCY_SQL[n].format(hub=hub) for n in names]
+    statements += [q.format(hub=hub) for q in (LEDGER_BY_KIND, TOTALS_BY_KIND, PERIODS_BY_KIND)]
+    started = time.perf_counter()
+    rows = run_sql(url, statements)
+    found = {name: int(rows[i][0][0]) for i, name in enumerate(names)}
+    ledger = {str(k): int(v) for k, v in rows[len(names)]}
+    ledger["all"] = sum(ledger.values())
+    kept = {str(k): int(v) for k, v in rows[len(names) + 1]}
+    by_kind = [k for k in ledger if k != "all" and kept.get(k, 0) != ledger[k]]
+    periods: dict[str, dict[str, int]] = {}
+    for period, kind, amount in rows[len(names) + 2]:
+        periods.setdefault(str(period), {})[str(kind)] = int(amount)
+    by_period = [
+        f"{period}/{kind}"
+        for period in ("day", "week", "month", "year")
+        for kind, amount in ledger.items()
+        if periods.get(period, {}).get(kind, 0) != amount
+    ]
+    mismatches = found["members"] + found["member_kinds"] + found["orphan_totals"]
+    mismatches += len(by_kind) + len(by_period)
+    return {
+        "entries": found["entries"],
+        "members_mismatched": found["members"],
+        "member_kinds_mismatched": found["member_kinds"],
+        "orphan_totals": found["orphan_totals"],
+        "kinds_mismatched": by_kind,
+        "periods_mismatched": by_period,
+        "ledger_sum": ledger["all"],
+        "mismatches": mismatches,
+        "check_s": round(time.perf_counter() - started, 1),
+    }
+
+
+def points_run(
+    tmp: Path, backend: str, env: dict[str, str], rounds: int, seconds: float
+) -> dict[str, Any]:
+    """Seed the hub with members and the ledger on `backend`, check the kept sums, run the
+    statement-log pass, measure the reads, run the grant load and check the sums again."""
+    env = {**env, **AUTH_ENV}  # the tokens outlive the seeding and the run
+    url = env["DRIVERSHUB_DATABASE__URL"]
+    args = [sys.executable, str(HERE / "seed.py"), url, "1"]
+    args += ["--members", str(DIRECTORY_MEMBERS), "--points", str(POINTS_LEDGER)]
+    started = time.perf_counter()
+    out = subprocess.run(  # noqa: S603
+        args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"seed.py failed ({out.returncode}):\n{out.stderr[-3000:]}")
+    seeded = json.loads(out.stdout.strip().splitlines()[-1])
+    seed_s = round(time.perf_counter() - started, 1)
+    points = seeded["points"]
+    seeded_check = ledger_consistency(url, points["hub_id"])
+    base = f"/api/v1/hubs/{seeded['slugs'][0]}"
+    cases = points_cases(base, seeded)
+    port = int(env["DRIVERSHUB_WEB__PORT"])
+    query_log = tmp / f"queries-points-{backend}.log"
+    query_log.touch()
+    log_file = tmp / f"web-points-{backend}-querylog.log"
+    wrapper = [sys.executable, str(HERE / "querylog_web.py"), str(query_log)]
+    with spawned(wrapper, log_file, env) as app:
+        wait_ready(app, port, "/api/v1/ready", log_file)
+        statements = query_log_pass(port, cases, query_log)
+    log_file = tmp / f"web-points-{backend}.log"
+    with spawned([drivershub_exe(), "web"], log_file, env) as app:
+        wait_ready(app, port, "/api/v1/ready", log_file)
+        samples, unexpected = measure_directory(port, cases, DIRECTORY_WARMUP, rounds)  # type: ignore[arg-type]
+        member_ids = list(range(10_000_000, 10_000_000 + DIRECTORY_MEMBERS))  # seed.py's ids
+        grants = asyncio.run(grant_load(port, base, points["staff_token"], member_ids, seconds))
+        memory = rss_mb(app.pid)
+    after = ledger_consistency(url, points["hub_id"])
+    results = {}
+    for name, latencies in samples.items():
+        results[name] = percentiles(latencies)
+        results[name]["p95_ms"] = nearest_rank(sorted(latencies), 95)
+        results[name]["target_p99_ms"] = cases[name][2]
+    return {
+        "backend": backend,
+        "seed_s": seed_s,
+        "seeded": {k: v for k, v in points.items() if k != "staff_token"},
+        "seeded_consistency": seeded_check,
+        "statements": statements,
+        "cases": results,
+        "unexpected": dict(unexpected),
+        "grants": grants,
+        "consistency": after,
+        "entries_expected": seeded_check["entries"] + grants["granted"],
+        "server_memory_mb": memory,
+    }
+
+
+def bench_points(tmp: Path, opts: argparse.Namespace) -> tuple[dict[str, Any], list[Check]]:
+    where = "SQLite" + (" and PostgreSQL" if opts.postgres else "")
+    print(
+        f"\n[9] points of one hub: {POINTS_LEDGER:,} ledger rows over {DIRECTORY_MEMBERS:,}"
+        f" members ({where}): reads with the statement log ({QUERY_LOG_ROUNDS} a case), then"
+        f" {DIRECTORY_WARMUP} warm-up + {opts.samples} measured rounds of sequential GETs, then"
+        f" {GRANT_CLIENTS} clients granting for {opts.duration:g} s"
+    )
+    runs = {
+        "sqlite": points_run(
+            tmp,
+            "sqlite",
+            app_env(tmp, tmp / "points.sqlite3", free_port()),
+            opts.samples,
+            opts.duration,
+        )
+    }
+    if opts.postgres:
+        with postgres_database(opts.postgres) as url, redis_namespace(opts.redis) as cache:
+            backend = "postgres+redis" if opts.redis else "postgres"
+            extra = {"DRIVERSHUB_DATABASE__URL": url, **cache}
+            env = app_env(tmp, tmp / "unused.sqlite3", free_port(), extra)
+            runs[backend] = points_run(tmp, backend, env, opts.samples, opts.duration)
+    checks = []
+    for backend, run in runs.items():
+        seeded, grants = run["seeded"], run["grants"]
+        print(
+            f"  {backend}: seeded in {run['seed_s']} s ({seeded['entries']:,} ledger rows,"
+            f" {seeded['periods']:,} period sums, {seeded['totals']:,} totals,"
+            f" {seeded['members_ranked']:,} members ranked); kept sums checked against the"
+            f" ledger in {run['seeded_consistency']['check_s']} s:"
+            f" {run['seeded_consistency']['mismatches']} mismatches"
+        )
+        print(
+            f"  {'':36} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} {'target':>8}"
+            f" {'SQL/req':>8} {'ledger':>7}"
+        )
+        for name, r in run["cases"].items():
+            logged = run["statements"][name]
+            per = logged["statements_per_request"]
+            target = r["target_p99_ms"]
+            print(
+                f"  {name:36} {r['p50_ms']:8.2f} {r['p95_ms']:8.2f} {r['p99_ms']:8.2f}"
+                f" {r['max_ms']:8.2f} {target if target else '-':>8}"
+                f" {per['min']:>3}-{per['max']:<4} {logged['ledger_statements']:>7}"
+            )
+            if target is not None:
+                checks.append(
+                    Check(
+                        f"{backend}: {name} p99 ms",
+                        r["p99_ms"],
+                        f"<= {target:g} ms",
+                        r["p99_ms"] <= target,
+                    )
+                )
+        ledger_reads = sum(v["ledger_statements"] for v in run["statements"].values())
+        logged_ok = (
+            "point_totals" in run["statements"]["points + rank of a member"]["points_tables_read"]
+        )
+        for example in (e for v in run["statements"].values() for e in v["ledger_examples"]):
+            print(f"  ledger statement: {example}")
+        checks.append(
+            Check(
+                f"{backend}: statements on {LEDGER_TABLE} by points, profile and leaderboard"
+                " reads (the statement log saw point_totals: "
+                f"{'yes' if logged_ok else 'NO'})",
+                ledger_reads if logged_ok else -1,
+                "== 0",
+                ledger_reads == 0 and logged_ok,
+            )
+        )
+        if run["unexpected"]:
+            print(f"  unexpected answers: {run['unexpected']}")
+        checks.append(
+            Check(
+                f"{backend}: unexpected answers to the reads",
+                sum(run["unexpected"].values()),
+                "== 0",
+                not run["unexpected"],
+            )
+        )
+        lat = grants["latency"]
+        print(
+            f"  grants: {grants['granted']:,} in {grants['seconds']} s = {grants['grants_per_s']}"
+            f"/s at c={grants['clients']} (latency p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']}"
+            f" ms); answers {grants['statuses']}"
+        )
+        after = run["consistency"]
+        print(
+            f"  after the grants: {after['entries']:,} ledger rows (expected"
+            f" {run['entries_expected']:,}); members {after['members_mismatched']},"
+            f" member/kind totals {after['member_kinds_mismatched']}, orphan totals"
+            f" {after['orphan_totals']}, kinds {after['kinds_mismatched']}, periods"
+            f" {after['periods_mismatched']} not equal to the ledger"
+        )
+        if backend != "sqlite":
+            checks.append(
+                Check(
+                    f"{backend}: grants/s at c={GRANT_CLIENTS}",
+                    grants["grants_per_s"],
+                    f">= {MIN_GRANTS_PER_S:g}",
+                    grants["grants_per_s"] >= MIN_GRANTS_PER_S,
+                )
+            )
+        lost = after["mismatches"] + run["seeded_consistency"]["mismatches"]
+        lost += abs(after["entries"] - run["entries_expected"])
+        checks.append(
+            Check(
+                f"{backend}: kept totals and period sums not equal to the ledger (lost"
+                " updates), before and after the grants",
+                lost,
+                "== 0",
+                lost == 0,
+            )
+        )
+        refused = grants["latency"]["samples"] - grants["granted"]
+        checks.append(Check(f"{backend}: grants not answered 201", refused, "== 0", refused == 0))
+    return {"ledger": POINTS_LEDGER, "rounds": opts.samples, "runs": runs}, checks
+
+
 # --- main ------------------------------------------------------------------------------------
 
 
@@ -1250,6 +1666,7 @@ PARTS = {
     "reset-timing": bench_reset_timing,
     "interactions": bench_interactions,
     "members": bench_members,
+    "points": bench_points,
 }
 
 

@@ -13,6 +13,13 @@ have written (search keys folded by `models.text.fold`, numbers from the hub's c
 two readers with sessions: a plain member and a staff member (manage_members). Prints
 "members" with their tokens and sample ids.
 
+With --points N (and --members) those members get N ledger rows (`seed_points`): raw bulk
+inserts (COPY on PostgreSQL), a year of history in the hub's time zone, and the totals,
+period sums, `members.points` and ranks that `models.points.ledger.book` would have kept,
+computed from the same rows while they are generated (`period_starts`, `local_day` of the
+domain); plus a rank ladder of 5 (one counting distance only) and a staff member with
+manage_points. Prints "points".
+
 The access token is signed with the key in <data_dir>/keys, loaded (or created) by
 `bot.runtime.setup_tokens` from the same settings (environment and DRIVERSHUB_CONFIG) the
 server gets, so the server accepts it.
@@ -25,7 +32,9 @@ import asyncio
 import json
 import random
 import sys
-from datetime import UTC, datetime, timedelta
+import zoneinfo
+from collections import defaultdict
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from tortoise import connections
@@ -37,6 +46,8 @@ from models.auth import start_session
 from models.hubs import Hub, ensure_hub_for_guild
 from models.members import Member, MemberRole, MembershipChange, MemberState, Role, StaffNote
 from models.passwords import hash_password
+from models.points.ledger import local_day, period_starts
+from models.points.tables import ALL, Period, PointKind, Rank
 from models.text import fold
 from models.users import User
 
@@ -202,11 +213,197 @@ async def seed_members(hub: Hub, count: int) -> dict[str, Any]:
     }
 
 
+# --points: what members earn, by kind: (weight, smallest, largest amount).
+POINT_KINDS = {
+    PointKind.DISTANCE: (60, 50, 3000),
+    PointKind.EVENT: (12, 100, 500),
+    PointKind.CHALLENGE: (10, 50, 1000),
+    PointKind.DIVISION: (6, 100, 300),
+    PointKind.BONUS: (6, 10, 50),
+    PointKind.MANUAL: (5, 1, 1000),
+    PointKind.CORRECTION: (1, -100, -1),
+}
+# The ladder: (name, threshold, kinds); lowest first, the fourth counts distance only.
+RANK_LADDER = (
+    ("Rookie", 50_000, []),
+    ("Driver", 80_000, []),
+    ("Veteran", 150_000, []),
+    ("Road Warrior", 250_000, ["distance"]),
+    ("Legend", 500_000, []),
+)
+HISTORY_DAYS = 365
+BENCH_TIMEZONE = "Europe/Berlin"  # periods follow the hub's calendar, not UTC
+INSERT_BATCH = 50_000
+PERIOD_END = {
+    Period.DAY: lambda start: start + timedelta(days=1),
+    Period.WEEK: lambda start: start + timedelta(days=7),
+    Period.MONTH: lambda start: (start + timedelta(days=32)).replace(day=1),
+    Period.YEAR: lambda start: start.replace(year=start.year + 1),
+}
+
+
+class RawRows:
+    """Raw bulk inserts of (column, ...) tuples: COPY on PostgreSQL, executemany on SQLite."""
+
+    def __init__(self, table: str, columns: tuple[str, ...]) -> None:
+        self.table, self.columns = table, columns
+        self.rows: list[tuple[Any, ...]] = []
+        self.written = 0
+
+    async def add(self, row: tuple[Any, ...]) -> None:
+        self.rows.append(row)
+        if len(self.rows) >= INSERT_BATCH:
+            await self.flush()
+
+    async def flush(self) -> None:
+        if not self.rows:
+            return
+        connection = connections.get("default")
+        if connection.capabilities.dialect == "postgres":
+            async with connection.acquire_connection() as raw:
+                await raw.copy_records_to_table(
+                    self.table, records=self.rows, columns=list(self.columns)
+                )
+        else:
+            marks = ", ".join("?" * len(self.columns))
+            sql = f"INSERT INTO {self.table} ({', '.join(self.columns)}) VALUES ({marks})"
+            await connection.execute_many(sql, self.rows)  # type: ignore[arg-type]
+        self.written += len(self.rows)
+        self.rows = []
+
+
+def _reached(ladder: list[Rank], overall: int, by_kind: dict[str, int]) -> int | None:
+    """The rank `models.points.ranks.reached` gives: the highest threshold met."""
+    best = None
+    for rank in ladder:  # lowest first
+        counted = sum(by_kind.get(k, 0) for k in rank.kinds) if rank.kinds else overall
+        if counted >= rank.threshold:
+            best = rank.id
+    return best
+
+
+async def seed_points(
+    hub: Hub, count: int, member_ids: list[int], staff_number: int
+) -> dict[str, Any]:
+    """`count` ledger rows over `member_ids` (a year, some members far busier than others),
+    and what bookings keep from them: totals, period sums, overall points and ranks."""
+    rng = random.Random(12)
+    await Hub.filter(id=hub.id).update(timezone=BENCH_TIMEZONE)
+    hub.timezone = BENCH_TIMEZONE
+    zone = zoneinfo.ZoneInfo(BENCH_TIMEZONE)
+    for i, (name, threshold, kinds) in enumerate(RANK_LADDER):
+        await Rank.create(
+            hub_id=hub.id,
+            name=name,
+            threshold=threshold,
+            kinds=kinds,
+            color=0x3366CC + i,
+            discord_role_id=LINKED_DISCORD_ROLE + 100 + i,
+            daily_bonus=10 * (i + 1),
+        )
+    ladder = await Rank.filter(hub_id=hub.id).order_by("threshold", "id")
+    kinds = list(POINT_KINDS)
+    weights = [POINT_KINDS[k][0] for k in kinds]
+    entries = RawRows(
+        "point_entries",
+        ("hub_id", "member_id", "kind", "amount", "reason", "source", "counts_at", "created_at"),
+    )
+    periods_out = RawRows(
+        "point_periods", ("hub_id", "member_id", "period", "start", "kind", "amount")
+    )
+    totals: dict[tuple[int, str], int] = defaultdict(int)
+    overall: dict[int, int] = defaultdict(int)
+    # (period, start) -> (member, kind) -> amount; written once the period is over.
+    open_periods: dict[tuple[Period, date], dict[tuple[int, str], int]] = {}
+
+    async def close_periods(before: date | None) -> None:
+        for key in sorted(open_periods, key=lambda k: (k[1], str(k[0]))):
+            period, start = key
+            if before is not None and PERIOD_END[period](start) > before:
+                continue
+            for (member_id, kind), amount in open_periods.pop(key).items():
+                await periods_out.add((hub.id, member_id, str(period), start, kind, amount))
+
+    today = local_day(hub, datetime.now(UTC))
+    first = today - timedelta(days=HISTORY_DAYS - 1)
+    deliveries = 0
+    for offset in range(HISTORY_DAYS):
+        day = first + timedelta(days=offset)
+        await close_periods(day - timedelta(days=1))  # a booking may land a day off (DST)
+        todays = count // HISTORY_DAYS + (1 if offset < count % HISTORY_DAYS else 0)
+        midnight = datetime.combine(day, time(0, 0), zone)
+        for _ in range(todays):
+            # rng.random() ** 2: a few members earn far more than most (and 10 members 1/8).
+            member_id = member_ids[int(len(member_ids) * rng.random() ** 2)]
+            kind = rng.choices(kinds, weights)[0]
+            _, low, high = POINT_KINDS[kind]
+            amount = rng.randint(low, high)
+            when = (midnight + timedelta(seconds=rng.randrange(86_400))).astimezone(UTC)
+            source = ""
+            if kind == PointKind.DISTANCE:
+                deliveries += 1
+                source = f"delivery:{deliveries}"
+            reason = "" if source else f"Bench {kind}"
+            await entries.add((hub.id, member_id, str(kind), amount, reason, source, when, when))
+            totals[(member_id, str(kind))] += amount
+            overall[member_id] += amount
+            for period, start in period_starts(local_day(hub, when)).items():
+                sums = open_periods.setdefault((period, start), defaultdict(int))
+                sums[(member_id, str(kind))] += amount
+                sums[(member_id, ALL)] += amount
+    await entries.flush()
+    await close_periods(None)
+    await periods_out.flush()
+    totals_out = RawRows("point_totals", ("member_id", "kind", "total"))
+    for (member_id, kind), total in sorted(totals.items()):
+        await totals_out.add((member_id, kind, total))
+    await totals_out.flush()
+    by_member: dict[int, dict[str, int]] = defaultdict(dict)
+    for (member_id, kind), total in totals.items():
+        by_member[member_id][kind] = total
+    connection = connections.get("default")
+    sql = "UPDATE members SET points = ?, rank_id = ? WHERE id = ?"
+    if connection.capabilities.dialect == "postgres":
+        sql = "UPDATE members SET points = $1, rank_id = $2 WHERE id = $3"
+    await connection.execute_many(
+        sql,
+        [
+            [points, _reached(ladder, points, by_member[member_id]), member_id]
+            for member_id, points in sorted(overall.items())
+        ],
+    )
+    role = await Role.create(
+        hub_id=hub.id,
+        name="Points staff",
+        position=HUB_ROLES + 1,
+        permissions=["manage_points", "manage_ranks"],
+    )
+    staff = await _reader(hub, "points staff", staff_number, role)
+    await Hub.filter(id=hub.id).update(member_numbers=staff_number)
+    ranked = sum(1 for m, p in overall.items() if _reached(ladder, p, by_member[m]))
+    return {
+        "hub_id": hub.id,
+        "entries": entries.written,
+        "periods": periods_out.written,
+        "totals": totals_out.written,
+        "members_with_points": len(overall),
+        "members_ranked": ranked,
+        "ranks": [r.id for r in ladder],
+        "first_day": first.isoformat(),
+        "today": today.isoformat(),
+        "staff_token": staff,
+    }
+
+
 async def seed(
-    url: str, count: int, user: tuple[str, str] | None = None, members: int = 0
+    url: str,
+    count: int,
+    user: tuple[str, str] | None = None,
+    members: int = 0,
+    points: int = 0,
 ) -> dict[str, Any]:
     """Migrate the database at `url`, create `count` hubs and optionally a user, and with
-    `members` that many members in the first hub."""
+    `members` that many members in the first hub (with `points`, that many ledger rows)."""
     await open_database(url, apply_migrations=True)
     try:
         slugs = []
@@ -222,6 +419,14 @@ async def seed(
         if members:
             setup_tokens(load_settings())
             result["members"] = await seed_members(hubs[0], members)
+        if points:
+            listed = FIRST_USER_ID + members  # the members are the first rows (see _person)
+            member_ids = list(range(FIRST_USER_ID, listed))
+            rows = result["members"]["rows"]
+            result["points"] = await seed_points(hubs[0], points, member_ids, rows + 3)
+            connection = connections.get("default")
+            if connection.capabilities.dialect == "postgres":
+                await connection.execute_script("ANALYZE")
         return result
     finally:
         await close_database()
@@ -233,9 +438,12 @@ def main() -> int:
     parser.add_argument("hubs", type=int)
     parser.add_argument("--user", nargs=2, metavar=("EMAIL", "PASSWORD"))
     parser.add_argument("--members", type=int, default=0, help="members in the first hub")
+    parser.add_argument("--points", type=int, default=0, help="ledger rows over the members")
     args = parser.parse_args()
+    if args.points and not args.members:
+        parser.error("--points needs --members")
     user = tuple(args.user) if args.user else None
-    result = asyncio.run(seed(args.url, args.hubs, user, args.members))  # type: ignore[arg-type]
+    result = asyncio.run(seed(args.url, args.hubs, user, args.members, args.points))  # type: ignore[arg-type]
     sys.stdout.write(json.dumps(result) + "\n")
     return 0
 
