@@ -19,7 +19,6 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from models import audit, plugins
@@ -139,6 +138,19 @@ async def _add_to_periods(
     await conn.execute_query(sql, params)
 
 
+async def _add_to_member(conn: BaseDBAsyncClient, member_id: int, amount: int) -> tuple[int, int]:
+    """Add to the member's total and return it with their rank (one statement; RETURNING is
+    in SQLite since 3.35 and in PostgreSQL)."""
+    first, second = _marks(conn, 2)
+    # execute_query_dict: Tortoise's execute_query drops the rows an UPDATE returns.
+    rows = await conn.execute_query_dict(
+        f"UPDATE members SET points = points + {first} WHERE id = {second}"  # noqa: S608 - placeholders only
+        " RETURNING points, rank_id",
+        [amount, member_id],
+    )
+    return int(rows[0]["points"]), rows[0]["rank_id"]
+
+
 async def _add_to_total(conn: BaseDBAsyncClient, member_id: int, kind: str, amount: int) -> None:
     marks = _marks(conn, 3)
     sql = (
@@ -172,8 +184,7 @@ async def book(
     when = counts_at or now()
     async with in_transaction() as conn:
         # First: the member's row, which every booking for them waits on (see module doc).
-        await Member.filter(id=member.id).update(points=F("points") + amount)
-        total = (await Member.get(id=member.id).only("id", "points")).points
+        total, rank_id = await _add_to_member(conn, member.id, amount)
         if total < 0 and amount < 0 and not plugins.settings_of(hub, KEY).negative_totals:
             raise Conflict(
                 N_("That would take {name} below zero points ({total})."),
@@ -200,8 +211,8 @@ async def book(
             raise Conflict(code="already_booked", key=dedupe_key) from None
         await _add_to_total(conn, member.id, str(kind), amount)
         await _add_to_periods(conn, hub, member.id, str(kind), amount, local_day(hub, when))
-        member.points = total
-        signals = await settle_rank(hub, member)
+        member.points, member.rank_id = total, rank_id
+        signals = await settle_rank(hub, member, current_id=rank_id)
     return Booking(entry, total, signals)
 
 

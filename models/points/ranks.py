@@ -101,10 +101,14 @@ async def reached(member: Member, steps: list[Rank]) -> Rank | None:
     return best
 
 
-async def settle_rank(hub: Hub, member: Member) -> list[Signal]:
-    """Move the member to the rank their points reach now (call it with their row locked)."""
+async def settle_rank(
+    hub: Hub, member: Member, *, current_id: int | Ellipsis | None = ...
+) -> list[Signal]:
+    """Move the member to the rank their points reach now (call it with their row locked;
+    `current_id`: their rank as that lock read it, else it is read here)."""
     steps = await ladder(hub)
-    current_id = (await Member.get(id=member.id).only("id", "rank_id")).rank_id
+    if current_id is ...:
+        current_id = (await Member.get(id=member.id).only("id", "rank_id")).rank_id
     target = await reached(member, steps) if steps else None
     by_id = {rank.id: rank for rank in steps}
     current = by_id.get(current_id) if current_id else None
