@@ -66,13 +66,19 @@ class Grant:
 
 async def grant_of(actor: Actor, hub: Hub) -> Grant:
     """Work out what `actor` holds in `hub` from the database alone (no Discord call)."""
+    return (await _grant_and_member(actor, hub))[0]
+
+
+async def _grant_and_member(actor: Actor, hub: Hub) -> tuple[Grant, Member | None]:
+    """The actor's grant and their row in the hub (not read for the owner and superusers)."""
     if actor.is_superuser or (
         actor.discord_id is not None and actor.discord_id == hub.owner_discord_id
     ):
-        return Grant(frozenset(permission_catalog()), DISCORD_ADMIN_RANK + 1, unrestricted=True)
+        grant = Grant(frozenset(permission_catalog()), DISCORD_ADMIN_RANK + 1, unrestricted=True)
+        return grant, None
     member = await _member_of(actor, hub)
     if member is None:
-        return Grant(frozenset(), -1)
+        return Grant(frozenset(), -1), None
     roles = await member.effective_roles()
     # Permissions of packages that are not installed (any more) are kept on the role, unused.
     known = permission_catalog()
@@ -81,7 +87,7 @@ async def grant_of(actor: Actor, hub: Hub) -> Grant:
     if member.discord_admin:
         permissions.add(Permission.ADMINISTRATOR)
         rank = DISCORD_ADMIN_RANK
-    return Grant(frozenset(permissions), rank)
+    return Grant(frozenset(permissions), rank), member
 
 
 async def authorize(
@@ -126,10 +132,9 @@ async def require_member(actor: Actor, hub: Hub, *, self_id: int | None = None) 
     only visited the website is not let in, except to their own row (`self_id`)."""
     from models.members.tables import MemberState
 
-    grant = await grant_of(actor, hub)
+    grant, mine = await _grant_and_member(actor, hub)
     if grant.unrestricted or grant.permissions:
         return grant
-    mine = await _member_of(actor, hub)
     if mine is not None and (
         mine.state == MemberState.MEMBER or mine.in_guild or mine.id == self_id
     ):

@@ -284,8 +284,9 @@ async def profile(actor: Actor, hub: Hub, member_id: int) -> MemberProfile:
     if not (staff or self_view or member.state == MemberState.MEMBER):
         raise NotFound(N_("That member does not exist."), code="member_not_found")
     summary = _summary(member, staff=staff, self_view=self_view)
-    badges, staff_part = await asyncio.gather(_badges(hub, [member]), _staff_part(member, staff))
-    summary.roles = badges[member.id]
+    # One member's roles in one query (the directory's batch reads roles and grants apart).
+    held, staff_part = await asyncio.gather(member.effective_roles(), _staff_part(member, staff))
+    summary.roles = [RoleBadge(id=r.id, name=r.name, color=r.color) for r in held]
     user = member.user
     connections = None
     if staff or self_view or _shows(member, "show_connections"):

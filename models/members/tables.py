@@ -85,7 +85,7 @@ class Member(Model):
         condition = Q(id__in=Subquery(given))
         if self.discord_role_ids:
             condition |= Q(discord_role_id__in=list(self.discord_role_ids))
-        return await Role.filter(condition, hub_id=self.hub_id).order_by("-position")
+        return await Role.filter(condition, hub_id=self.hub_id).order_by("-position", "id")
 
 
 class MemberRole(Model):
