@@ -16,7 +16,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
-from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -42,8 +41,6 @@ from models.validation import Problem
 
 KEY = "points"
 MANAGE = "manage_points"
-# What staff may grant by hand (distance comes from deliveries, corrections from `correct`).
-GrantKind = PointKind
 
 
 def _nonzero(value: int) -> int:
@@ -271,7 +268,3 @@ def _details(entry: PointEntry) -> dict[str, Any]:
         "amount": entry.amount,
         "reason": entry.reason,
     }
-
-
-def connection() -> BaseDBAsyncClient:
-    return connections.get("default")
