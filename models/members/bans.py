@@ -52,9 +52,9 @@ class BanInput(BaseModel):
         return value
 
 
-def _same_identity(who: User | Ban, prefix: str = "") -> Q:
-    """Rows sharing any identity of `who` (a user's or a ban's), `prefix` e.g. "user__";
-    matches nothing when `who` has none."""
+def _same_identity(who: User | Ban | BanInput, prefix: str = "") -> Q:
+    """Rows sharing any identity of `who` (a user's, a ban's or a ban request's), `prefix`
+    e.g. "user__"; matches nothing when `who` has none."""
     condition = Q(id=-1)
     for name in ("discord_id", "steam_id", "email"):
         value = getattr(who, name)
@@ -119,11 +119,7 @@ async def ban(actor: Actor, hub: Hub, data: BanInput) -> tuple[Ban, list[Signal]
     me = await User.get_or_none(id=actor.user_id) if actor.user_id else None
     _refuse_protected(hub, data, me)
     async with in_transaction():
-        same = Q(id=-1)
-        for name in ("discord_id", "steam_id", "email"):
-            if getattr(data, name) is not None:
-                same |= Q(**{name: getattr(data, name)})
-        if await Ban.filter(same, _in_force(), hub_id=hub.id).exists():
+        if await Ban.filter(_same_identity(data), _in_force(), hub_id=hub.id).exists():
             raise Conflict(
                 N_("A ban in force already matches that identity: lift it or let it expire."),
                 code="already_banned",
