@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import timedelta
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tortoise import fields
 from tortoise.expressions import Q
@@ -26,6 +26,9 @@ from tortoise.models import Model
 from models import audit
 from models.actor import SYSTEM
 from models.auth import now
+
+if TYPE_CHECKING:
+    from models.hubs import Hub
 
 
 class ActionKind(StrEnum):
@@ -139,6 +142,18 @@ async def enqueue_role(
         discord_user_id=discord_user_id,
         role_id=role_id,
         payload={"reason": reason[:400]} if reason else {},
+    )
+
+
+async def follow_role(
+    hub: Hub, discord_user_id: int | None, role_id: int, *, add: bool, reason: str = ""
+) -> DiscordAction | None:
+    """A hub change a member's Discord role follows (hub roles, ranks): queued, or nothing
+    for a hub without a Discord server or a user without a Discord account."""
+    if hub.guild_id is None or discord_user_id is None:
+        return None
+    return await enqueue_role(
+        hub.id, hub.guild_id, discord_user_id, role_id, add=add, reason=reason
     )
 
 

@@ -202,9 +202,13 @@ async def _relink(hub: Hub, role: Role, old_link: int | None) -> None:
     for grant in holders:
         discord_id = grant.member.user.discord_id
         if old_link is not None:
-            await _follow(hub, discord_id, old_link, add=False, reason="role unlinked")
+            await discord_actions.follow_role(
+                hub, discord_id, old_link, add=False, reason="role unlinked"
+            )
         if role.discord_role_id is not None:
-            await _follow(hub, discord_id, role.discord_role_id, add=True, reason="role linked")
+            await discord_actions.follow_role(
+                hub, discord_id, role.discord_role_id, add=True, reason="role linked"
+            )
 
 
 async def delete_role(actor: Actor, hub: Hub, role_id: int) -> None:
@@ -217,7 +221,7 @@ async def delete_role(actor: Actor, hub: Hub, role_id: int) -> None:
         holders = await MemberRole.filter(role_id=role.id).select_related("member__user")
         for grant in holders:
             if role.discord_role_id is not None:
-                await _follow(
+                await discord_actions.follow_role(
                     hub,
                     grant.member.user.discord_id,
                     role.discord_role_id,
@@ -232,17 +236,6 @@ async def delete_role(actor: Actor, hub: Hub, role_id: int) -> None:
             details={**_role_details(role), "holders": len(holders)},
         )
         await role.delete()
-
-
-async def _follow(
-    hub: Hub, discord_id: int | None, discord_role_id: int, *, add: bool, reason: str
-) -> None:
-    """Queue the Discord side of a hub role change (nothing for website-only hubs or users)."""
-    if hub.guild_id is None or discord_id is None:
-        return
-    await discord_actions.enqueue_role(
-        hub.id, hub.guild_id, discord_id, discord_role_id, add=add, reason=reason
-    )
 
 
 async def give_role(
@@ -270,7 +263,7 @@ async def give_role(
             )
         await _change(actor, hub, member, "role_given", reason, role=role.id, role_name=role.name)
         if role.discord_role_id is not None:
-            await _follow(
+            await discord_actions.follow_role(
                 hub, member.user.discord_id, role.discord_role_id, add=True, reason=reason
             )
     return grant
@@ -292,7 +285,7 @@ async def take_role(actor: Actor, hub: Hub, member_id: int, role_id: int, reason
             )
         await _change(actor, hub, member, "role_taken", reason, role=role.id, role_name=role.name)
         if role.discord_role_id is not None:
-            await _follow(
+            await discord_actions.follow_role(
                 hub, member.user.discord_id, role.discord_role_id, add=False, reason=reason
             )
 
@@ -306,7 +299,9 @@ async def strip_roles(hub: Hub, member: Member, reason: str) -> list[int]:
     if member.discord_role_ids:
         linked |= Q(discord_role_id__in=list(member.discord_role_ids))
     for role in await Role.filter(linked, hub_id=hub.id, discord_role_id__isnull=False):
-        await _follow(hub, member.user.discord_id, role.discord_role_id, add=False, reason=reason)
+        await discord_actions.follow_role(
+            hub, member.user.discord_id, role.discord_role_id, add=False, reason=reason
+        )
     return list(taken)
 
 
@@ -362,7 +357,7 @@ async def reconcile_discord_roles(
                     source="discord",
                 )
             else:
-                await _follow(
+                await discord_actions.follow_role(
                     hub,
                     member.user.discord_id,
                     role.discord_role_id,

@@ -143,17 +143,14 @@ async def settle_rank(
 
 async def _follow(hub: Hub, member: Member, old: Rank | None, new: Rank | None) -> None:
     """The rank's Discord role follows the member's rank."""
-    if hub.guild_id is None:
+    linked = [(r, add) for r, add in ((old, False), (new, True)) if r and r.discord_role_id]
+    if hub.guild_id is None or not linked:
         return
     found = await Member.filter(id=member.id).values_list("user__discord_id", flat=True)
-    user_discord = found[0] if found else None
-    if user_discord is None:
-        return
-    for rank, add in ((old, False), (new, True)):
-        if rank is not None and rank.discord_role_id is not None:
-            await discord_actions.enqueue_role(
-                hub.id, hub.guild_id, user_discord, rank.discord_role_id, add=add, reason="rank"
-            )
+    for rank, add in linked:
+        await discord_actions.follow_role(
+            hub, found[0] if found else None, rank.discord_role_id, add=add, reason="rank"
+        )
 
 
 async def _refuse_duplicates(hub: Hub, values: dict, rank_id: int | None = None) -> None:
