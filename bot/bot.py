@@ -34,6 +34,7 @@ class HubTree(app_commands.CommandTree):
         command = interaction.command
         public = command is not None and command.extras.get("public", False)
         watch_deadline(interaction, ephemeral=not public)  # loading the context counts too
+        plugins.entry_memo_for_task()  # the cog's and the operation's gates ask once
         try:
             await load_context(interaction)
         except Exception as exc:  # answered by the one error policy, never left hanging

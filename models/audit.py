@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tortoise import fields
 from tortoise.models import Model
 
 from models.actor import Actor
+
+if TYPE_CHECKING:
+    from models.hubs import Hub
 
 
 class AuditLog(Model):
@@ -29,6 +32,7 @@ async def record(
     actor: Actor,
     action: str,
     *,
+    hub: Hub | None = None,
     hub_id: int | None = None,
     target: str = "",
     details: dict[str, Any] | None = None,
@@ -36,8 +40,11 @@ async def record(
 ) -> AuditLog:
     """Write one audit entry; call it inside the transaction of the change it describes.
 
-    A hub entry is also forwarded to the Discord channel staff chose for its category.
+    A hub entry (`hub`, or only its id) is also forwarded to the Discord channel staff chose
+    for its category; given the hub, forwarding reads nothing more.
     """
+    if hub is not None:
+        hub_id = hub.id
     entry = await AuditLog.create(
         hub_id=hub_id,
         actor_id=actor.user_id,
@@ -47,7 +54,7 @@ async def record(
         ip=actor.ip[:64],
     )
     if hub_id is not None and forward:
-        await _forward(entry)
+        await _forward(entry, hub)
     return entry
 
 
@@ -56,12 +63,13 @@ def category(action: str) -> str:
     return action.split(".", 1)[0]
 
 
-async def _forward(entry: AuditLog) -> None:
+async def _forward(entry: AuditLog, hub: Hub | None) -> None:
     """Queue a post of the entry in the hub's audit channel for its category, if any."""
     from models import discord_actions, plugins
     from models.hubs import Hub
 
-    hub = await Hub.get_or_none(id=entry.hub_id).only("id", "guild_id", "settings", "plugins")
+    if hub is None:
+        hub = await Hub.get_or_none(id=entry.hub_id).only("id", "guild_id", "settings", "plugins")
     if hub is None or hub.guild_id is None:
         return
     channels = plugins.settings_of(hub, "members").audit_channels

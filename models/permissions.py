@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from models import plugins
+from models import plugins, sql
 from models.actor import Actor
 from models.errors import Forbidden
 from models.i18n import N_, Lazy
@@ -69,25 +69,80 @@ async def grant_of(actor: Actor, hub: Hub) -> Grant:
     return (await _grant_and_member(actor, hub))[0]
 
 
-async def _grant_and_member(actor: Actor, hub: Hub) -> tuple[Grant, Member | None]:
+async def _grant_and_member(actor: Actor, hub: Hub) -> tuple[Grant, Standing | None]:
     """The actor's grant and their row in the hub (not read for the owner and superusers)."""
     if actor.is_superuser or (
         actor.discord_id is not None and actor.discord_id == hub.owner_discord_id
     ):
         grant = Grant(frozenset(permission_catalog()), DISCORD_ADMIN_RANK + 1, unrestricted=True)
         return grant, None
-    member = await _member_of(actor, hub)
+    member, roles = await _standing(actor, hub)
     if member is None:
         return Grant(frozenset(), -1), None
-    roles = await member.effective_roles()
     # Permissions of packages that are not installed (any more) are kept on the role, unused.
     known = permission_catalog()
-    permissions = {p for role in roles for p in role.permissions if p in known}
-    rank = max((role.position for role in roles), default=0)
+    permissions = {p for held, _ in roles for p in held if p in known}
+    rank = max((position for _, position in roles), default=0)
     if member.discord_admin:
         permissions.add(Permission.ADMINISTRATOR)
         rank = DISCORD_ADMIN_RANK
     return Grant(frozenset(permissions), rank), member
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """What the permission check reads of an actor's member row."""
+
+    id: int
+    state: str
+    in_guild: bool
+    discord_admin: bool
+
+
+# The member row and the roles given in the hub, in one statement; roles linked to the
+# member's Discord roles come in a second one, only when they have Discord roles. It runs
+# on every gated request and command, so it is written out (see models.sql). Roles count
+# whatever the membership state: staff who are visitors keep their rights.
+_STANDING_SQL = (
+    "SELECT m.id, m.state, m.in_guild, m.discord_admin, m.discord_role_ids,"
+    " r.permissions, r.position"
+    " FROM members m"
+    " LEFT JOIN member_roles g ON g.member_id = m.id"
+    " LEFT JOIN roles r ON r.id = g.role_id AND r.hub_id = m.hub_id"
+    " WHERE m.hub_id = ? AND {who}"
+)
+_LINKED_SQL = (
+    "SELECT id, permissions, position FROM roles WHERE hub_id = ? AND discord_role_id IN ({ids})"
+)
+
+
+async def _standing(actor: Actor, hub: Hub) -> tuple[Standing | None, list[tuple[list[str], int]]]:
+    """The actor's member row in the hub and the (permissions, position) of their roles."""
+    if actor.user_id is not None:
+        query, who = _STANDING_SQL.format(who="m.user_id = ?"), actor.user_id
+    elif actor.discord_id is not None:
+        who_sql = "m.user_id = (SELECT id FROM users WHERE discord_id = ?)"
+        query, who = _STANDING_SQL.format(who=who_sql), actor.discord_id
+    else:
+        return None, []
+    rows = await sql.fetch(query, [hub.id, who])
+    if not rows:
+        return None, []
+    first = rows[0]
+    member = Standing(
+        int(first["id"]), str(first["state"]), bool(first["in_guild"]), bool(first["discord_admin"])
+    )
+    roles = [
+        (sql.as_json(r["permissions"]), int(r["position"]))
+        for r in rows
+        if r["position"] is not None
+    ]
+    linked = [int(i) for i in sql.as_json(first["discord_role_ids"]) or []]
+    if linked:  # a role both given and linked counts twice: the same permissions and rank
+        marks = ", ".join("?" * len(linked))
+        extra = await sql.fetch(_LINKED_SQL.format(ids=marks), [hub.id, *linked])
+        roles += [(sql.as_json(r["permissions"]), int(r["position"])) for r in extra]
+    return member, roles
 
 
 async def authorize(

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from importlib import import_module
 from importlib.metadata import entry_points
@@ -324,30 +326,69 @@ def require_enabled(hub: Hub, key: str) -> Package:
     return package
 
 
+# What the current request or interaction was let into already (see `entry_memo`).
+_entered: ContextVar[dict[tuple[Any, ...], Any] | None] = ContextVar("entered", default=None)
+
+
+@contextmanager
+def entry_memo() -> Iterator[None]:
+    """Within this block `enter` remembers what it admitted: adapters open one per request
+    or interaction, so the operation's own gate after the adapter's costs no query."""
+    token = _entered.set({})
+    try:
+        yield
+    finally:
+        _entered.reset(token)
+
+
+def entry_memo_for_task() -> None:
+    """`entry_memo` for the rest of the current task: discord.py runs each slash command
+    in a task of its own, from the tree's check to the command's end."""
+    _entered.set({})
+
+
 async def enter(
     actor: Actor, hub: Hub, key: str | None, permission: str | None, *, write: bool
 ) -> Grant | None:
     """The gate of every operation: plugin on -> token scope -> not banned -> permission.
 
-    Routes call it before they read a body and operations call it again (the repeat costs
-    the permission queries once more, and means no adapter can forget a check), so an
-    unauthorized caller learns nothing from a 422.
+    Routes call it before they read a body and operations call it again (so no adapter can
+    forget a check, and an unauthorized caller learns nothing from a 422). Inside an
+    `entry_memo` block the repeat reuses the first answer: the ban check, the last-seen
+    touch and the permission queries run once per request.
     """
-    from models.members.bans import refuse_banned_actor
-    from models.permissions import authorize
-
     if key is not None:
         require_enabled(hub, key)
     require_scope(actor, Scope.WRITE if write else Scope.READ)
+    memo = _entered.get()
+    admitted = (actor, hub.id)
+    if memo is None or admitted not in memo:
+        await _admit(actor, hub)
+        if memo is not None:
+            memo[admitted] = None
+    if permission is None:
+        return None
+    asked = (actor, hub.id, permission)
+    if memo is not None and asked in memo:
+        return memo[asked]
+    from models.permissions import authorize
+
+    grant = await authorize(actor, hub, permission)
+    if memo is not None:
+        memo[asked] = grant
+    return grant
+
+
+async def _admit(actor: Actor, hub: Hub) -> None:
+    """Not banned from the hub; the visit counts for last seen."""
+    from models.members.bans import refuse_banned_actor
+
     await refuse_banned_actor(actor, hub)
     if actor.user_id is not None:
         from models.members.presence import touch
 
         # Superusers looking after a hub do not become its visitors.
         await touch(hub.id, actor.user_id, visit=not actor.is_superuser)
-    if permission is None:
-        return None
-    return await authorize(actor, hub, permission)
 
 
 def merge_settings(key: str, stored: Mapping[str, Any], patch: Mapping[str, Any]) -> dict:

@@ -41,6 +41,10 @@ def gated(endpoint: Endpoint) -> Handler:
 
     @functools.wraps(handler)
     async def gate(request: web.Request) -> web.StreamResponse:
+        with plugins.entry_memo():  # the operation's own gate reuses this one's answers
+            return await _through(request)
+
+    async def _through(request: web.Request) -> web.StreamResponse:
         if endpoint.plugin is not None:  # before credentials: a plugin that is off is off for all
             plugins.require_enabled(await hub_of(request), endpoint.plugin)
         if endpoint.auth:

@@ -140,7 +140,7 @@ async def ban(actor: Actor, hub: Hub, data: BanInput) -> tuple[Ban, list[Signal]
 async def _enforce(actor: Actor, hub: Hub, record: Ban) -> list[Signal]:
     """Audit a new ban and end the memberships it matches (their roles are taken away)."""
     await audit.record(
-        actor, "members.ban", hub_id=hub.id, target=str(record.id), details=_details(record)
+        actor, "members.ban", hub=hub, target=str(record.id), details=_details(record)
     )
     signals = []
     for member in await _forget_matches(hub, record):
@@ -235,7 +235,7 @@ async def _lift(actor: Actor, hub: Hub, record: Ban) -> None:
             raise Conflict(N_("That ban was already lifted."), code="ban_lifted")
         record.lifted_at, record.lifted_by_id = lifted_at, actor.user_id
         await audit.record(
-            actor, "members.unban", hub_id=hub.id, target=str(record.id), details=_details(record)
+            actor, "members.unban", hub=hub, target=str(record.id), details=_details(record)
         )
         for member in await _forget_matches(hub, record):
             if member.state == MemberState.BANNED and await active_ban(hub, member.user) is None:

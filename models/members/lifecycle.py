@@ -125,7 +125,7 @@ async def _change(
     await audit.record(
         actor,
         f"members.{action}",
-        hub_id=hub.id,
+        hub=hub,
         target=str(member.id),
         details={"reason": reason, **details} if reason else details,
     )
@@ -312,7 +312,7 @@ async def add_note(actor: Actor, hub: Hub, member_id: int, text: str) -> StaffNo
         await audit.record(
             actor,
             "members.note_added",
-            hub_id=hub.id,
+            hub=hub,
             target=str(member.id),
             details={"note": note.id},
         )
@@ -335,7 +335,7 @@ async def edit_note(actor: Actor, hub: Hub, note_id: int, text: str) -> StaffNot
         await audit.record(
             actor,
             "members.note_edited",
-            hub_id=hub.id,
+            hub=hub,
             target=str(note.member_id),
             details={"note": note.id, "before": before, "after": text},
         )
@@ -350,7 +350,7 @@ async def delete_note(actor: Actor, hub: Hub, note_id: int) -> None:
         await audit.record(
             actor,
             "members.note_deleted",
-            hub_id=hub.id,
+            hub=hub,
             target=str(note.member_id),
             details={"note": note.id, "text": note.text},
         )

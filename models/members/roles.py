@@ -129,7 +129,7 @@ async def create_role(actor: Actor, hub: Hub, data: RoleInput) -> Role:
         await _refuse_duplicates(hub, data.model_dump())
         role = await Role.create(hub_id=hub.id, **data.model_dump())
         await audit.record(
-            actor, "roles.created", hub_id=hub.id, target=str(role.id), details=_role_details(role)
+            actor, "roles.created", hub=hub, target=str(role.id), details=_role_details(role)
         )
     return role
 
@@ -187,7 +187,7 @@ async def edit_role(actor: Actor, hub: Hub, role_id: int, data: RoleUpdate) -> R
         await audit.record(
             actor,
             "roles.edited",
-            hub_id=hub.id,
+            hub=hub,
             target=str(role.id),
             details={"before": before, "after": _role_details(role)},
         )
@@ -231,7 +231,7 @@ async def delete_role(actor: Actor, hub: Hub, role_id: int) -> None:
         await audit.record(
             actor,
             "roles.deleted",
-            hub_id=hub.id,
+            hub=hub,
             target=str(role.id),
             details={**_role_details(role), "holders": len(holders)},
         )

@@ -20,13 +20,13 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from models import audit, plugins
+from models import audit, plugins, sql
 from models.actor import Actor
 from models.auth import now
-from models.errors import Conflict
+from models.errors import Conflict, NotFound
 from models.hubs import Hub
 from models.i18n import N_
-from models.members.lifecycle import Signal, member_in
+from models.members.lifecycle import Signal
 from models.members.tables import Member
 from models.points.tables import (
     ALL,
@@ -81,6 +81,7 @@ class Booking:
     entry: PointEntry
     total: int  # the member's overall total after it
     signals: list[Signal]
+    rank_id: int | None = None  # the member's rank after it
 
 
 def period_starts(day: date) -> dict[Period, date]:
@@ -102,12 +103,6 @@ def local_day(hub: Hub, when: datetime) -> date:
     return when.astimezone(zone).date()
 
 
-def _marks(conn: BaseDBAsyncClient, count: int, start: int = 1) -> list[str]:
-    if conn.capabilities.dialect == "postgres":
-        return [f"${i}" for i in range(start, start + count)]
-    return ["?"] * count
-
-
 async def _add_to_periods(
     conn: BaseDBAsyncClient, hub: Hub, member_id: int, kind: str, amount: int, day: date
 ) -> None:
@@ -121,41 +116,41 @@ async def _add_to_periods(
         for period, start in period_starts(day).items()
         for name in (kind, ALL)
     ]
-    values, params = [], []
-    for row in rows:
-        values.append("(" + ", ".join(_marks(conn, 6, len(params) + 1)) + ")")
-        params.extend(row)
-    # Placeholders only are joined in: the values travel as parameters.
-    sql = "INSERT INTO point_periods (hub_id, member_id, period, start, kind, amount) VALUES "
-    sql += ", ".join(values)
-    sql += (
+    params = [value for row in rows for value in row]
+    values = ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(rows))
+    await sql.run(
+        "INSERT INTO point_periods (hub_id, member_id, period, start, kind, amount)"  # noqa: S608 - placeholders only
+        f" VALUES {values}"
         " ON CONFLICT (member_id, period, start, kind)"
-        " DO UPDATE SET amount = point_periods.amount + excluded.amount"
+        " DO UPDATE SET amount = point_periods.amount + excluded.amount",
+        params,
+        conn,
     )
-    await conn.execute_query(sql, params)
 
 
-async def _add_to_member(conn: BaseDBAsyncClient, member_id: int, amount: int) -> tuple[int, int]:
+async def _add_to_member(
+    conn: BaseDBAsyncClient, hub: Hub, member_id: int, amount: int
+) -> tuple[int, int | None]:
     """Add to the member's total and return it with their rank (one statement; RETURNING is
-    in SQLite since 3.35 and in PostgreSQL)."""
-    first, second = _marks(conn, 2)
-    # execute_query_dict: Tortoise's execute_query drops the rows an UPDATE returns.
-    rows = await conn.execute_query_dict(
-        f"UPDATE members SET points = points + {first} WHERE id = {second}"  # noqa: S608 - placeholders only
+    in SQLite since 3.35 and in PostgreSQL). Another hub's member is as unknown as none."""
+    rows = await sql.fetch(
+        "UPDATE members SET points = points + ? WHERE id = ? AND hub_id = ?"
         " RETURNING points, rank_id",
-        [amount, member_id],
+        [amount, member_id, hub.id],
+        conn,
     )
+    if not rows:
+        raise NotFound(N_("That member does not exist."), code="member_not_found")
     return int(rows[0]["points"]), rows[0]["rank_id"]
 
 
 async def _add_to_total(conn: BaseDBAsyncClient, member_id: int, kind: str, amount: int) -> None:
-    marks = _marks(conn, 3)
-    sql = (
-        f"INSERT INTO point_totals (member_id, kind, total) VALUES ({', '.join(marks)})"  # noqa: S608 - placeholders only
-        " ON CONFLICT (member_id, kind)"
-        " DO UPDATE SET total = point_totals.total + excluded.total"
+    await sql.run(
+        "INSERT INTO point_totals (member_id, kind, total) VALUES (?, ?, ?)"
+        " ON CONFLICT (member_id, kind) DO UPDATE SET total = point_totals.total + excluded.total",
+        [member_id, kind, amount],
+        conn,
     )
-    await conn.execute_query(sql, [member_id, kind, amount])
 
 
 async def book(
@@ -172,45 +167,82 @@ async def book(
 ) -> Booking:
     """Append one ledger row and keep totals, period sums and the rank in step.
 
-    Call it inside the transaction of what earned the points. Refused (409) when it would
-    take the total below zero and the hub does not allow negative totals (negative_total),
-    and when the hub's ledger holds `dedupe_key` already (already_booked).
+    Call it inside the transaction of what earned the points (it is a savepoint there, so a
+    refusal undoes the booking alone). Refused (409) when it would take the total below zero
+    and the hub does not allow negative totals (negative_total), and when the hub's ledger
+    holds `dedupe_key` already (already_booked).
     """
+    async with in_transaction() as conn:
+        booking = await _book(
+            conn,
+            hub,
+            member.id,
+            kind,
+            amount,
+            reason=reason,
+            source=source,
+            dedupe_key=dedupe_key,
+            actor_id=actor_id,
+            counts_at=counts_at,
+        )
+    member.points, member.rank_id = booking.total, booking.rank_id
+    return booking
+
+
+async def _book(
+    conn: BaseDBAsyncClient,
+    hub: Hub,
+    member_id: int,
+    kind: PointKind,
+    amount: int,
+    *,
+    reason: str = "",
+    source: str = "",
+    dedupe_key: str | None = None,
+    actor_id: int | None = None,
+    counts_at: datetime | None = None,
+) -> Booking:
+    """`book` on the caller's open transaction `conn`."""
     from models.points.ranks import settle_rank
 
     when = counts_at or now()
-    async with in_transaction() as conn:
-        # First: the member's row, which every booking for them waits on (see module doc).
-        total, rank_id = await _add_to_member(conn, member.id, amount)
-        if total < 0 and amount < 0 and not plugins.settings_of(hub, KEY).negative_totals:
-            raise Conflict(
-                N_("That would take {name} below zero points ({total})."),
-                code="negative_total",
-                name=getattr(getattr(member, "user", None), "username", str(member.id)),
-                total=total,
-            )
-        try:
-            entry = await PointEntry.create(
-                hub_id=hub.id,
-                member_id=member.id,
-                kind=kind,
-                amount=amount,
-                reason=reason,
-                source=source,
-                dedupe_key=dedupe_key,
-                actor_id=actor_id,
-                counts_at=when,
-            )
-        except IntegrityError:
-            if dedupe_key is None:
-                raise
-            # Booked before (or by a concurrent booking): this one is rolled back whole.
-            raise Conflict(code="already_booked", key=dedupe_key) from None
-        await _add_to_total(conn, member.id, str(kind), amount)
-        await _add_to_periods(conn, hub, member.id, str(kind), amount, local_day(hub, when))
-        member.points, member.rank_id = total, rank_id
-        signals = await settle_rank(hub, member, current_id=rank_id)
-    return Booking(entry, total, signals)
+    # First: the member's row, which every booking for them waits on (see module doc).
+    total, rank_id = await _add_to_member(conn, hub, member_id, amount)
+    if total < 0 and amount < 0 and not plugins.settings_of(hub, KEY).negative_totals:
+        raise Conflict(
+            N_("That would take {name} below zero points ({total})."),
+            code="negative_total",
+            name=await _name_of(member_id),
+            total=total,
+        )
+    try:
+        entry = await PointEntry.create(
+            using_db=conn,
+            hub_id=hub.id,
+            member_id=member_id,
+            kind=kind,
+            amount=amount,
+            reason=reason,
+            source=source,
+            dedupe_key=dedupe_key,
+            actor_id=actor_id,
+            counts_at=when,
+        )
+    except IntegrityError:
+        if dedupe_key is None:
+            raise
+        # Booked before (or by a concurrent booking): this one is rolled back whole.
+        raise Conflict(code="already_booked", key=dedupe_key) from None
+    await _add_to_total(conn, member_id, str(kind), amount)
+    await _add_to_periods(conn, hub, member_id, str(kind), amount, local_day(hub, when))
+    member = Member(id=member_id, hub_id=hub.id, points=total, rank_id=rank_id)
+    signals = await settle_rank(hub, member, current_id=rank_id)
+    return Booking(entry, total, signals, member.rank_id)
+
+
+async def _name_of(member_id: int) -> str:
+    found = await Member.filter(id=member_id).values_list("user__username", flat=True)
+    return str(found[0]) if found else str(member_id)
 
 
 async def grant(actor: Actor, hub: Hub, member_id: int, data: GrantInput) -> Booking:
@@ -239,13 +271,19 @@ async def _by_staff(
 ) -> Booking:
     """A booking staff make by hand: checked, booked and audited in one transaction."""
     await plugins.enter(actor, hub, KEY, MANAGE, write=True)
-    async with in_transaction():
-        member = await member_in(hub, member_id)
-        booking = await book(
-            hub, member, kind, amount, reason=reason, actor_id=actor.user_id, counts_at=counts_at
+    async with in_transaction() as conn:
+        booking = await _book(
+            conn,
+            hub,
+            member_id,
+            kind,
+            amount,
+            reason=reason,
+            actor_id=actor.user_id,
+            counts_at=counts_at,
         )
         await audit.record(
-            actor, action, hub_id=hub.id, target=str(member.id), details=_details(booking.entry)
+            actor, action, hub=hub, target=str(member_id), details=_details(booking.entry)
         )
     return booking
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from tortoise.transactions import in_transaction
 
-from models import audit, discord_actions, plugins
+from models import audit, discord_actions, plugins, sql
 from models.actor import Actor
 from models.errors import Conflict, NotFound
 from models.hubs import Hub
 from models.i18n import N_
 from models.members.lifecycle import Signal
 from models.members.tables import Member
-from models.points.tables import MAX_AMOUNT, PointKind, PointTotal, Rank
+from models.points.tables import MAX_AMOUNT, PointKind, Rank
 from models.text import Name, fold
 from models.validation import Patch, Problem
 
@@ -73,8 +73,10 @@ async def rank_in(hub: Hub, rank_id: int) -> Rank:
 
 
 async def ladder(hub: Hub) -> list[Rank]:
-    """The hub's ranks, lowest threshold first."""
-    return await Rank.filter(hub_id=hub.id).order_by("threshold", "id")
+    """The hub's ranks, lowest threshold first (every booking reads it: see models.sql)."""
+    return await sql.instances(
+        Rank, "SELECT * FROM ranks WHERE hub_id = ? ORDER BY threshold, id", [hub.id]
+    )
 
 
 async def ranks(actor: Actor, hub: Hub) -> list[Rank]:
@@ -82,21 +84,31 @@ async def ranks(actor: Actor, hub: Hub) -> list[Rank]:
     return await ladder(hub)
 
 
-async def points_for(member_id: int, rank: Rank, overall: int) -> int:
+async def kind_totals(member_id: int) -> dict[str, int]:
+    """The member's kept total of each kind of points (never the ledger)."""
+    rows = await sql.fetch("SELECT kind, total FROM point_totals WHERE member_id = ?", [member_id])
+    return {str(row["kind"]): int(row["total"]) for row in rows}
+
+
+def counted(rank: Rank, overall: int, totals: dict[str, int]) -> int:
     """The points that count toward `rank`: the overall total, or the sum of its kinds."""
     if not rank.kinds:
         return overall
-    totals = await PointTotal.filter(member_id=member_id, kind__in=list(rank.kinds)).values_list(
-        "total", flat=True
-    )
-    return sum(totals)
+    return sum(totals.get(kind, 0) for kind in rank.kinds)
+
+
+async def points_for(member_id: int, rank: Rank, overall: int) -> int:
+    if not rank.kinds:
+        return overall
+    return counted(rank, overall, await kind_totals(member_id))
 
 
 async def reached(member: Member, steps: list[Rank]) -> Rank | None:
     """The highest rank whose threshold the member's points meet."""
+    totals = await kind_totals(member.id) if any(rank.kinds for rank in steps) else {}
     best = None
     for rank in steps:  # lowest first
-        if await points_for(member.id, rank, member.points) >= rank.threshold:
+        if counted(rank, member.points, totals) >= rank.threshold:
             best = rank
     return best
 
@@ -173,7 +185,7 @@ async def create_rank(actor: Actor, hub: Hub, data: RankInput) -> Rank:
         await _refuse_duplicates(hub, data.model_dump())
         rank = await Rank.create(hub_id=hub.id, **data.model_dump())
         await audit.record(
-            actor, "points.rank_created", hub_id=hub.id, target=str(rank.id), details=_view(rank)
+            actor, "points.rank_created", hub=hub, target=str(rank.id), details=_view(rank)
         )
     return rank
 
@@ -192,7 +204,7 @@ async def edit_rank(actor: Actor, hub: Hub, rank_id: int, data: RankUpdate) -> R
         await audit.record(
             actor,
             "points.rank_edited",
-            hub_id=hub.id,
+            hub=hub,
             target=str(rank.id),
             details={"before": before, "after": _view(rank)},
         )
@@ -204,7 +216,7 @@ async def delete_rank(actor: Actor, hub: Hub, rank_id: int) -> None:
     async with in_transaction():
         rank = await rank_in(hub, rank_id)
         await audit.record(
-            actor, "points.rank_deleted", hub_id=hub.id, target=str(rank.id), details=_view(rank)
+            actor, "points.rank_deleted", hub=hub, target=str(rank.id), details=_view(rank)
         )
         await rank.delete()
 
