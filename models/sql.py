@@ -76,10 +76,15 @@ def as_json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str | bytes) else value
 
 
+def instance(model: type[M], row: dict[str, Any]) -> M:
+    """A whole row of the model's table (every column) as a model instance, converted as the
+    ORM converts the rows of its own queries: Tortoise's row constructor, the one private
+    name of Tortoise this project uses, kept in this one place."""
+    return model._init_from_db(**row)
+
+
 async def instances(
     model: type[M], sql_text: str, params: Sequence[Any] = (), conn: BaseDBAsyncClient | None = None
 ) -> list[M]:
-    """Rows of `SELECT * FROM <model's table> ...` as model instances, converted as the ORM
-    converts the rows of its own queries (Tortoise's row constructor: the one private name
-    of Tortoise this project uses, kept in this one place)."""
-    return [model._init_from_db(**row) for row in await fetch(sql_text, params, conn)]
+    """The rows of `SELECT * FROM <the model's table> ...` as model instances."""
+    return [instance(model, row) for row in await fetch(sql_text, params, conn)]

@@ -35,6 +35,7 @@ from models.points.tables import (
     Period,
     PointEntry,
     PointKind,
+    Rank,
 )
 from models.text import Text
 from models.validation import Problem
@@ -215,29 +216,94 @@ async def _book(
             name=await _name_of(member_id),
             total=total,
         )
+    row = {
+        "hub_id": hub.id,
+        "member_id": member_id,
+        "kind": str(kind),
+        "amount": amount,
+        "reason": reason,
+        "source": source,
+        "dedupe_key": dedupe_key,
+        "actor_id": actor_id,
+        "counts_at": when,
+    }
+    day = local_day(hub, when)
+    steps: list[Rank] | None = None
+    totals: dict[str, int] | None = None
     try:
-        entry = await PointEntry.create(
-            using_db=conn,
-            hub_id=hub.id,
-            member_id=member_id,
-            kind=kind,
-            amount=amount,
-            reason=reason,
-            source=source,
-            dedupe_key=dedupe_key,
-            actor_id=actor_id,
-            counts_at=when,
-        )
+        if sql.is_postgres(conn):
+            entry, totals, steps = await _append_at_once(conn, hub, row, day)
+        else:
+            entry = await PointEntry.create(using_db=conn, **row)
     except IntegrityError:
         if dedupe_key is None:
             raise
         # Booked before (or by a concurrent booking): this one is rolled back whole.
         raise Conflict(code="already_booked", key=dedupe_key) from None
-    await _add_to_total(conn, member_id, str(kind), amount)
-    await _add_to_periods(conn, hub, member_id, str(kind), amount, local_day(hub, when))
+    if steps is None:
+        await _add_to_total(conn, member_id, str(kind), amount)
+        await _add_to_periods(conn, hub, member_id, str(kind), amount, day)
     member = Member(id=member_id, hub_id=hub.id, points=total, rank_id=rank_id)
-    signals = await settle_rank(hub, member, current_id=rank_id)
+    signals = await settle_rank(hub, member, current_id=rank_id, steps=steps, totals=totals)
     return Booking(entry, total, signals, member.rank_id)
+
+
+# PostgreSQL runs every data-modifying WITH part once, whether the final SELECT reads it or
+# not: the ledger row, the kind total and the 8 period sums are one statement (one round
+# trip instead of three), which also hands back the member's kind totals and the hub's
+# ladder for settling the rank. The member's row is locked by the booking's first statement,
+# so no other booking of theirs changed a total since this statement's snapshot; the booked
+# kind's own total comes from its upsert (the snapshot holds the one before it).
+_APPEND_PG = """
+WITH entry AS (
+    INSERT INTO point_entries
+        (hub_id, member_id, kind, amount, reason, source, dedupe_key, actor_id, counts_at,
+         created_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+    RETURNING *
+), kept AS (
+    INSERT INTO point_totals (member_id, kind, total) VALUES ($2, $3, $4)
+    ON CONFLICT (member_id, kind) DO UPDATE SET total = point_totals.total + excluded.total
+    RETURNING kind, total
+), periods AS (
+    INSERT INTO point_periods (hub_id, member_id, period, start, kind, amount)
+    SELECT $1, $2, p.period, p.start, k.kind, $4
+    FROM unnest($11::text[], $12::date[]) AS p(period, start)
+    CROSS JOIN unnest(ARRAY[$3, $13]::text[]) WITH ORDINALITY AS k(kind, n)
+    ORDER BY p.period, p.start, k.n
+    ON CONFLICT (member_id, period, start, kind)
+    DO UPDATE SET amount = point_periods.amount + excluded.amount
+)
+SELECT entry.*,
+    (SELECT json_object_agg(t.kind, t.total) FROM (
+        SELECT kind, total FROM kept
+        UNION ALL
+        SELECT kind, total FROM point_totals WHERE member_id = $2 AND kind <> $3
+    ) AS t) AS booked_totals,
+    (SELECT json_agg(json_build_object(
+        'id', r.id, 'name', r.name, 'threshold', r.threshold, 'kinds', r.kinds,
+        'discord_role_id', r.discord_role_id
+    ) ORDER BY r.threshold, r.id) FROM ranks r WHERE r.hub_id = $1) AS booked_ladder
+FROM entry
+"""
+
+
+async def _append_at_once(
+    conn: BaseDBAsyncClient, hub: Hub, row: dict[str, Any], day: date
+) -> tuple[PointEntry, dict[str, int], list[Rank]]:
+    """The ledger row, the kind total and the period sums in one statement (PostgreSQL)."""
+    starts = period_starts(day)
+    values = [
+        *row.values(),
+        now(),
+        [str(period) for period in starts],
+        list(starts.values()),
+        ALL,
+    ]
+    result = (await sql.fetch(_APPEND_PG, values, conn))[0]
+    totals = {k: int(v) for k, v in (sql.as_json(result.pop("booked_totals")) or {}).items()}
+    ladder = [Rank(**step) for step in sql.as_json(result.pop("booked_ladder")) or []]
+    return sql.instance(PointEntry, result), totals, ladder
 
 
 async def _name_of(member_id: int) -> str:

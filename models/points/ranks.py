@@ -103,9 +103,13 @@ async def points_for(member_id: int, rank: Rank, overall: int) -> int:
     return counted(rank, overall, await kind_totals(member_id))
 
 
-async def reached(member: Member, steps: list[Rank]) -> Rank | None:
-    """The highest rank whose threshold the member's points meet."""
-    totals = await kind_totals(member.id) if any(rank.kinds for rank in steps) else {}
+async def reached(
+    member: Member, steps: list[Rank], totals: dict[str, int] | None = None
+) -> Rank | None:
+    """The highest rank whose threshold the member's points meet (`totals`: their kind
+    totals if the caller has them, else they are read when a rank counts chosen kinds)."""
+    if totals is None:
+        totals = await kind_totals(member.id) if any(rank.kinds for rank in steps) else {}
     best = None
     for rank in steps:  # lowest first
         if counted(rank, member.points, totals) >= rank.threshold:
@@ -114,14 +118,21 @@ async def reached(member: Member, steps: list[Rank]) -> Rank | None:
 
 
 async def settle_rank(
-    hub: Hub, member: Member, *, current_id: int | Ellipsis | None = ...
+    hub: Hub,
+    member: Member,
+    *,
+    current_id: int | Ellipsis | None = ...,
+    steps: list[Rank] | None = None,
+    totals: dict[str, int] | None = None,
 ) -> list[Signal]:
     """Move the member to the rank their points reach now (call it with their row locked;
-    `current_id`: their rank as that lock read it, else it is read here)."""
-    steps = await ladder(hub)
+    `current_id`: their rank as that lock read it, else it is read here; `steps` and
+    `totals`: the ladder and their kind totals if the caller read them already)."""
+    if steps is None:
+        steps = await ladder(hub)
     if current_id is ...:
         current_id = (await Member.get(id=member.id).only("id", "rank_id")).rank_id
-    target = await reached(member, steps) if steps else None
+    target = await reached(member, steps, totals) if steps else None
     by_id = {rank.id: rank for rank in steps}
     current = by_id.get(current_id) if current_id else None
     if (
