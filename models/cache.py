@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -30,6 +31,8 @@ T = TypeVar("T")
 BACKEND_ERRORS: tuple[type[Exception], ...] = (OSError, RedisError)
 # An outage is logged at most this often, not once per request.
 OUTAGE_LOG_INTERVAL = 30.0
+MARKS_KEPT = 100_000  # mark_once keys a process remembers before it drops the expired
+REDIS_TIMEOUT = 2.0  # seconds to connect to Redis, and to wait for any one answer
 
 
 class CacheUnavailable(Unavailable):
@@ -41,6 +44,27 @@ class Cache:
 
     def __init__(self, backend: BaseCache) -> None:
         self.backend = backend
+        self._marks: dict[str, float] = {}  # mark_once: key -> until when this process skips
+
+    async def mark_once(self, key: str, ttl: int, local: int) -> bool:
+        """Set a marker for `ttl` seconds unless it is set: True for the one caller that set it.
+
+        For throttles that may be a little late (last seen): this process then skips the
+        call for `local` seconds (at most `ttl`) after it saw the marker, so a busy member
+        costs one cache call a minute instead of one per request.
+        """
+        current = datetime.now(UTC).timestamp()
+        if self._marks.get(key, 0.0) > current:
+            return False
+        if len(self._marks) >= MARKS_KEPT:
+            kept = {k: until for k, until in self._marks.items() if until > current}
+            self._marks = kept if len(kept) < MARKS_KEPT // 2 else {}
+        try:
+            return await self.add(key, 1, ttl=ttl)
+        except ValueError:  # set by someone else, or by us earlier
+            return False
+        finally:
+            self._marks[key] = current + min(local, ttl)
 
     @property
     def namespace(self) -> str:
@@ -98,7 +122,11 @@ def configure_cache(url: str, namespace: str = "drivershub") -> Cache:
             db=int(parts.path.strip("/") or 0),
             password=parts.password,
             namespace=namespace,
-            timeout=2,
+            # Redis' own socket timeouts bound every call (aiocache's `timeout` would run each
+            # call as a Task under asyncio.wait_for: a third of what a cache call costs).
+            timeout=None,
+            create_connection_timeout=REDIS_TIMEOUT,
+            connection_pool_kwargs={"socket_timeout": REDIS_TIMEOUT},
         )
     _cache = Cache(backend)
     return _cache
@@ -167,6 +195,7 @@ async def forget(key: str) -> None:
 async def clear_cache() -> None:
     """Delete this deployment's keys only (aiocache's clear() without a namespace would
     flush the whole Redis database)."""
+    cache()._marks.clear()  # what this process remembers of the markers goes with them
     backend = cache().backend
     prefix = (backend.namespace or "").rstrip(":")
     if isinstance(backend, RedisCache):

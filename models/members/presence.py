@@ -14,6 +14,7 @@ from models.users import User
 
 # Last-seen is written at most this often per member (every interaction would be a write).
 LAST_SEEN_EVERY = timedelta(minutes=5)
+SEEN_MARK_LOCAL = 60  # seconds a process skips asking the cache again (cache.mark_once)
 
 
 async def ensure_member(hub_id: int, user: User) -> Member:
@@ -112,8 +113,9 @@ async def touch(hub_id: int, user_id: int, *, visit: bool = True) -> None:
 
     ttl = int(LAST_SEEN_EVERY.total_seconds())
     try:
-        await cache().add(f"seen:{hub_id}:{user_id}", 1, ttl=ttl)
-    except (ValueError, CacheUnavailable):  # touched recently, or no cache
+        if not await cache().mark_once(f"seen:{hub_id}:{user_id}", ttl, SEEN_MARK_LOCAL):
+            return  # touched recently
+    except CacheUnavailable:  # no cache: nothing is written
         return
     current = datetime.now(UTC)
     stale = Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=current - LAST_SEEN_EVERY)

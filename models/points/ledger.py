@@ -280,12 +280,15 @@ SELECT entry.*,
         UNION ALL
         SELECT kind, total FROM point_totals WHERE member_id = $2 AND kind <> $3
     ) AS t) AS booked_totals,
-    (SELECT json_agg(json_build_object(
-        'id', r.id, 'name', r.name, 'threshold', r.threshold, 'kinds', r.kinds,
-        'discord_role_id', r.discord_role_id
-    ) ORDER BY r.threshold, r.id) FROM ranks r WHERE r.hub_id = $1) AS booked_ladder
+    (SELECT json_agg(r ORDER BY r.threshold, r.id) FROM ranks r WHERE r.hub_id = $1)
+        AS booked_ladder
 FROM entry
 """
+
+
+def _step(row: dict[str, Any]) -> Rank:
+    """A rank from its row as JSON (timestamps are text there)."""
+    return sql.instance(Rank, {**row, "created_at": sql.as_datetime(row["created_at"])})
 
 
 async def _append_at_once(
@@ -302,7 +305,7 @@ async def _append_at_once(
     ]
     result = (await sql.fetch(_APPEND_PG, values, conn))[0]
     totals = {k: int(v) for k, v in (sql.as_json(result.pop("booked_totals")) or {}).items()}
-    ladder = [Rank(**step) for step in sql.as_json(result.pop("booked_ladder")) or []]
+    ladder = [_step(step) for step in sql.as_json(result.pop("booked_ladder")) or []]
     return sql.instance(PointEntry, result), totals, ladder
 
 
