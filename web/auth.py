@@ -11,6 +11,7 @@ from models.errors import Unauthorized
 from models.i18n import N_
 from web.clientip import client_ip
 
+SIGNED = web.RequestKey("signed_claims", Claims)
 CLAIMS = web.RequestKey("claims", Claims)
 ACTOR = web.RequestKey("actor", Actor)
 
@@ -27,14 +28,26 @@ def bearer_token(request: web.Request) -> str | None:
     return token.strip()
 
 
-async def claims_of(token: str) -> Claims:
-    """Verify an access token (no database query) or an application token."""
-    if token.startswith(auth.APP_TOKEN_PREFIX):
-        return await auth.authenticate_app_token(token)
-    if token.startswith(auth.REFRESH_PREFIX):
-        raise Unauthorized(N_("Your login is invalid or has expired."), code="invalid_token")
-    claims = auth.decode_access_token(token)
-    await auth.check_not_revoked(claims)
+async def signed_claims(request: web.Request) -> Claims:
+    """The caller's credential, verified by its signature (an access token: no query) or by
+    its row (an application token), but not yet against a revocation of its session. The
+    rate limit counts with it; `current_claims` and `actor_of` finish the check."""
+    claims = request.get(SIGNED)
+    if claims is None:
+        token = bearer_token(request)
+        if token is None:
+            raise Unauthorized()
+        if token.startswith(auth.APP_TOKEN_PREFIX):
+            claims = await auth.authenticate_app_token(token)
+        elif token.startswith(auth.REFRESH_PREFIX):
+            raise Unauthorized(N_("Your login is invalid or has expired."), code="invalid_token")
+        else:
+            claims = auth.decode_access_token(token)
+            if not claims.session_id:  # every access token belongs to a session
+                raise Unauthorized(
+                    N_("Your login is invalid or has expired."), code="invalid_token"
+                )
+        request[SIGNED] = claims
     return claims
 
 
@@ -46,18 +59,23 @@ async def current_claims(request: web.Request) -> Claims:
     """
     claims = request.get(CLAIMS)
     if claims is None:
-        token = bearer_token(request)
-        if token is None:
-            raise Unauthorized()
-        claims = request[CLAIMS] = await claims_of(token)
+        claims = await signed_claims(request)
+        if claims.session_id is not None:  # an application token was checked on its row
+            await auth.check_not_revoked(claims)
+        request[CLAIMS] = claims
     return claims
 
 
 async def actor_of(request: web.Request) -> Actor:
     """The authenticated actor (superuser flag and last login from the database), once per
-    request, or `Unauthorized`."""
+    request, or `Unauthorized`.
+
+    The session row the actor is read from also says whether the session was revoked, so
+    this needs no separate revocation check.
+    """
     actor = request.get(ACTOR)
     if actor is None:
-        claims = await current_claims(request)
+        claims = request.get(CLAIMS) or await signed_claims(request)
         actor = request[ACTOR] = await auth.actor_for(claims, ip=client_ip(request))
+        request[CLAIMS] = claims
     return actor

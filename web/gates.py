@@ -48,6 +48,8 @@ def gated(endpoint: Endpoint) -> Handler:
         if endpoint.plugin is not None:  # before credentials: a plugin that is off is off for all
             plugins.require_enabled(await hub_of(request), endpoint.plugin)
         if endpoint.auth:
+            if endpoint.permission is not None:
+                await actor_of(request)  # the session row decides revocation (no cache call)
             # The scope is in the credential itself: no query for routes without a permission.
             scopes = auth.scopes_of(await current_claims(request))
             require_scopes(scopes, endpoint.scope)

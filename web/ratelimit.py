@@ -11,15 +11,16 @@ from models.cache import CacheUnavailable, went_without
 from models.errors import DomainError
 from models.ratelimit import Limit, Verdict
 from web.api import Endpoint
-from web.auth import current_claims
+from web.auth import signed_claims
 from web.clientip import client_ip
 
 
 async def identity(request: web.Request) -> str:
-    """`user:<id>` for a valid bearer token, else `ip:<address>`."""
+    """`user:<id>` for a validly signed bearer token (revoked or not: the caller holds
+    it), else `ip:<address>`."""
     if "Authorization" in request.headers:
         try:
-            return f"user:{(await current_claims(request)).user_id}"
+            return f"user:{(await signed_claims(request)).user_id}"
         except DomainError:
             pass  # the handler reports bad credentials; the limit falls back to the IP
     return f"ip:{client_ip(request)}"
