@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from tortoise import fields
 from tortoise.models import Model
 
+from models import sql
 from models.actor import Actor
 
 if TYPE_CHECKING:
@@ -45,14 +47,22 @@ async def record(
     """
     if hub is not None:
         hub_id = hub.id
-    entry = await AuditLog.create(
-        hub_id=hub_id,
-        actor_id=actor.user_id,
-        action=action,
-        target=target[:128],
-        details=details or {},
-        ip=actor.ip[:64],
+    # Every audited change writes one: written out (models.sql), encoded as the ORM does.
+    encode = AuditLog._meta.fields_map["details"].encoder
+    rows = await sql.fetch(
+        "INSERT INTO audit_log (hub_id, actor_id, action, target, details, ip, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *",
+        [
+            hub_id,
+            actor.user_id,
+            action,
+            target[:128],
+            encode(details or {}),
+            actor.ip[:64],
+            datetime.now(UTC),
+        ],
     )
+    entry = sql.instance(AuditLog, rows[0])
     if hub_id is not None and forward:
         await _forward(entry, hub)
     return entry
