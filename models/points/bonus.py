@@ -71,6 +71,11 @@ async def claim(actor: Actor, hub: Hub) -> BonusResult:
         raise Conflict(N_("This hub has no daily bonus."), code="bonus_off")
     member = await _member_of(actor, hub)
     day = today_for(member, hub)
+    latest = await BonusClaim.filter(member_id=member.id).order_by("-day").first()
+    if latest is not None and latest.day >= day:
+        # Also after a change of time zone: a day on or before the last claimed one is not
+        # claimed again, so switching zones never gives a second bonus in one real day.
+        raise _claimed()
     yesterday = await BonusClaim.get_or_none(member_id=member.id, day=day - timedelta(days=1))
     streak = yesterday.streak + 1 if yesterday else 1
     try:
@@ -89,10 +94,14 @@ async def claim(actor: Actor, hub: Hub) -> BonusResult:
             record.amount, record.entry_id = amount, booking.entry.id
             await record.save(update_fields=["amount", "entry_id"])
     except IntegrityError:
-        raise Conflict(
-            N_("You already claimed today's bonus. Come back tomorrow."), code="bonus_claimed"
-        ) from None
+        raise _claimed() from None
     return BonusResult(day=day, amount=amount, streak=streak, total=booking.total)
+
+
+def _claimed() -> Conflict:
+    return Conflict(
+        N_("You already claimed today's bonus. Come back tomorrow."), code="bonus_claimed"
+    )
 
 
 class BonusDay(BaseModel):
@@ -122,7 +131,7 @@ async def history(actor: Actor, hub: Hub, month: date | None = None) -> BonusMon
     streak = latest.streak if latest and latest.day >= today - timedelta(days=1) else 0
     return BonusMonth(
         month=first.strftime("%Y-%m"),
-        claimed_today=bool(latest and latest.day == today),
+        claimed_today=bool(latest and latest.day >= today),
         streak=streak,
         days=[BonusDay(day=r.day, amount=r.amount, streak=r.streak) for r in rows],
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import zoneinfo
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
@@ -42,6 +42,7 @@ from models.validation import Problem
 
 KEY = "points"
 MANAGE = "manage_points"
+EARLIEST_COUNTS_AT = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def _nonzero(value: int) -> int:
@@ -52,12 +53,24 @@ def _nonzero(value: int) -> int:
 
 class GrantInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    amount: int = Field(ge=1, le=MAX_AMOUNT, description=f"1 to {MAX_AMOUNT}.")
+    # Strict: a JSON true or "10" is not an amount (lax pydantic would book 1 or 10).
+    amount: int = Field(strict=True, ge=1, le=MAX_AMOUNT, description=f"1 to {MAX_AMOUNT}.")
     kind: PointKind = Field(default=PointKind.MANUAL, description="Not correction: use correct.")
     reason: Text(REASON_LENGTH) = Field(min_length=1)  # type: ignore[valid-type]
     counts_at: AwareDatetime | None = Field(
-        default=None, description="When it counts (periods, leaderboards); now if left out."
+        default=None,
+        description=(
+            "When it counts (periods, leaderboards); now if left out. From 2000 on, at most a"
+            " day ahead."
+        ),
     )
+
+    @field_validator("counts_at")
+    @classmethod
+    def _sane_time(cls, value: datetime | None) -> datetime | None:
+        if value is not None and not EARLIEST_COUNTS_AT <= value <= now() + timedelta(days=1):
+            raise Problem(N_("give a time from 2000 on, at most a day ahead"))
+        return value
 
     @field_validator("kind")
     @classmethod
@@ -70,7 +83,10 @@ class GrantInput(BaseModel):
 class CorrectionInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
     amount: int = Field(
-        ge=-MAX_AMOUNT, le=MAX_AMOUNT, description="Negative takes points away; not zero."
+        strict=True,
+        ge=-MAX_AMOUNT,
+        le=MAX_AMOUNT,
+        description="Negative takes points away; not zero.",
     )
     reason: Text(REASON_LENGTH) = Field(min_length=1)  # type: ignore[valid-type]
 
@@ -101,7 +117,10 @@ def local_day(hub: Hub, when: datetime) -> date:
         zone = zoneinfo.ZoneInfo(hub.timezone or "UTC")
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         zone = zoneinfo.ZoneInfo("UTC")
-    return when.astimezone(zone).date()
+    try:
+        return when.astimezone(zone).date()
+    except OverflowError:  # the first or last day a datetime holds: its UTC day
+        return when.astimezone(UTC).date()
 
 
 async def _add_to_periods(

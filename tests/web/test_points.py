@@ -211,6 +211,33 @@ async def test_an_absurd_amount_is_422(client: TestClient) -> None:
     assert most.status == 201
 
 
+async def test_a_boolean_or_text_amount_is_422_not_booked(client: TestClient) -> None:
+    hub = await _hub()
+    alice = await _member(hub, "alice")
+    await _refused_grant(client, {"amount": True, "reason": "x"}, "amount")
+    await _refused_grant(client, {"amount": "10", "reason": "x"}, "amount")
+    correction = await client.post(
+        f"{HUB}/members/{alice.id}/points/corrections",
+        json={"amount": True, "reason": "x"},
+        headers=await _owner(hub),
+    )
+    await problem_of(correction, 422, "validation_failed")
+    assert not await PointEntry.filter(member_id=alice.id).exists()
+
+
+async def test_a_time_out_of_range_is_422_in_any_time_zone(client: TestClient) -> None:
+    hub = await _hub()
+    await Hub.filter(id=hub.id).update(timezone="Pacific/Kiritimati")  # UTC+14
+    alice = await _member(hub, "alice")
+    for when in ("9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z", "1999-12-31T23:59:59Z"):
+        body = {"amount": 5, "reason": "x", "counts_at": when}
+        await _refused_grant(client, body, "counts_at")
+    ahead = (auth.now() + timedelta(days=2)).isoformat()
+    await _refused_grant(client, {"amount": 5, "reason": "x", "counts_at": ahead}, "counts_at")
+    fits = await _grant(client, alice.id, 5, await _owner(hub), counts_at="2000-01-01T00:00:00Z")
+    assert fits.status == 201, await fits.text()
+
+
 async def test_a_reason_over_500_characters_is_422_naming_the_reason(client: TestClient) -> None:
     hub = await _hub()
     alice = await _member(hub, "alice")
@@ -493,6 +520,21 @@ async def test_the_bonus_is_claimed_once_a_day_with_a_streak(client: TestClient)
     bad = await client.get(f"{HUB}/bonus", params={"month": "2024-13"}, headers=headers)
     problem = await problem_of(bad, 422, "validation_failed")
     assert [e["field"] for e in problem["errors"]] == ["month"]
+
+
+async def test_switching_time_zones_gives_no_second_bonus(client: TestClient) -> None:
+    hub = await _settings(await _hub(), daily_bonus=True, daily_bonus_amount=10)
+    alice = await _member(hub, "alice")
+    headers = await _headers(alice.user)
+    await User.filter(id=alice.user.id).update(timezone="Pacific/Kiritimati")  # UTC+14
+    first = await client.post(f"{HUB}/bonus", headers=headers)
+    assert first.status == 201, await first.text()
+    await User.filter(id=alice.user.id).update(timezone="Pacific/Pago_Pago")  # UTC-11
+    behind = await client.post(f"{HUB}/bonus", headers=headers)
+    await problem_of(behind, 409, "bonus_claimed")
+    month = await (await client.get(f"{HUB}/bonus", headers=headers)).json()
+    assert month["claimed_today"] is True
+    assert await BonusClaim.filter(member_id=alice.id).count() == 1
 
 
 async def test_sixteen_concurrent_bonus_claims_grant_once(client: TestClient) -> None:
