@@ -99,50 +99,36 @@ class Standing:
     discord_admin: bool
 
 
-# The member row and the roles given in the hub, in one statement; roles linked to the
-# member's Discord roles come in a second one, only when they have Discord roles. It runs
-# on every gated request and command, so it is written out (see models.sql). Roles count
+# Every gated request and command reads these: written out (see models.sql). Roles count
 # whatever the membership state: staff who are visitors keep their rights.
-_STANDING_SQL = (
-    "SELECT m.id, m.state, m.in_guild, m.discord_admin, m.discord_role_ids,"
-    " r.permissions, r.position"
-    " FROM members m"
-    " LEFT JOIN member_roles g ON g.member_id = m.id"
-    " LEFT JOIN roles r ON r.id = g.role_id AND r.hub_id = m.hub_id"
-    " WHERE m.hub_id = ? AND {who}"
-)
-_LINKED_SQL = (
-    "SELECT id, permissions, position FROM roles WHERE hub_id = ? AND discord_role_id IN ({ids})"
+_MEMBER_SQL = (
+    "SELECT m.id, m.state, m.in_guild, m.discord_admin, m.discord_role_ids"
+    " FROM members m WHERE m.hub_id = ? AND {who}"
 )
 
 
 async def _standing(actor: Actor, hub: Hub) -> tuple[Standing | None, list[tuple[list[str], int]]]:
     """The actor's member row in the hub and the (permissions, position) of their roles."""
+    from models.members.tables import held_roles
+
     if actor.user_id is not None:
-        query, who = _STANDING_SQL.format(who="m.user_id = ?"), actor.user_id
+        query, who = _MEMBER_SQL.format(who="m.user_id = ?"), actor.user_id
     elif actor.discord_id is not None:
         who_sql = "m.user_id = (SELECT id FROM users WHERE discord_id = ?)"
-        query, who = _STANDING_SQL.format(who=who_sql), actor.discord_id
+        query, who = _MEMBER_SQL.format(who=who_sql), actor.discord_id
     else:
         return None, []
     rows = await sql.fetch(query, [hub.id, who])
     if not rows:
         return None, []
-    first = rows[0]
+    row = rows[0]
     member = Standing(
-        int(first["id"]), str(first["state"]), bool(first["in_guild"]), bool(first["discord_admin"])
+        int(row["id"]), str(row["state"]), bool(row["in_guild"]), bool(row["discord_admin"])
     )
-    roles = [
-        (sql.as_json(r["permissions"]), int(r["position"]))
-        for r in rows
-        if r["position"] is not None
-    ]
-    linked = [int(i) for i in sql.as_json(first["discord_role_ids"]) or []]
-    if linked:  # a role both given and linked counts twice: the same permissions and rank
-        marks = ", ".join("?" * len(linked))
-        extra = await sql.fetch(_LINKED_SQL.format(ids=marks), [hub.id, *linked])
-        roles += [(sql.as_json(r["permissions"]), int(r["position"])) for r in extra]
-    return member, roles
+    linked = [int(i) for i in sql.as_json(row["discord_role_ids"]) or []]
+    held, params = held_roles(hub.id, member.id, linked)
+    found = await sql.fetch(f"SELECT r.permissions, r.position {held}", params)
+    return member, [(sql.as_json(r["permissions"]), int(r["position"])) for r in found]
 
 
 async def authorize(

@@ -5,8 +5,9 @@ from __future__ import annotations
 from enum import StrEnum
 
 from tortoise import fields
-from tortoise.expressions import Q, Subquery
 from tortoise.models import Model
+
+from models import sql
 
 REASON_LENGTH = 500
 NOTE_LENGTH = 2000
@@ -81,11 +82,24 @@ class Member(Model):
 
     async def effective_roles(self) -> list[Role]:
         """Roles given in the hub plus hub roles linked to the member's Discord roles."""
-        given = MemberRole.filter(member_id=self.id).values_list("role_id", flat=True)
-        condition = Q(id__in=Subquery(given))
-        if self.discord_role_ids:
-            condition |= Q(discord_role_id__in=list(self.discord_role_ids))
-        return await Role.filter(condition, hub_id=self.hub_id).order_by("-position", "id")
+        linked = [int(i) for i in self.discord_role_ids or []]
+        query, params = held_roles(self.hub_id, self.id, linked)
+        return await sql.instances(
+            Role, f"SELECT r.* {query} ORDER BY r.position DESC, r.id", params
+        )
+
+
+def held_roles(hub_id: int, member_id: int, discord_role_ids: list[int]) -> tuple[str, list]:
+    """The one definition of the roles a member holds, as SQL (FROM and WHERE, roles as `r`)
+    and its parameters: roles given in the hub, and roles linked to their Discord roles. The
+    permission check of every request reads it too (models.permissions)."""
+    query = (
+        "FROM roles r WHERE r.hub_id = ?"
+        " AND (r.id IN (SELECT role_id FROM member_roles WHERE member_id = ?)"
+    )
+    if discord_role_ids:
+        query += f" OR r.discord_role_id IN ({', '.join('?' * len(discord_role_ids))})"
+    return query + ")", [hub_id, member_id, *discord_role_ids]
 
 
 class MemberRole(Model):

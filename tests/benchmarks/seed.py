@@ -426,7 +426,7 @@ async def seed(
             result["points"] = await seed_points(hubs[0], points, member_ids, rows + 3)
             connection = connections.get("default")
             if connection.capabilities.dialect == "postgres":
-                await connection.execute_script("ANALYZE")
+                await connection.execute_script("VACUUM ANALYZE")
         return result
     finally:
         await close_database()
