@@ -192,19 +192,15 @@ async def book(
     and the hub does not allow negative totals (negative_total), and when the hub's ledger
     holds `dedupe_key` already (already_booked).
     """
+    options = {
+        "reason": reason,
+        "source": source,
+        "dedupe_key": dedupe_key,
+        "actor_id": actor_id,
+        "counts_at": counts_at,
+    }
     async with in_transaction() as conn:
-        booking = await _book(
-            conn,
-            hub,
-            member.id,
-            kind,
-            amount,
-            reason=reason,
-            source=source,
-            dedupe_key=dedupe_key,
-            actor_id=actor_id,
-            counts_at=counts_at,
-        )
+        booking = await _book(conn, hub, member.id, kind, amount, options)
     member.points, member.rank_id = booking.total, booking.rank_id
     return booking
 
@@ -215,17 +211,12 @@ async def _book(
     member_id: int,
     kind: PointKind,
     amount: int,
-    *,
-    reason: str = "",
-    source: str = "",
-    dedupe_key: str | None = None,
-    actor_id: int | None = None,
-    counts_at: datetime | None = None,
+    options: dict[str, Any],
 ) -> Booking:
-    """`book` on the caller's open transaction `conn`."""
+    """`book` on the caller's open transaction `conn` (`options`: book's keywords)."""
     from models.points.ranks import settle_rank
 
-    when = counts_at or now()
+    when = options.get("counts_at") or now()
     # First: the member's row, which every booking for them waits on (see module doc).
     total, rank_id = await _add_to_member(conn, hub, member_id, amount)
     if total < 0 and amount < 0 and not plugins.settings_of(hub, KEY).negative_totals:
@@ -240,10 +231,10 @@ async def _book(
         "member_id": member_id,
         "kind": str(kind),
         "amount": amount,
-        "reason": reason,
-        "source": source,
-        "dedupe_key": dedupe_key,
-        "actor_id": actor_id,
+        "reason": options.get("reason", ""),
+        "source": options.get("source", ""),
+        "dedupe_key": options.get("dedupe_key"),
+        "actor_id": options.get("actor_id"),
         "counts_at": when,
     }
     day = local_day(hub, when)
@@ -255,10 +246,10 @@ async def _book(
         else:
             entry = await PointEntry.create(using_db=conn, **row)
     except IntegrityError:
-        if dedupe_key is None:
+        if row["dedupe_key"] is None:
             raise
         # Booked before (or by a concurrent booking): this one is rolled back whole.
-        raise Conflict(code="already_booked", key=dedupe_key) from None
+        raise Conflict(code="already_booked", key=row["dedupe_key"]) from None
     if steps is None:
         await _add_to_total(conn, member_id, str(kind), amount)
         await _add_to_periods(conn, hub, member_id, str(kind), amount, day)
@@ -360,16 +351,8 @@ async def _by_staff(
     """A booking staff make by hand: checked, booked and audited in one transaction."""
     await plugins.enter(actor, hub, KEY, MANAGE, write=True)
     async with in_transaction() as conn:
-        booking = await _book(
-            conn,
-            hub,
-            member_id,
-            kind,
-            amount,
-            reason=reason,
-            actor_id=actor.user_id,
-            counts_at=counts_at,
-        )
+        options = {"reason": reason, "actor_id": actor.user_id, "counts_at": counts_at}
+        booking = await _book(conn, hub, member_id, kind, amount, options)
         await audit.record(
             actor, action, hub=hub, target=str(member_id), details=_details(booking.entry)
         )
