@@ -31,13 +31,6 @@ def is_postgres(conn: BaseDBAsyncClient) -> bool:
     return conn.capabilities.dialect == "postgres"
 
 
-def marks(conn: BaseDBAsyncClient, count: int, start: int = 1) -> list[str]:
-    """`count` placeholders in the connection's dialect, numbered from `start` on PostgreSQL."""
-    if is_postgres(conn):
-        return [f"${i}" for i in range(start, start + count)]
-    return ["?"] * count
-
-
 def _dialect(conn: BaseDBAsyncClient, sql: str) -> str:
     if not is_postgres(conn):
         return sql

@@ -223,20 +223,22 @@ def seed(
     """A migrated SQLite file with `hubs` hubs (and with `user`, the benchmark user and an
     access token of a session) created through the domain; what seed.py printed."""
     db_file = tmp / f"{name}.sqlite3"
-    args = [sys.executable, str(HERE / "seed.py"), f"sqlite://{db_file}", str(hubs)]
-    if user:
-        args += ["--user", BENCH_EMAIL, BENCH_PASSWORD]
+    extra = ["--user", BENCH_EMAIL, BENCH_PASSWORD] if user else []
+    seeded = run_seed(f"sqlite://{db_file}", hubs, extra, app_env(tmp, db_file, 0, env), 120)
+    return db_file, seeded
+
+
+def run_seed(
+    url: str, hubs: int, extra: list[str], env: dict[str, str], timeout: float
+) -> dict[str, Any]:
+    """Run seed.py on the database at `url` with `extra` options; what it printed."""
+    args = [sys.executable, str(HERE / "seed.py"), url, str(hubs), *extra]
     out = subprocess.run(  # noqa: S603
-        args,
-        cwd=ROOT,
-        env=app_env(tmp, db_file, 0, env),
-        capture_output=True,
-        text=True,
-        timeout=120,
+        args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
     )
     if out.returncode != 0:
         raise RuntimeError(f"seed.py failed ({out.returncode}):\n{out.stderr[-3000:]}")
-    return db_file, json.loads(out.stdout.strip().splitlines()[-1])
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 # --- HTTP ------------------------------------------------------------------------------------
@@ -1179,14 +1181,8 @@ def measure_directory(
 def members_run(tmp: Path, backend: str, env: dict[str, str], rounds: int) -> dict[str, Any]:
     """Seed one hub of DIRECTORY_MEMBERS on `backend` and measure every case over HTTP."""
     url = env["DRIVERSHUB_DATABASE__URL"]
-    args = [sys.executable, str(HERE / "seed.py"), url, "1", "--members", str(DIRECTORY_MEMBERS)]
     started = time.perf_counter()
-    out = subprocess.run(  # noqa: S603
-        args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
-    )
-    if out.returncode != 0:
-        raise RuntimeError(f"seed.py failed ({out.returncode}):\n{out.stderr[-3000:]}")
-    seeded = json.loads(out.stdout.strip().splitlines()[-1])
+    seeded = run_seed(url, 1, ["--members", str(DIRECTORY_MEMBERS)], env, 600)
     seed_s = round(time.perf_counter() - started, 1)
     members = seeded["members"]
     base = f"/api/v1/hubs/{seeded['slugs'][0]}"
@@ -1509,15 +1505,9 @@ def points_run(
     statement-log pass, measure the reads, run the grant load and check the sums again."""
     env = {**env, **AUTH_ENV}  # the tokens outlive the seeding and the run
     url = env["DRIVERSHUB_DATABASE__URL"]
-    args = [sys.executable, str(HERE / "seed.py"), url, "1"]
-    args += ["--members", str(DIRECTORY_MEMBERS), "--points", str(POINTS_LEDGER)]
+    extra = ["--members", str(DIRECTORY_MEMBERS), "--points", str(POINTS_LEDGER)]
     started = time.perf_counter()
-    out = subprocess.run(  # noqa: S603
-        args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800
-    )
-    if out.returncode != 0:
-        raise RuntimeError(f"seed.py failed ({out.returncode}):\n{out.stderr[-3000:]}")
-    seeded = json.loads(out.stdout.strip().splitlines()[-1])
+    seeded = run_seed(url, 1, extra, env, 1800)
     seed_s = round(time.perf_counter() - started, 1)
     points = seeded["points"]
     seeded_check = ledger_consistency(url, points["hub_id"])
