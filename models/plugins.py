@@ -53,6 +53,37 @@ class Template:
     subject: str = ""  # e-mails only
 
 
+# Where a person can be told something (notification preferences are per kind and channel).
+CHANNELS: tuple[str, ...] = ("in_app", "discord", "email")
+
+
+@dataclass(frozen=True)
+class NotificationKind:
+    """Something a person is told about, rendered in the recipient's language when it is read
+    or sent (never when it is emitted): `title` and `body` are N_ texts whose {placeholders}
+    are keys of the notification's data."""
+
+    title: str
+    body: str = ""
+    # The channels it reaches unless the recipient chose otherwise.
+    channels: tuple[str, ...] = ("in_app", "discord")
+    # False: a security notice; it reaches its channels whatever the preferences say.
+    mutable: bool = True
+    label: str = ""  # N_ text naming the kind in the preferences (default: the title)
+
+
+@dataclass(frozen=True)
+class PostTrigger:
+    """Something in a hub that staff can have posted in a Discord channel (a hub post),
+    with the variables its templates may use and the default template."""
+
+    label: str  # N_ text
+    variables: Mapping[str, str]  # name -> N_ description
+    content: str = ""  # the default message content, with {variables}
+    title: str = ""  # the default embed title
+    description: str = ""  # the default embed description
+
+
 @dataclass(frozen=True)
 class Package:
     """What one core package or plugin brings; declared once."""
@@ -68,6 +99,9 @@ class Package:
     migrations: str | None = None
     settings: type[BaseModel] | None = None  # its per-hub settings
     templates: Mapping[str, Template] = field(default_factory=dict)
+    # Notification kinds ("member.accepted") and hub-post triggers it emits, by name.
+    notifications: Mapping[str, NotificationKind] = field(default_factory=dict)
+    triggers: Mapping[str, PostTrigger] = field(default_factory=dict)
     router: str | None = None  # "web.events:router"
     cog: str | None = None  # "cogs.events", loaded as a discord.py extension
     locales: Path | None = None  # its own gettext catalogs (external plugins)
@@ -92,6 +126,47 @@ BUILTIN: tuple[Package, ...] = (
         },
         models=("models.members",),
         settings=MembersSettings,
+        notifications={
+            "member.accepted": NotificationKind(
+                N_("Welcome to {hub}"), N_("You are now member #{number} of {hub}.")
+            ),
+            "member.dismissed": NotificationKind(
+                N_("You are no longer a member of {hub}"), N_("Reason: {reason}")
+            ),
+            "member.resigned": NotificationKind(
+                N_("You left {hub}"), N_("Your hub roles were taken away."), channels=("in_app",)
+            ),
+            "member.banned": NotificationKind(
+                N_("You were banned from {hub}"), N_("Reason: {reason}")
+            ),
+            "member.roles_changed": NotificationKind(
+                N_("Your roles in {hub} changed"),
+                N_("Added: {added}. Removed: {removed}."),
+                channels=("in_app",),
+            ),
+        },
+        triggers={
+            "member.accepted": PostTrigger(
+                N_("A member was accepted"),
+                {
+                    "hub": N_("the hub's name"),
+                    "member": N_("the member's name"),
+                    "mention": N_("a mention of the member in Discord"),
+                    "number": N_("the member's number"),
+                },
+                content=N_("Welcome {mention}, our driver #{number}!"),
+            ),
+            "member.left": PostTrigger(
+                N_("A member left or was dismissed"),
+                {
+                    "hub": N_("the hub's name"),
+                    "member": N_("the member's name"),
+                    "mention": N_("a mention of the member in Discord"),
+                    "number": N_("the member's number"),
+                },
+                content=N_("{member} is no longer with us."),
+            ),
+        },
         cog="cogs.members",
         router="web.members:router",
     ),
@@ -105,8 +180,75 @@ BUILTIN: tuple[Package, ...] = (
         },
         models=("models.points",),
         settings=PointsSettings,
+        notifications={
+            "member.rank_changed": NotificationKind(
+                N_("Your rank in {hub} is now {rank}"), N_("Previous rank: {previous}.")
+            ),
+        },
+        triggers={
+            "member.rank_up": PostTrigger(
+                N_("A member reached a higher rank"),
+                {
+                    "hub": N_("the hub's name"),
+                    "member": N_("the member's name"),
+                    "mention": N_("a mention of the member in Discord"),
+                    "rank": N_("the new rank"),
+                    "previous": N_("the rank before"),
+                    "points": N_("the member's points"),
+                },
+                content=N_("{mention} is now {rank}!"),
+            ),
+        },
         cog="cogs.points",
         router="web.points:router",
+    ),
+    Package(
+        key="notifications",
+        label=N_("Notifications"),
+        core=True,
+        models=("models.notifications",),
+        notifications={
+            # Security notices: no hub, cannot be muted.
+            "account.new_login": NotificationKind(
+                N_("New sign-in to your account"),
+                N_("Signed in with {method} from {ip}. If this was not you, change your password."),
+                channels=("in_app", "email"),
+                mutable=False,
+            ),
+            "account.mfa_changed": NotificationKind(
+                N_("Two-factor authentication was {state}"),
+                N_("If this was not you, secure your account now."),
+                channels=("in_app", "email"),
+                mutable=False,
+            ),
+            "account.password_changed": NotificationKind(
+                N_("Your password was changed"),
+                N_("If this was not you, reset your password now."),
+                channels=("in_app", "email"),
+                mutable=False,
+            ),
+            "notifications.dm_blocked": NotificationKind(
+                N_("We cannot send you direct messages"),
+                N_(
+                    "Discord refused our direct message, so they are off for you now. Allow"
+                    " direct messages from the server's members, then turn them on again in"
+                    " your notification settings."
+                ),
+                channels=("in_app",),
+                mutable=False,
+            ),
+        },
+        router="web.notifications:router",
+        cog="cogs.notifications",
+    ),
+    Package(
+        key="posts",
+        label=N_("Hub posts"),
+        core=True,
+        permissions={"manage_posts": N_("Manage hub posts")},
+        models=("models.posts",),
+        router="web.posts:router",
+        cog="cogs.posts",
     ),
 )
 
@@ -140,6 +282,16 @@ def _check(package: Package, known: Mapping[str, Package]) -> None:
             raise PackageError(f"{package.key!r}: template {name!r} has kind {template.kind!r}")
         if name in names:
             raise PackageError(f"{package.key!r}: template name {name!r} is taken")
+    kinds = {name for other in known.values() for name in other.notifications}
+    for name, kind in package.notifications.items():
+        if name in kinds:
+            raise PackageError(f"{package.key!r}: notification kind {name!r} is taken")
+        if not kind.channels or set(kind.channels) - set(CHANNELS):
+            raise PackageError(f"{package.key!r}: notification kind {name!r}: bad channels")
+    triggers = {name for other in known.values() for name in other.triggers}
+    for name in package.triggers:
+        if name in triggers:
+            raise PackageError(f"{package.key!r}: post trigger {name!r} is taken")
 
 
 def _platform_keys() -> set[str]:
@@ -250,6 +402,16 @@ def templates(kind: str) -> dict[str, Template]:
         for name, template in package.templates.items()
         if template.kind == kind
     }
+
+
+def notification_kinds() -> dict[str, NotificationKind]:
+    """Every package's notification kinds, by name."""
+    return {name: kind for p in packages() for name, kind in p.notifications.items()}
+
+
+def post_triggers() -> dict[str, PostTrigger]:
+    """Every package's hub-post triggers, by name."""
+    return {name: trigger for p in packages() for name, trigger in p.triggers.items()}
 
 
 def routers() -> list[str]:

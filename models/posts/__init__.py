@@ -1,0 +1,1 @@
+"""The hub posts package (core, always on): channel messages from templates."""
