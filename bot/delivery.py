@@ -8,17 +8,20 @@ from typing import Any
 import aiohttp
 import discord
 from discord.http import handle_message_parameters
+from tortoise.transactions import in_transaction
 
 from bot.outbox import PermanentFailure, RetryLater, Worker
 from models import identities, outbox, plugins
 from models.i18n import translate
+from models.notifications import center, digest
 from models.outbox import OutboxItem, OutboxKind
 from models.users import User
 
 log = logging.getLogger(__name__)
 
 # Discord errors that no retry can fix: unknown channel/user, missing access, cannot DM.
-PERMANENT_CODES = {10003, 10013, 50001, 50007}
+CANNOT_DM = 50007
+PERMANENT_CODES = {10003, 10013, 50001, CANNOT_DM}
 
 
 class DiscordDMSender:
@@ -30,7 +33,14 @@ class DiscordDMSender:
     async def __call__(self, item: OutboxItem) -> dict[str, Any]:
         if item.result.get("message_id"):
             return item.result  # sent before the outcome could be recorded
-        text = await render(item)
+        notes = None
+        if item.template == center.DIGEST:
+            notes = await digest.take(item)  # Postpone while an older DM of theirs is pending
+            if not notes:
+                return {"empty": True}  # another DM took them, or they were deleted
+            text = await digest.text(item, notes)
+        else:
+            text = await render(item)
         try:
             channel = await self.bot.http.start_private_message(int(item.address))
             # Discord drops a second message with the same nonce: a retry never sends twice.
@@ -39,9 +49,15 @@ class DiscordDMSender:
         except discord.RateLimited as exc:
             raise RetryLater("rate limited", exc.retry_after) from None
         except discord.HTTPException as exc:
+            if exc.code == CANNOT_DM and item.user_id is not None:
+                # Retrying cannot help: DMs off for them, and an in-app notice saying why.
+                async with in_transaction():
+                    await center.dms_refused(item.user_id)
             raise classify(exc) from None
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise RetryLater(f"network: {exc!r}") from None
+        if notes is not None:
+            await digest.follow_up(item)
         return {"message_id": message["id"], "channel_id": channel["id"]}
 
 

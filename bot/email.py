@@ -14,6 +14,7 @@ from core.config import SmtpSettings
 from models import outbox, plugins
 from models.accounts import EMAILS
 from models.i18n import translate
+from models.notifications import center
 from models.outbox import OutboxItem, OutboxKind
 from models.users import User
 
@@ -30,6 +31,8 @@ async def render(item: OutboxItem, sender: str) -> EmailMessage:
     user = await User.get_or_none(id=item.user_id) if item.user_id else None
     locale = user.locale if user is not None else None
     params = await outbox.render_params(item)
+    if item.template == center.EMAIL:
+        params.update(await center.email_params(item, locale))
     message = EmailMessage()
     message["From"] = sender
     message["To"] = item.address

@@ -48,6 +48,8 @@ class Worker:
     async def _deliver(self, item: OutboxItem) -> None:
         try:
             result = await self.send(item)
+        except outbox.Postpone as exc:
+            await outbox.postpone(item, exc.seconds)
         except RetryLater as exc:
             if item.attempts + 1 >= MAX_ATTEMPTS:
                 await outbox.mark_failed(item, f"gave up: {exc}")

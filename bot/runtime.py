@@ -27,6 +27,8 @@ from models import accounts, encryption, mfa, ratelimit
 from models.auth import TokenConfig, configure_tokens
 from models.cache import close_cache, configure_cache
 from models.keys import load_keyring
+from models.notifications import broadcast, digest, live
+from models.notifications import center as notification_center
 from web.app import create_app, no_gateway
 from web.metrics import metrics_app
 
@@ -149,13 +151,22 @@ def _start_workers(rt: Runtime) -> None:
     """Background workers: outbox delivery loops, and housekeeping in bot processes."""
     for worker in outbox_workers(rt.settings, rt.bot):
         rt.tasks.append(asyncio.create_task(worker.run_forever(), name=f"outbox-{worker.kind}"))
+    # Every process fans out broadcasts: the one where a broadcast committed starts at once.
+    rt.tasks.append(asyncio.create_task(broadcast.run_forever(), name="broadcast-fan-out"))
+    # Old notifications go in every process (API-only deployments have no bot process).
+    purge_notifications = every(HOUSEKEEPING_INTERVAL, notification_center.purge_expired)
+    rt.tasks.append(asyncio.create_task(purge_notifications, name="purge-notifications"))
     if rt.bot is not None:  # one kind of process runs housekeeping, not every web worker
         grace = rt.settings.auth.account_deletion_grace_days
         purge = every(HOUSEKEEPING_INTERVAL, lambda: accounts.purge_deleted_accounts(grace))
         rt.tasks.append(asyncio.create_task(purge, name="purge-deleted-accounts"))
+        # Notifications left waiting for a DM without one (see models.notifications.digest).
+        sweep = every(DIGEST_SWEEP_INTERVAL, digest.sweep)
+        rt.tasks.append(asyncio.create_task(sweep, name="dm-digest-sweep"))
 
 
 HOUSEKEEPING_INTERVAL = 3600.0
+DIGEST_SWEEP_INTERVAL = 60.0
 
 
 async def every(seconds: float, job: Callable[[], Awaitable[object]]) -> None:
@@ -205,8 +216,11 @@ async def _resources(settings: Settings, *, own: bool) -> AsyncIterator[None]:
         if migrate:  # a lazy data migration: see models.mfa.seal_totp_secrets
             await seal_stored_secrets()
         configure_cache(settings.cache.url, settings.cache.namespace)
+        # Wake-ups of notification streams between processes (Redis only).
+        await live.start(settings.cache.url, settings.cache.namespace)
         yield
     finally:
+        await live.stop()
         await close_cache()
         await close_database()
 
@@ -224,6 +238,10 @@ async def running(
     rt = Runtime(settings)
     setup_tokens(settings)
     setup_encryption(settings)
+    notification_center.configure(
+        dm_window_seconds=settings.notifications.dm_window_seconds,
+        retention_days=settings.notifications.retention_days,
+    )
     async with _resources(settings, own=own_resources):
         if bot and settings.discord.token is not None:
             Route.BASE = settings.discord.api_base
@@ -242,6 +260,7 @@ async def running(
 
 async def _stop_web(rt: Runtime) -> None:
     # The web server stops first, so no request runs against a closing bot or database.
+    live.hang_up()  # notification streams end now, not after the shutdown timeout
     for runner in rt.runners:
         await runner.cleanup()
 

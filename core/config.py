@@ -203,6 +203,13 @@ class RateLimitSettings(Section):
     account_window: int = Field(default=900, ge=1)
 
 
+class NotificationSettings(Section):
+    # Notifications to one person within this many seconds go out as one Discord DM.
+    dm_window_seconds: float = Field(default=30, ge=0, le=3600)
+    # In-app notifications older than this are deleted, read or not.
+    retention_days: int = Field(default=90, ge=1, le=3650)
+
+
 class LoggingSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["plain", "json"] = "plain"
@@ -233,6 +240,7 @@ class Settings(BaseSettings):
     smtp: SmtpSettings = SmtpSettings()
     captcha: CaptchaSettings = CaptchaSettings()
     rate_limit: RateLimitSettings = RateLimitSettings()
+    notifications: NotificationSettings = NotificationSettings()
     logging: LoggingSettings = LoggingSettings()
     sentry: SentrySettings = SentrySettings()
 

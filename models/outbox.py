@@ -95,6 +95,15 @@ class Undeliverable(Exception):
     """The item can never be delivered: senders give up on it instead of retrying."""
 
 
+class Postpone(Exception):
+    """Not the item's turn yet (e.g. an older message to the same person is pending): try
+    again after `seconds`, without counting an attempt."""
+
+    def __init__(self, seconds: float = 1.0) -> None:
+        super().__init__(f"postponed {seconds} s")
+        self.seconds = seconds
+
+
 async def render_params(item: OutboxItem) -> dict[str, Any]:
     """The params to render `item` with, a one-time link minted now for the item's user.
 
@@ -157,6 +166,12 @@ async def mark_retry(item: OutboxItem, error: str, retry_after: float | None = N
         last_error=error[:500],
         due_at=now() + backoff(attempts, retry_after),
         claimed_until=None,
+    )
+
+
+async def postpone(item: OutboxItem, seconds: float) -> None:
+    await OutboxItem.filter(id=item.id).update(
+        due_at=now() + timedelta(seconds=seconds), claimed_until=None
     )
 
 

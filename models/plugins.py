@@ -206,7 +206,18 @@ BUILTIN: tuple[Package, ...] = (
         key="notifications",
         label=N_("Notifications"),
         core=True,
+        permissions={"send_notices": N_("Send notices to all members")},
         models=("models.notifications",),
+        templates={
+            "notifications.email": Template(
+                "email",
+                body=N_(
+                    "{body}\n\nYou get this e-mail because of your notification settings;"
+                    " change them on the website or with /notifications in Discord."
+                ),
+                subject="{title}",
+            ),
+        },
         notifications={
             # Security notices: no hub, cannot be muted.
             "account.new_login": NotificationKind(
@@ -226,6 +237,9 @@ BUILTIN: tuple[Package, ...] = (
                 N_("If this was not you, reset your password now."),
                 channels=("in_app", "email"),
                 mutable=False,
+            ),
+            "hub.notice": NotificationKind(
+                "{title}", "{text}", label=N_("Notices from the hub's staff")
             ),
             "notifications.dm_blocked": NotificationKind(
                 N_("We cannot send you direct messages"),

@@ -1685,6 +1685,199 @@ def bench_points(tmp: Path, opts: argparse.Namespace) -> tuple[dict[str, Any], l
     return {"ledger": POINTS_LEDGER, "rounds": opts.samples, "runs": runs}, checks
 
 
+# --- part 10: notifications -----------------------------------------------------------------
+
+NOTICE_MEMBERS = 10_000
+MAX_BROADCAST_S = 2.0  # every in-app row of a 10,000-member notice written (PostgreSQL)
+MAX_BROADCAST_HEALTH_P99_MS = 50.0
+MAX_UNREAD_P99_MS = 5.0
+UNREAD_BACKLOG = 500  # notifications the reader already has (a fifth unread)
+
+
+def _pg_rows(url: str, sql_text: str, *args: Any) -> list[tuple[Any, ...]]:
+    import asyncpg
+
+    async def run() -> list[tuple[Any, ...]]:
+        conn = await asyncpg.connect(urlunsplit(urlsplit(url)._replace(scheme="postgresql")))
+        try:
+            return [tuple(r) for r in await conn.fetch(sql_text, *args)]
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+def _post(port: int, path: str, token: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    conn = http.client.HTTPConnection(HOST, port, timeout=30)
+    try:
+        headers = {"Authorization": f"Bearer {token}", **JSON_HEADERS}
+        conn.request("POST", path, body=json.dumps(body), headers=headers)
+        response = conn.getresponse()
+        return response.status, json.loads(response.read() or b"{}")
+    finally:
+        conn.close()
+
+
+def _backlog(url: str, user_id: int, hub_id: int) -> None:
+    """UNREAD_BACKLOG notifications of the reader, every fifth unread."""
+    rows = [
+        (
+            user_id,
+            hub_id,
+            "hub.notice",
+            json.dumps({"title": f"Notice {i}", "text": "..."}),
+            i % 5 != 0,
+        )
+        for i in range(UNREAD_BACKLOG)
+    ]
+    import asyncpg
+
+    async def run() -> None:
+        conn = await asyncpg.connect(urlunsplit(urlsplit(url)._replace(scheme="postgresql")))
+        try:
+            await conn.executemany(
+                "INSERT INTO notifications (user_id, hub_id, kind, data, in_app, read_at,"
+                " dm_state, created_at) VALUES ($1, $2, $3, $4, true,"
+                " CASE WHEN $5 THEN now() ELSE NULL END, 'none', now())",
+                rows,
+            )
+            await conn.execute("ANALYZE notifications")
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
+def notifications_run(tmp: Path, env: dict[str, str], samples: int) -> dict[str, Any]:
+    """A 10,000-member hub on PostgreSQL: a staff notice to everyone (time until every row is
+    written, health probed meanwhile), then the unread count of a reader with a backlog."""
+    env = {**env, **AUTH_ENV}
+    url = env["DRIVERSHUB_DATABASE__URL"]
+    seeded = run_seed(url, 1, ["--members", str(NOTICE_MEMBERS)], env, 900)
+    tokens = seeded["members"]["tokens"]
+    slug = seeded["slugs"][0]
+    port = int(env["DRIVERSHUB_WEB__PORT"])
+    hub_id = _pg_rows(url, "SELECT id FROM hubs WHERE slug = $1", slug)[0][0]
+    expected = _pg_rows(
+        url,
+        "SELECT COUNT(*) FROM members m JOIN users u ON u.id = m.user_id"
+        " WHERE m.hub_id = $1 AND m.state = 'member' AND u.is_active",
+        hub_id,
+    )[0][0]
+    log_file = tmp / "web-notifications.log"
+    with spawned([drivershub_exe(), "web"], log_file, env) as app:
+        wait_ready(app, port, "/api/v1/ready", log_file)
+        getter = Getter(port)
+        status, body, _ = getter.get("/api/v1/users/@me", tokens["member"])
+        reader = json.loads(body)["id"]
+        _backlog(url, int(reader), hub_id)
+        with probing(port, 60) as probe:
+            time.sleep(0.5)  # the probe's own first samples, before the notice
+            started = time.perf_counter()
+            status, notice = _post(
+                port,
+                f"/api/v1/hubs/{slug}/notices",
+                tokens["staff"],
+                {"title": "Convoy tonight", "text": "Meet at Calais, 20:00 UTC."},
+            )
+            if status != 202:
+                raise RuntimeError(f"POST notices answered {status}: {notice}")
+            written = 0
+            while time.perf_counter() - started < 60:
+                written = _pg_rows(
+                    url,
+                    "SELECT COUNT(*) FROM notifications WHERE broadcast_id = $1",
+                    int(notice["id"]),
+                )[0][0]
+                if written >= expected:
+                    break
+                time.sleep(0.02)
+            broadcast_s = time.perf_counter() - started
+            time.sleep(0.3)
+        health = probe.result()
+        unread_path = "/api/v1/notifications/unread-count"
+        latencies, wrong = [], Counter()
+        for i in range(DIRECTORY_WARMUP + samples):
+            status, body, ms = getter.get(unread_path, tokens["member"])
+            if status != 200:
+                wrong[str(status)] += 1
+            if i >= DIRECTORY_WARMUP:
+                latencies.append(ms)
+        unread = json.loads(body)["unread"] if status == 200 else None
+        getter.close()
+        duplicates = _pg_rows(
+            url,
+            "SELECT COUNT(*) FROM (SELECT user_id FROM notifications WHERE broadcast_id = $1"
+            " GROUP BY user_id HAVING COUNT(*) > 1) d",
+            int(notice["id"]),
+        )[0][0]
+    return {
+        "members": expected,
+        "written": written,
+        "duplicates": duplicates,
+        "broadcast_s": round(broadcast_s, 3),
+        "health_during": health,
+        "unread_count": {**percentiles(latencies), "unexpected": dict(wrong), "value": unread},
+    }
+
+
+def bench_notifications(tmp: Path, opts: argparse.Namespace) -> tuple[dict[str, Any], list[Check]]:
+    print(
+        f"\n[10] notifications: a staff notice to {NOTICE_MEMBERS:,} members on PostgreSQL"
+        f" (health probed every {HEALTH_INTERVAL_S * 1000:g} ms meanwhile), then"
+        f" {opts.samples} sequential unread counts of a reader with {UNREAD_BACKLOG} notifications"
+    )
+    if not opts.postgres:
+        print("  skipped: needs --postgres (the targets are PostgreSQL's)")
+        return {"skipped": "no --postgres"}, []
+    with postgres_database(opts.postgres) as url, redis_namespace(opts.redis) as cache:
+        env = app_env(
+            tmp, tmp / "unused.sqlite3", free_port(), {"DRIVERSHUB_DATABASE__URL": url, **cache}
+        )
+        run = notifications_run(tmp, env, opts.samples)
+    health, unread = run["health_during"], run["unread_count"]
+    print(
+        f"  notice to {run['members']:,} members: {run['written']:,} rows in"
+        f" {run['broadcast_s']} s ({run['duplicates']} people twice); health meanwhile p50"
+        f" {health['p50_ms']} ms, p99 {health['p99_ms']} ms, {health['failures']} failures"
+    )
+    print(
+        f"  unread count: p50 {unread['p50_ms']} ms, p99 {unread['p99_ms']} ms, max"
+        f" {unread['max_ms']} ms (count {unread['value']}); unexpected {unread['unexpected']}"
+    )
+    checks = [
+        Check(
+            "notice to 10,000 members: seconds until every row is written",
+            run["broadcast_s"] if run["written"] >= run["members"] else -1,
+            f"<= {MAX_BROADCAST_S:g} s",
+            run["written"] >= run["members"] and run["broadcast_s"] <= MAX_BROADCAST_S,
+        ),
+        Check(
+            "people notified twice by one notice",
+            run["duplicates"],
+            "== 0",
+            run["duplicates"] == 0,
+        ),
+        Check(
+            "health p99 ms during the notice",
+            health["p99_ms"] or -1,
+            f"< {MAX_BROADCAST_HEALTH_P99_MS:g} ms",
+            health["p99_ms"] is not None
+            and health["p99_ms"] < MAX_BROADCAST_HEALTH_P99_MS
+            and not health["failures"],
+        ),
+        Check(
+            "unread count p99 ms",
+            unread["p99_ms"] or -1,
+            f"<= {MAX_UNREAD_P99_MS:g} ms",
+            unread["p99_ms"] is not None
+            and unread["p99_ms"] <= MAX_UNREAD_P99_MS
+            and not unread["unexpected"],
+        ),
+    ]
+    return run, checks
+
+
 # --- main ------------------------------------------------------------------------------------
 
 
@@ -1698,6 +1891,7 @@ PARTS = {
     "interactions": bench_interactions,
     "members": bench_members,
     "points": bench_points,
+    "notifications": bench_notifications,
 }
 
 

@@ -180,7 +180,7 @@ async def seed_members(hub: Hub, count: int) -> dict[str, Any]:
             name=f"Role {i}",
             position=i + 1,
             color=rng.randrange(0xFFFFFF),
-            permissions=["manage_members"] if i == HUB_ROLES - 1 else [],
+            permissions=["manage_members", "send_notices"] if i == HUB_ROLES - 1 else [],
             discord_role_id=LINKED_DISCORD_ROLE + i if i % 2 else None,
         )
         for i in range(HUB_ROLES)
