@@ -215,7 +215,7 @@ BUILTIN: tuple[Package, ...] = (
                     "{body}\n\nYou get this e-mail because of your notification settings;"
                     " change them on the website or with /notifications in Discord."
                 ),
-                subject="{title}",
+                subject=N_("{title}"),
             ),
         },
         notifications={
@@ -239,7 +239,10 @@ BUILTIN: tuple[Package, ...] = (
                 mutable=False,
             ),
             "hub.notice": NotificationKind(
-                "{title}", "{text}", label=N_("Notices from the hub's staff")
+                "{title}",
+                "{text}",
+                channels=("in_app",),  # a notice to thousands is not a DM storm
+                label=N_("Notices from the hub's staff"),
             ),
             "notifications.dm_blocked": NotificationKind(
                 N_("We cannot send you direct messages"),

@@ -35,12 +35,12 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
-from models.actor import Actor, Scope, require_scope
+from models.actor import Actor, Scope, require_person, require_scope
 from models.auth import sessions
 from models.auth.common import now
 from models.auth.tickets import consume_ticket, issue_ticket
 from models.auth.tokens import Claims
-from models.errors import Forbidden, Unauthorized
+from models.errors import Unauthorized
 from models.i18n import N_
 from models.notifications import center
 from models.notifications.tables import Notification
@@ -133,12 +133,17 @@ class Bus:
     def __init__(self, url: str, namespace: str) -> None:
         self.channel = f"{namespace.rstrip(':')}:notifications:live"
         self._origin = uuid.uuid4().hex.encode()  # our own messages are not woken twice
+        self.name = f"drivershub-live-{self._origin.decode()[:12]}"  # in CLIENT LIST
         # Publishing is bounded like every cache call; listening waits as long as it must.
         self._publisher = Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
-        # No retries inside redis-py: a broken subscription must reach `_listen`, which
-        # resubscribes and wakes every stream for what was published meanwhile.
+        # No retries inside redis-py: a broken subscription must reach `_listen_forever`,
+        # which resubscribes and wakes every stream for what was published meanwhile.
         self._subscriber = Redis.from_url(
-            url, socket_connect_timeout=2.0, socket_keepalive=True, retry=Retry(NoBackoff(), 0)
+            url,
+            socket_connect_timeout=2.0,
+            socket_keepalive=True,
+            retry=Retry(NoBackoff(), 0),
+            client_name=self.name,
         )
         self._unsent: set[int] = set()
         self._pending = asyncio.Event()
@@ -282,7 +287,10 @@ class Follower:
         latest = await self._rows().order_by("-id").limit(PAGE).values_list("id", "created_at")
         recent = [row_id for row_id, created in latest if created >= cutoff]
         older = [row_id for row_id, created in latest if created < cutoff]
-        self._floor = max(older) if older else (min(recent) - 1 if recent else 0)
+        if older:
+            self._floor = max(older)
+        elif len(latest) == PAGE:  # a burst: the page holds only recent rows
+            self._floor = min(recent) - 1
         self._sent = dict.fromkeys(recent, time.monotonic())
 
     async def new(self) -> AsyncIterator[center.NotificationView]:
@@ -323,8 +331,9 @@ async def issue_stream_ticket(actor: Actor) -> str:
     """A single-use secret opening one stream of the actor's notifications within
     `STREAM_TICKET_TTL` seconds; it stays bound to the actor's session."""
     user_id = reader(actor)
+    require_person(actor.scopes)  # an application token can send headers
     if actor.session_id is None:
-        raise Forbidden(N_("Stream tickets are for logged-in people."), code="session_required")
+        raise Unauthorized(N_("Log in to read your notifications."), code="not_logged_in")
     return await issue_ticket(
         user_id, STREAM_TICKET, STREAM_TICKET_TTL, {"session": actor.session_id}
     )
