@@ -24,7 +24,7 @@ from core.backup import using_data_dir
 from core.config import Settings
 from core.db import close_database, open_database
 from models import accounts, encryption, mfa, ratelimit
-from models.auth import TokenConfig, configure_tokens
+from models.auth import TokenConfig, configure_tokens, tickets
 from models.cache import close_cache, configure_cache
 from models.keys import load_keyring
 from models.notifications import broadcast, digest, live
@@ -156,6 +156,8 @@ def _start_workers(rt: Runtime) -> None:
     # Old notifications go in every process (API-only deployments have no bot process).
     purge_notifications = every(HOUSEKEEPING_INTERVAL, notification_center.purge_expired)
     rt.tasks.append(asyncio.create_task(purge_notifications, name="purge-notifications"))
+    purge_tickets = every(HOUSEKEEPING_INTERVAL, tickets.purge_tickets)
+    rt.tasks.append(asyncio.create_task(purge_tickets, name="purge-tickets"))
     if rt.bot is not None:  # one kind of process runs housekeeping, not every web worker
         grace = rt.settings.auth.account_deletion_grace_days
         purge = every(HOUSEKEEPING_INTERVAL, lambda: accounts.purge_deleted_accounts(grace))

@@ -86,6 +86,8 @@ def create_app(
         stack.append(ratelimit.middleware(settings.rate_limit, by_handler))
     app = web.Application(middlewares=stack, client_max_size=settings.web.max_body_size)
     app[SETTINGS] = settings
+    if settings.web.cors_origins:
+        app.on_response_prepare.append(middlewares.cors_headers(settings.web.cors_origins))
     clientip.install(app, settings.web.trusted_proxies)
     app[GATEWAY_STATE] = gateway_state
     app.cleanup_ctx.append(oauth.http_client_ctx)  # calls to Discord and Steam for logins

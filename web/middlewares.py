@@ -6,6 +6,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -84,7 +85,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 
 def cors(origins: list[str]) -> web.Middleware:
-    """Allow the configured browser origins (exactly) to call the API with credentials."""
+    """Answer the configured browser origins' (exact) preflight requests; `cors_headers`
+    adds the headers that let them read every answer with credentials."""
     allowed = frozenset(o.rstrip("/") for o in origins)
 
     @web.middleware
@@ -93,20 +95,35 @@ def cors(origins: list[str]) -> web.Middleware:
         if origin is None or origin not in allowed:
             return await handler(request)
         if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
-            response: web.StreamResponse = web.Response(status=204)
+            response = web.Response(status=204)
             response.headers["Access-Control-Allow-Methods"] = "GET, POST, PATCH, PUT, DELETE"
             response.headers["Access-Control-Allow-Headers"] = (
-                "Authorization, Content-Type, Accept-Language, X-Request-Id"
+                "Authorization, Content-Type, Accept-Language, X-Request-Id, Last-Event-ID"
             )
             response.headers["Access-Control-Max-Age"] = "600"
-        else:
-            response = await handler(request)
+            return response
+        return await handler(request)
+
+    return middleware
+
+
+def cors_headers(
+    origins: list[str],
+) -> Callable[[web.Request, web.StreamResponse], Awaitable[None]]:
+    """An `on_response_prepare` hook: the allowed origin's headers on every answer, set just
+    before the headers are sent, so a streamed answer (the notification stream) has them too
+    (a middleware only sees a stream after its headers went out)."""
+    allowed = frozenset(o.rstrip("/") for o in origins)
+
+    async def prepare(request: web.Request, response: web.StreamResponse) -> None:
+        origin = request.headers.get("Origin")
+        if origin is None or origin not in allowed:
+            return
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Allow-Credentials"] = "true"
         response.headers["Access-Control-Expose-Headers"] = (
             "X-Request-Id, Retry-After, RateLimit, RateLimit-Policy"
         )
         response.headers["Vary"] = "Origin"
-        return response
 
-    return middleware
+    return prepare

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tortoise import fields
+from tortoise.expressions import Q
 from tortoise.models import Model
 
 from models.auth.common import hash_secret, new_secret, now
@@ -60,3 +61,12 @@ async def consume_ticket(secret: str, purpose: str) -> Ticket:
     if not won:
         raise refused
     return ticket
+
+
+async def purge_tickets() -> int:
+    """Delete tickets that can no longer be used (expired, or used an hour ago or more);
+    live-stream reconnects and e-mail links make one each. How many were deleted."""
+    current = now()
+    return await Ticket.filter(
+        Q(expires_at__lt=current) | Q(used_at__lt=current - timedelta(hours=1))
+    ).delete()

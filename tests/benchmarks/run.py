@@ -1835,6 +1835,9 @@ def bench_notifications(tmp: Path, opts: argparse.Namespace) -> tuple[dict[str, 
             tmp, tmp / "unused.sqlite3", free_port(), {"DRIVERSHUB_DATABASE__URL": url, **cache}
         )
         run = notifications_run(tmp, env, opts.samples)
+    from notifications_sse import run as sse_run  # the script beside this one
+
+    run["sse"] = sse = sse_run(opts.postgres, opts.redis or "redis://127.0.0.1:6379/0")
     health, unread = run["health_during"], run["unread_count"]
     print(
         f"  notice to {run['members']:,} members: {run['written']:,} rows in"
@@ -1845,7 +1848,19 @@ def bench_notifications(tmp: Path, opts: argparse.Namespace) -> tuple[dict[str, 
         f"  unread count: p50 {unread['p50_ms']} ms, p99 {unread['p99_ms']} ms, max"
         f" {unread['max_ms']} ms (count {unread['value']}); unexpected {unread['unexpected']}"
     )
+    print(
+        f"  live streams: {sse['streams']:,} open; {sse['notifications']} notifications from"
+        f" commit to client p50 {sse['p50_ms']} ms, p99 {sse['p99_ms']} ms, max"
+        f" {sse['max_ms']} ms; {sse['missing']} missing"
+    )
     checks = [
+        Check(
+            f"SSE commit-to-client p99 ms with {sse['streams']:,} open streams ({sse['missing']}"
+            " missing)",
+            sse["p99_ms"],
+            f"<= {sse['target_p99_ms']:g} ms",
+            bool(sse["ok"]),
+        ),
         Check(
             "notice to 10,000 members: seconds until every row is written",
             run["broadcast_s"] if run["written"] >= run["members"] else -1,
