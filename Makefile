@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint install bench messages
+.PHONY: run test lint install bench messages faults
 
 install: $(STAMP)
 
@@ -42,3 +42,10 @@ BENCH_ARGS ?=
 
 bench: $(STAMP)
 	$(BIN)/python tests/benchmarks/run.py $(BENCH_ARGS)
+
+# Discord down for long, the bot killed mid-batch (tests/faults/run.py); needs PostgreSQL at
+# 127.0.0.1:5432 (FAULTS_ARGS="--pg postgres://user@host:port/postgres" to change). About 3 min.
+FAULTS_ARGS ?=
+
+faults: $(STAMP)
+	$(BIN)/python -m tests.faults.run $(FAULTS_ARGS)

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from models import outbox
@@ -28,7 +29,10 @@ class PermanentFailure(outbox.Undeliverable):
 
 # A sender delivers one item and returns what to record (e.g. the Discord message id).
 Sender = Callable[[OutboxItem], Awaitable[dict[str, Any]]]
-MAX_ATTEMPTS = 10
+MAX_ATTEMPTS = 10  # unexpected errors (a bug): tried this often, then given up
+# Temporary failures (Discord or the mail server away, rate limits) are retried, whatever
+# their number, until the item is this old: an outage of hours loses nothing.
+MAX_AGE = timedelta(hours=24)
 
 
 @dataclass
@@ -42,7 +46,11 @@ class Worker:
         """Deliver what is due now; return how many items were handled."""
         items = await outbox.claim_due(self.kind, limit=self.batch)
         for item in items:
-            await self._deliver(item)
+            # A slow batch (Discord retrying inside discord.py) outlasts the first items'
+            # lease: each item's lease is renewed right before it is sent, and an item
+            # another worker took over meanwhile is left to it.
+            if await outbox.renew(item):
+                await self._deliver(item)
         return len(items)
 
     async def _deliver(self, item: OutboxItem) -> None:
@@ -51,8 +59,8 @@ class Worker:
         except outbox.Postpone as exc:
             await outbox.postpone(item, exc.seconds)
         except RetryLater as exc:
-            if item.attempts + 1 >= MAX_ATTEMPTS:
-                await outbox.mark_failed(item, f"gave up: {exc}")
+            if outbox.now() - item.created_at >= MAX_AGE:
+                await outbox.mark_failed(item, f"gave up after {MAX_AGE}: {exc}")
             else:
                 await outbox.mark_retry(item, str(exc), exc.retry_after)
         except outbox.Undeliverable as exc:  # PermanentFailure, or an expired link
@@ -60,7 +68,10 @@ class Worker:
             await outbox.mark_failed(item, str(exc))
         except Exception as exc:  # a bug in a sender must not stop delivery of other items
             log.exception("outbox item %s failed unexpectedly", item.id)
-            await outbox.mark_retry(item, repr(exc))
+            if item.attempts + 1 >= MAX_ATTEMPTS:
+                await outbox.mark_failed(item, f"gave up: {exc!r}")
+            else:
+                await outbox.mark_retry(item, repr(exc))
         else:
             await outbox.mark_sent(item, result)
 

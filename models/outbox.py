@@ -148,9 +148,25 @@ async def claim_due(kind: OutboxKind, limit: int = 20, lease: int = 60) -> list[
     return claimed
 
 
+# The longest wait between two tries: after an outage, delivery resumes within this.
+MAX_BACKOFF = 300
+
+
 def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
-    seconds = retry_after if retry_after is not None else min(2**attempts, 3600)
+    seconds = retry_after if retry_after is not None else min(2**attempts, MAX_BACKOFF)
     return timedelta(seconds=seconds)
+
+
+async def renew(item: OutboxItem, lease: int = 60) -> bool:
+    """Extend the worker's lease on `item` before sending it; False if another worker took
+    it over (the lease ran out and it claimed the row)."""
+    until = now() + timedelta(seconds=lease)
+    won = await OutboxItem.filter(id=item.id, claimed_until=item.claimed_until).update(
+        claimed_until=until
+    )
+    if won:
+        item.claimed_until = until
+    return bool(won)
 
 
 async def mark_sent(item: OutboxItem, result: dict[str, Any] | None = None) -> None:

@@ -46,6 +46,11 @@ async def take(item: OutboxItem) -> list[Notification]:
     ).exists()
     if older:
         raise NotYet(max(1.0, Limits.dm_window.total_seconds() / 2))
+    taken = await Notification.filter(dm_item_id=item.id).order_by("id")
+    if taken:
+        # A retry (the first try may have reached Discord before a crash): exactly the
+        # same notifications, so the same text and nonce; later ones wait for the next DM.
+        return taken
     await Notification.filter(user_id=item.user_id, dm_state=DmState.WAITING).update(
         dm_state=DmState.TAKEN, dm_item_id=item.id
     )
@@ -71,13 +76,14 @@ async def follow_up(item: OutboxItem) -> None:
     """After `item` was sent: notifications that arrived meanwhile get their own DM."""
     if item.user_id is None:
         return
-    await _ensure_item(item.user_id, item.address)
+    await _ensure_item(item.user_id, item.address, sent=item.id)
 
 
-async def _ensure_item(user_id: int, address: str) -> None:
+async def _ensure_item(user_id: int, address: str, sent: int | None = None) -> None:
     if not await Notification.filter(user_id=user_id, dm_state=DmState.WAITING).exists():
         return
     untried = await OutboxItem.filter(
+        ~Q(id=sent or 0),
         Q(claimed_until__isnull=True) | Q(claimed_until__lt=now()),
         kind=OutboxKind.DISCORD_DM,
         template=DIGEST,
