@@ -1,5 +1,6 @@
 """Carrying out the Discord-actions outbox (models.discord_actions) in the guilds this bot
-process serves: role changes, nicknames and posts (the audit log forwarded to staff)."""
+process serves: role changes, nicknames, the audit log forwarded to staff, and hub posts
+(models.posts) in channels or through webhooks, their edits and deletes."""
 
 from __future__ import annotations
 
@@ -16,12 +17,19 @@ from bot.outbox import MAX_ATTEMPTS, PermanentFailure, RetryLater
 from models import discord_actions
 from models.audit import AuditLog
 from models.discord_actions import ActionKind, DiscordAction
+from models.encryption import SealError
 from models.hubs import Hub
 from models.i18n import N_, translate
+from models.posts import delivery as posts
 from models.users import User
 
 log = logging.getLogger(__name__)
-UNKNOWN_MEMBER = 10007  # Discord's error code
+UNKNOWN_MEMBER = 10007  # Discord's error codes
+UNKNOWN_CHANNEL = 10003
+UNKNOWN_MESSAGE = 10008
+# A hub post may ping the people and roles it names, never @everyone or @here: a variable
+# (a member's name) must not be able to ping the whole server.
+POST_MENTIONS = discord.AllowedMentions(everyone=False, users=True, roles=True)
 EMBED_TOTAL = 6000  # Discord's limit on an embed's characters
 
 
@@ -83,8 +91,12 @@ async def perform(bot: discord.Client, action: DiscordAction) -> None:
                 reason=action.payload.get("reason"),
                 nick=action.payload.get("nick"),
             )
+        elif action.kind == ActionKind.POST and "post" in action.payload:
+            await _hub_post(bot, action)
         elif action.kind == ActionKind.POST:
             await _post(bot, action)
+        elif action.kind == ActionKind.DELETE_POST:
+            await _delete_hub_post(bot, action)
         else:
             raise PermanentFailure(f"unknown action kind {action.kind!r}")
     except discord.RateLimited as exc:
@@ -125,6 +137,124 @@ async def _post(bot: discord.Client, action: DiscordAction) -> None:
         content=content, embed=embed or discord.utils.MISSING, nonce=f"action-{action.id}"
     ) as params:
         await bot.http.send_message(action.channel_id, params=params)
+
+
+async def _hub_post(bot: discord.Client, action: DiscordAction) -> None:
+    """Make the record's message show the payload: sent the first time, edited after."""
+    delivery = await _delivery(action)
+    if delivery is None:
+        return  # its destination was deleted: nothing to post
+    content = action.payload.get("content") or None
+    embed = post_embed(action.payload.get("embed"))
+    if delivery.message_id is not None:
+        await _edit_hub_post(bot, delivery, content, embed)
+    elif delivery.webhook is not None:
+        # Webhooks take no nonce: the id recorded at once (and checked above) is the guard.
+        hook = discord.Webhook.partial(*delivery.webhook, client=bot)
+        sent = await hook.send(
+            content or discord.utils.MISSING,
+            embed=embed or discord.utils.MISSING,
+            allowed_mentions=POST_MENTIONS,
+            wait=True,
+        )
+        await posts.posted(delivery, sent.id, sent.channel.id)
+    else:
+        await _send_hub_post(bot, action, delivery, content, embed)
+
+
+async def _send_hub_post(
+    bot: discord.Client,
+    action: DiscordAction,
+    delivery: posts.Delivery,
+    content: str | None,
+    embed: discord.Embed | None,
+) -> None:
+    channel_id = delivery.record.channel_id or delivery.destination.channel_id
+    # Discord drops a second message with the same nonce: a retry after a crash between the
+    # send and the record gets the first message back instead of posting again.
+    with handle_message_parameters(
+        content=content or discord.utils.MISSING,
+        embed=embed or discord.utils.MISSING,
+        nonce=f"action-{action.id}",
+        allowed_mentions=POST_MENTIONS,
+    ) as params:
+        try:
+            message = await bot.http.send_message(channel_id, params=params)
+        except discord.NotFound as exc:
+            if exc.code != UNKNOWN_MESSAGE:
+                raise
+            # The nonce's message was sent before, and someone deleted it since.
+            await posts.gone(delivery)
+            return
+    await posts.posted(delivery, int(message["id"]), int(message["channel_id"]))
+
+
+async def _edit_hub_post(
+    bot: discord.Client,
+    delivery: posts.Delivery,
+    content: str | None,
+    embed: discord.Embed | None,
+) -> None:
+    message_id = delivery.message_id
+    assert message_id is not None
+    try:
+        if delivery.webhook is not None:
+            hook = discord.Webhook.partial(*delivery.webhook, client=bot)
+            await hook.edit_message(
+                message_id, content=content, embed=embed, allowed_mentions=POST_MENTIONS
+            )
+            return
+        with handle_message_parameters(
+            content=content, embed=embed, allowed_mentions=POST_MENTIONS
+        ) as params:
+            await bot.http.edit_message(delivery.record.channel_id, message_id, params=params)
+    except discord.NotFound as exc:
+        if exc.code not in (UNKNOWN_MESSAGE, UNKNOWN_CHANNEL):
+            raise
+        await posts.gone(delivery)  # deleted in Discord: there is nothing left to edit
+
+
+async def _delivery(action: DiscordAction) -> posts.Delivery | None:
+    try:
+        return await posts.delivery_of(action)
+    except SealError:
+        # The key that sealed the webhook URL is gone: only staff setting it again helps.
+        raise PermanentFailure("the webhook URL cannot be unsealed: set it again") from None
+
+
+async def _delete_hub_post(bot: discord.Client, action: DiscordAction) -> None:
+    delivery = await _delivery(action)
+    if delivery is None or delivery.message_id is None:
+        return  # never sent (a waiting post was replaced by this delete), or gone with it
+    try:
+        if delivery.webhook is not None:
+            hook = discord.Webhook.partial(*delivery.webhook, client=bot)
+            await hook.delete_message(delivery.message_id)
+        else:
+            await bot.http.delete_message(delivery.record.channel_id, delivery.message_id)
+    except discord.NotFound as exc:
+        if exc.code not in (UNKNOWN_MESSAGE, UNKNOWN_CHANNEL):
+            raise
+    await posts.gone(delivery)
+
+
+def post_embed(data: dict | None) -> discord.Embed | None:
+    """A hub post's rendered embed (models.posts.templates.rendered) for discord.py."""
+    if not data:
+        return None
+    embed = discord.Embed(
+        title=data.get("title"),
+        description=data.get("description"),
+        url=data.get("url"),
+        color=data.get("color"),
+    )
+    if data.get("image_url"):
+        embed.set_image(url=data["image_url"])
+    if data.get("thumbnail_url"):
+        embed.set_thumbnail(url=data["thumbnail_url"])
+    if data.get("footer"):
+        embed.set_footer(text=data["footer"])
+    return embed
 
 
 async def audit_embed(action: DiscordAction) -> discord.Embed | None:

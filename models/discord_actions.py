@@ -3,13 +3,15 @@ set a nickname, post a message), written in the transaction of the hub change th
 and carried out later by the bot process that serves the guild.
 
 - Rows carry the guild, so with several shards each bot process claims its own guilds' rows.
-- Actions on the same target (a member's role, a member's nickname) are keyed: a newer action
-  supersedes a pending older one, and opposite ones cancel out (give then take the same role
-  before the bot got to it: no call at all).
+- Actions on the same target (a member's role, a member's nickname, a hub post's message) are
+  keyed: a newer action supersedes a pending older one, and opposite ones cancel out (give
+  then take the same role before the bot got to it: no call at all). Only actions never
+  tried are replaced: one that was tried may have reached Discord, so it runs again first.
 - A claim is a lease taken with a conditional update, safe on SQLite and PostgreSQL alike.
 - What the bot does is idempotent in Discord (PUT/DELETE of a member's role, PATCH of a
   nickname), and the sender first checks the bot's member cache, so a crash between the call
-  and the record repeats no effect.
+  and the record repeats no effect. A message is sent with a nonce Discord deduplicates
+  (`enforce_nonce`), and a hub post's message id is recorded, so it is edited, not sent again.
 """
 
 from __future__ import annotations
@@ -35,7 +37,10 @@ class ActionKind(StrEnum):
     ADD_ROLE = "add_role"
     REMOVE_ROLE = "remove_role"
     NICKNAME = "nickname"
-    POST = "post"  # a message in a channel (e.g. the audit log forwarded to staff)
+    # A message in a channel: the audit log forwarded to staff, or a hub post (payload
+    # "post": its PostedMessage), which is sent, or edited once it has a message.
+    POST = "post"
+    DELETE_POST = "delete_post"  # delete a hub post's message
 
 
 # Give and take of the same role cancel out while neither has been sent.
@@ -43,6 +48,11 @@ OPPOSITE = {
     ActionKind.ADD_ROLE: ActionKind.REMOVE_ROLE,
     ActionKind.REMOVE_ROLE: ActionKind.ADD_ROLE,
 }
+
+
+# A failed try of these may still have reached Discord (a message sent, its answer lost), so a
+# retry is never skipped for a newer action on the same target: it learns the message id.
+MAY_HAVE_REACHED = frozenset({ActionKind.POST})
 
 
 class ActionStatus(StrEnum):
@@ -76,9 +86,11 @@ class DiscordAction(Model):
         indexes = (("status", "guild_id", "due_at"), ("guild_id", "target_key", "status"))
 
 
-def _unclaimed() -> Q:
-    """Not in a bot's hands: never claimed, or its lease ran out (the claimer crashed)."""
-    return Q(claimed_until__isnull=True) | Q(claimed_until__lt=now())
+def _untried() -> Q:
+    """Never claimed by a bot: it cannot have reached Discord, so a newer action may replace
+    it. (A tried one may have: a post sent just before a crash must learn its message id,
+    through its nonce, before an edit or delete of it runs.)"""
+    return Q(claimed_until__isnull=True, attempts=0)
 
 
 def role_key(discord_user_id: int, role_id: int) -> str:
@@ -103,7 +115,7 @@ async def enqueue(
     """
     if target_key:
         waiting = await DiscordAction.filter(
-            _unclaimed(), guild_id=guild_id, target_key=target_key, status=ActionStatus.PENDING
+            _untried(), guild_id=guild_id, target_key=target_key, status=ActionStatus.PENDING
         ).order_by("-id")
         if waiting:
             latest = waiting[0]
@@ -113,7 +125,7 @@ async def enqueue(
             # Conditional: a row a bot claimed meanwhile is in flight and is not cancelled;
             # then this action cannot count on it having cancelled out, and is queued.
             cancelled = await DiscordAction.filter(
-                _unclaimed(), id__in=ids, status=ActionStatus.PENDING
+                _untried(), id__in=ids, status=ActionStatus.PENDING
             ).update(status=ActionStatus.CANCELLED)
             if cancelled == len(ids) and (same or OPPOSITE.get(latest.kind) == kind):
                 return None
@@ -224,6 +236,7 @@ async def mark_done(action: DiscordAction) -> None:
 async def mark_retry(action: DiscordAction, error: str, retry_after: float | None = None) -> None:
     if (
         action.target_key
+        and action.kind not in MAY_HAVE_REACHED
         and await DiscordAction.filter(
             guild_id=action.guild_id,
             target_key=action.target_key,
@@ -253,6 +266,10 @@ async def mark_failed(action: DiscordAction, error: str) -> None:
         value = getattr(action, name)
         if value is not None:
             details[name] = str(value)
+    if action.kind in (ActionKind.POST, ActionKind.DELETE_POST) and "post" in action.payload:
+        from models.posts.delivery import failed
+
+        await failed(action, error)  # the destination shows staff why
     await audit.record(
         SYSTEM,
         "discord.action_failed",
@@ -260,5 +277,5 @@ async def mark_failed(action: DiscordAction, error: str) -> None:
         target=str(action.id),
         details=details,
         # A failed post to an audit channel is not posted there again (it would fail again).
-        forward=action.kind != ActionKind.POST,
+        forward=action.kind != ActionKind.POST or "post" in action.payload,
     )
