@@ -13,7 +13,7 @@ import discord
 from discord.http import handle_message_parameters
 
 from bot.delivery import classify
-from bot.outbox import MAX_ATTEMPTS, PermanentFailure, RetryLater
+from bot.outbox import MAX_AGE, MAX_ATTEMPTS, PermanentFailure, RetryLater
 from models import discord_actions
 from models.audit import AuditLog
 from models.discord_actions import ActionKind, DiscordAction
@@ -52,8 +52,10 @@ class DiscordActionWorker:
         try:
             await perform(self.bot, action)
         except RetryLater as exc:
-            if action.attempts >= MAX_ATTEMPTS:
-                await discord_actions.mark_failed(action, f"gave up: {exc}")
+            # Discord away or rate limiting: retried until the action is a day old, however
+            # many tries that takes (as the outbox does; see bot.outbox.MAX_AGE).
+            if discord_actions.now() - action.created_at >= MAX_AGE:
+                await discord_actions.mark_failed(action, f"gave up after {MAX_AGE}: {exc}")
             else:
                 await discord_actions.mark_retry(action, str(exc), exc.retry_after)
         except PermanentFailure as exc:

@@ -28,6 +28,7 @@ from tortoise.models import Model
 from models import audit
 from models.actor import SYSTEM
 from models.auth import now
+from models.outbox import MAX_BACKOFF
 
 if TYPE_CHECKING:
     from models.hubs import Hub
@@ -224,7 +225,9 @@ async def claim_due(
 
 
 def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
-    return timedelta(seconds=retry_after if retry_after is not None else min(2**attempts, 3600))
+    # Capped as the outbox's waits are: after an outage, actions resume within 5 minutes.
+    wait = retry_after if retry_after is not None else min(2**attempts, MAX_BACKOFF)
+    return timedelta(seconds=wait)
 
 
 async def mark_done(action: DiscordAction) -> None:
