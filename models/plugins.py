@@ -239,8 +239,8 @@ BUILTIN: tuple[Package, ...] = (
                 mutable=False,
             ),
             "hub.notice": NotificationKind(
-                "{title}",
-                "{text}",
+                N_("{title}"),  # staff's own words, shown as written
+                N_("{text}"),
                 channels=("in_app",),  # a notice to thousands is not a DM storm
                 label=N_("Notices from the hub's staff"),
             ),

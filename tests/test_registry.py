@@ -29,6 +29,12 @@ def _untranslated(package: Package) -> list[str]:
     texts += [
         t for template in package.templates.values() for t in (template.body, template.subject)
     ]
+    texts += [
+        t for kind in package.notifications.values() for t in (kind.title, kind.body, kind.label)
+    ]
+    for trigger in package.triggers.values():
+        texts += [trigger.label, trigger.content, trigger.title, trigger.description]
+        texts += list(trigger.variables.values())
     return [
         f"{language}: {text!r}"
         for language in LANGUAGES
