@@ -176,6 +176,7 @@ async def confirm_setup(user_id: int, code: str) -> list[str]:
     async with in_transaction():
         await User.filter(id=user_id).update(mfa_enabled=True)
         codes = await _replace_recovery_codes(user_id)
+        await _tell(user_id, enabled=True)
     await forget_profile(user_id)
     return codes
 
@@ -195,9 +196,20 @@ async def disable(actor: Actor, code: str) -> None:
 
 
 async def turn_off(user_id: int) -> None:
-    """Forget the secret and the recovery codes (in the caller's transaction)."""
+    """Forget the secret and the recovery codes (in the caller's transaction); the user is
+    told, whether they turned it off or a superuser reset it for them."""
     await User.filter(id=user_id).update(mfa_enabled=False, mfa_secret=None, mfa_last_step=0)
     await RecoveryCode.filter(user_id=user_id).delete()
+    await _tell(user_id, enabled=False)
+
+
+async def _tell(user_id: int, *, enabled: bool) -> None:
+    """The security notice "Two-factor authentication was {state}" (it cannot be muted)."""
+    from models.notifications.center import notify
+
+    # {"t": ...}: translated for the reader when shown.
+    state = {"t": N_("turned on") if enabled else N_("turned off")}
+    await notify([user_id], "account.mfa_changed", {"state": state})
 
 
 async def regenerate_recovery_codes(user_id: int, code: str) -> list[str]:

@@ -128,21 +128,31 @@ BUILTIN: tuple[Package, ...] = (
         settings=MembersSettings,
         notifications={
             "member.accepted": NotificationKind(
-                N_("Welcome to {hub}"), N_("You are now member #{number} of {hub}.")
+                N_("Welcome to {hub}"),
+                N_("You are now member #{number} of {hub}."),
+                label=N_("Accepted into a hub"),
             ),
             "member.dismissed": NotificationKind(
-                N_("You are no longer a member of {hub}"), N_("Reason: {reason}")
+                N_("You are no longer a member of {hub}"),
+                N_("Reason: {reason}"),
+                label=N_("Dismissed from a hub"),
             ),
             "member.resigned": NotificationKind(
-                N_("You left {hub}"), N_("Your hub roles were taken away."), channels=("in_app",)
+                N_("You left {hub}"),
+                N_("Your hub roles were taken away."),
+                channels=("in_app",),
+                label=N_("Leaving a hub"),
             ),
             "member.banned": NotificationKind(
-                N_("You were banned from {hub}"), N_("Reason: {reason}")
+                N_("You were banned from {hub}"),
+                N_("Reason: {reason}"),
+                label=N_("Banned from a hub"),
             ),
             "member.roles_changed": NotificationKind(
                 N_("Your roles in {hub} changed"),
                 N_("Added: {added}. Removed: {removed}."),
                 channels=("in_app",),
+                label=N_("Role changes"),
             ),
         },
         triggers={
@@ -182,7 +192,9 @@ BUILTIN: tuple[Package, ...] = (
         settings=PointsSettings,
         notifications={
             "member.rank_changed": NotificationKind(
-                N_("Your rank in {hub} is now {rank}"), N_("Previous rank: {previous}.")
+                N_("Your rank in {hub} is now {rank}"),
+                N_("Previous rank: {previous}."),
+                label=N_("Rank changes"),
             ),
         },
         triggers={
@@ -231,6 +243,7 @@ BUILTIN: tuple[Package, ...] = (
                 N_("If this was not you, secure your account now."),
                 channels=("in_app", "email"),
                 mutable=False,
+                label=N_("Two-factor authentication changes"),
             ),
             "account.password_changed": NotificationKind(
                 N_("Your password was changed"),

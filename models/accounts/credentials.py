@@ -184,6 +184,7 @@ async def confirm_password_reset(data: ResetConfirm) -> None:
         await Ticket.filter(user_id=user.id, purpose=RESET_PASSWORD, used_at__isnull=True).update(
             used_at=now()
         )
+        await _tell_password_changed(user.id)
     await auth.revoke_all_sessions(user.id)
     await forget_profile(user.id)
 
@@ -209,8 +210,18 @@ async def change_password(actor: Actor, data: PasswordChange) -> None:
     if user.password_hash is None or user.mfa_enabled:
         await mfa.ensure_recent(actor, data.code)
     _check_new_password(data.new_password, user)
-    await User.filter(id=user.id).update(password_hash=await hash_password(data.new_password))
+    new_hash = await hash_password(data.new_password)
+    async with in_transaction():
+        await User.filter(id=user.id).update(password_hash=new_hash)
+        await _tell_password_changed(user.id)
     await auth.revoke_all_sessions(user.id, keep=actor.session_id)
+
+
+async def _tell_password_changed(user_id: int) -> None:
+    """The security notice for a changed, first set or reset password (never muted)."""
+    from models.notifications.center import notify
+
+    await notify([user_id], "account.password_changed")
 
 
 async def session_user(actor: Actor) -> User:

@@ -72,6 +72,7 @@ async def start_session(
     config = token_config()
     refresh = new_secret(REFRESH_PREFIX)
     async with in_transaction():
+        await _tell_if_new_place(user.id, method, user_agent[:256], ip[:64])
         session = await Session.create(
             user_id=user.id,
             method=method,
@@ -83,6 +84,33 @@ async def start_session(
         await RefreshToken.create(session_id=session.id, token_hash=hash_secret(refresh))
     access = await issue_access_token(user, str(session.id))
     return TokenPair(access, refresh, config.access_ttl, str(session.id))
+
+
+# How a login method reads in the security notice ("Signed in with {method} from {ip}").
+METHOD_NAMES = {
+    "password": N_("a password"),
+    "discord": N_("Discord"),
+    "steam": N_("Steam"),
+    "link": N_("a login link"),
+}
+
+
+async def _tell_if_new_place(user_id: int, method: str, user_agent: str, ip: str) -> None:
+    """A security notice for a login from a new place: a browser (user agent) and address
+    pair none of the user's earlier sessions had. A refresh is no login and an MFA code
+    completes the one login, so neither adds a notice; the first login of an account has
+    nothing to compare with (it is its owner signing up) and adds none either."""
+    earlier = Session.filter(user_id=user_id)
+    if not await earlier.exists() or await earlier.filter(user_agent=user_agent, ip=ip).exists():
+        return
+    from models.notifications.center import notify
+
+    name = METHOD_NAMES.get(method)
+    data = {
+        "method": {"t": name} if name else method,  # {"t": ...}: translated for the reader
+        "ip": ip or {"t": N_("an unknown address")},
+    }
+    await notify([user_id], "account.new_login", data)
 
 
 async def refresh_session(refresh: str, *, ip: str = "") -> TokenPair:

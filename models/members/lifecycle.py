@@ -1,7 +1,8 @@
 """Membership: accepting, dismissing, resigning, join dates, history and staff notes.
 
-Every change writes a `MembershipChange` row and an audit entry in the same transaction, and
-returns the signal it emits (`Signal`) for the notifications package to turn into messages.
+Every change writes a `MembershipChange` row, an audit entry and the member's notification
+(`TOLD`: the changes a member hears of) in the same transaction, and returns the signal it
+emits (`Signal`).
 """
 
 from __future__ import annotations
@@ -129,7 +130,44 @@ async def _change(
         target=str(member.id),
         details={"reason": reason, **details} if reason else details,
     )
+    await _tell(hub, member, action, reason, details)
     return Signal(f"member.{action}", hub.id, member.id, {"reason": reason, **details})
+
+
+# The changes a member is told about (kinds the members package declares), by action. Join
+# dates and unbans are staff bookkeeping, and leaving the server is the member's own doing.
+TOLD = {
+    "accepted": "member.accepted",
+    "restored": "member.accepted",  # a returning member is welcomed like a new one
+    "dismissed": "member.dismissed",
+    "resigned": "member.resigned",
+    "banned": "member.banned",
+    "role_given": "member.roles_changed",
+    "role_taken": "member.roles_changed",
+}
+NONE = N_("none")
+NO_REASON = N_("none given")
+
+
+async def _tell(
+    hub: Hub, member: Member, action: str, reason: str, details: dict[str, Any]
+) -> None:
+    """Notify the member of a change, in the change's transaction (a rollback tells nothing)."""
+    kind = TOLD.get(action)
+    if kind is None:
+        return
+    data: dict[str, Any] = {"hub": hub.name}
+    if kind == "member.accepted":
+        data["number"] = member.number
+    elif kind in ("member.dismissed", "member.banned"):
+        data["reason"] = reason or {"t": NO_REASON}  # {"t": ...}: translated for the reader
+    elif kind == "member.roles_changed":
+        role, none = details.get("role_name", ""), {"t": NONE}
+        data["added"] = role if action == "role_given" else none
+        data["removed"] = role if action == "role_taken" else none
+    from models.notifications.center import notify
+
+    await notify([member.user_id], kind, data, hub=hub)
 
 
 def missing_connections(hub: Hub, user: User) -> list[str]:
@@ -187,6 +225,9 @@ async def accept(
         await member.save(update_fields=["state", "number", "joined_at", "ended_at"])
         action = "restored" if restore else "accepted"
         signal = await _change(actor, hub, member, action, reason, number=member.number)
+        from models.posts.ops import emit_member
+
+        await emit_member(hub, "member.accepted", member)  # the hub's welcome post
         if not restore and was_former and member.points:
             from models.points.ledger import reset
 
@@ -208,6 +249,9 @@ async def _end(
     member.state, member.ended_at = state, now()
     await member.save(update_fields=["state", "ended_at"])
     roles = await strip_roles(hub, member, f"membership {action}")
+    from models.posts.ops import emit_member
+
+    await emit_member(hub, "member.left", member)  # dismissed, resigned or left the server
     return await _change(actor, hub, member, action, reason, roles_removed=roles)
 
 

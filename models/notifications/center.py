@@ -99,7 +99,10 @@ def _wanted(
     if not spec.mutable:
         return wanted
     for channel in plugins.CHANNELS:
-        for key in (EVERY_KIND, "kind"):
+        # "*" on discord is the DMs on/off switch, not a choice for each kind: turning DMs
+        # back on must not send DMs of kinds that are in-app only unless chosen.
+        keys = ("kind",) if channel == "discord" else (EVERY_KIND, "kind")
+        for key in keys:
             choice = chosen.get((key, channel))
             if choice is not None:
                 wanted[channel] = choice

@@ -24,6 +24,7 @@ from models.validation import Patch, Problem
 KEY = "points"
 MANAGE_RANKS = "manage_ranks"
 RANKS_PER_HUB = 100
+NO_RANK = N_("no rank")
 
 
 def _kinds(value: list[str] | None) -> list[str] | None:
@@ -150,6 +151,18 @@ async def settle_rank(
         return []
     member.rank_id = new_id
     await _follow(hub, member, current, target)
+    await _tell(hub, member, current, target)
+    if target is not None and (current is None or target.threshold > current.threshold):
+        from models.posts.ops import emit_member
+
+        await emit_member(
+            hub,
+            "member.rank_up",
+            member,
+            rank=target.name,
+            previous=current.name if current else "",
+            points=member.points,
+        )
     return [
         Signal(
             "member.rank_changed",
@@ -174,6 +187,22 @@ async def _follow(hub: Hub, member: Member, old: Rank | None, new: Rank | None) 
         await discord_actions.follow_role(
             hub, found[0] if found else None, rank.discord_role_id, add=add, reason="rank"
         )
+
+
+async def _tell(hub: Hub, member: Member, old: Rank | None, new: Rank | None) -> None:
+    """The member is notified of their new rank, up or down (in the booking's transaction)."""
+    from models.notifications.center import notify
+
+    user_id = member.user_id  # a booking's member row carries the ids and totals only
+    if user_id is None:
+        found = await Member.filter(id=member.id).values_list("user_id", flat=True)
+        user_id = found[0]
+    data = {
+        "hub": hub.name,
+        "rank": new.name if new else {"t": NO_RANK},  # {"t": ...}: translated for the reader
+        "previous": old.name if old else {"t": NO_RANK},
+    }
+    await notify([user_id], "member.rank_changed", data, hub=hub)
 
 
 async def _refuse_duplicates(hub: Hub, values: dict, rank_id: int | None = None) -> None:

@@ -212,7 +212,7 @@ async def test_help_lists_only_the_commands_the_caller_can_use(
         await Hub.filter(guild_id=guild.id).update(plugins=[])
         demo_off = await owner.run("help", guild=guild)
     # The core packages' commands (members, points): on in every hub.
-    drivers_core = {"/profile", "/points", "/rank", "/bonus"}
+    drivers_core = {"/profile", "/points", "/rank", "/bonus", "/notifications"}
     assert for_driver.ephemeral
     demo = {"/demo announce", "/demo board", "/demo form", "/demo slow"}
     assert listed(for_driver) == demo | {"/help", "/hub info", "/login"} | drivers_core
@@ -235,7 +235,7 @@ async def test_help_lists_only_the_commands_the_caller_can_use(
         "/demo-admin reset",
         "/hub-admin settings",
     }
-    assert listed(in_dms) == {"/help", "/login"}
+    assert listed(in_dms) == {"/help", "/login", "/notifications"}
     # The demo plugin off: its commands go; the core packages' stay.
     assert (
         listed(demo_off)
