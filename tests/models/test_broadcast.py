@@ -136,10 +136,14 @@ async def test_preferences_apply_to_broadcasts() -> None:
 async def test_a_broadcast_rolled_back_with_its_change_sends_nothing() -> None:
     hub = await hubs.ensure_hub_for_guild(7005, "Hub", 1)
     await _crowd(hub, 3)
-    with pytest.raises(RuntimeError):
+
+    async def failing_change() -> None:
         async with in_transaction():
             await fan.broadcast(hub, KIND, {"hub": hub.name})
             raise RuntimeError("the change failed")
+
+    with pytest.raises(RuntimeError):
+        await failing_change()
     assert await fan.fan_out() == 0
     assert await Broadcast.all().count() == 0
 
