@@ -30,7 +30,14 @@ from models.hubs import Hub
 from models.i18n import N_
 from models.members.tables import MemberRole, MemberState, Role
 from models.notifications import live
-from models.notifications.center import DIGEST, EVERY_KIND, KEY, Limits, _wanted
+from models.notifications.center import (
+    DIGEST,
+    EVERY_KIND,
+    KEY,
+    Limits,
+    _wanted,
+    untried_digests,
+)
 from models.notifications.tables import (
     Broadcast,
     BroadcastStatus,
@@ -38,7 +45,7 @@ from models.notifications.tables import (
     Notification,
     NotificationPreference,
 )
-from models.outbox import OutboxItem, OutboxKind, OutboxStatus
+from models.outbox import OutboxItem, OutboxKind
 from models.text import Text
 from models.users import User
 
@@ -282,16 +289,7 @@ async def _digests(dm_users: Mapping[int, int]) -> None:
     if not dm_users:
         return
     current = now()
-    covered = set(
-        await OutboxItem.filter(
-            Q(claimed_until__isnull=True) | Q(claimed_until__lt=current),
-            kind=OutboxKind.DISCORD_DM,
-            template=DIGEST,
-            user_id__in=list(dm_users),
-            status=OutboxStatus.PENDING,
-            attempts=0,
-        ).values_list("user_id", flat=True)
-    )
+    covered = set(await untried_digests(list(dm_users)).values_list("user_id", flat=True))
     due = current + Limits.dm_window
     items = [
         OutboxItem(

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
 
 from models import outbox, plugins, sql
 from models.actor import Actor, Scope, require_scope
@@ -193,19 +194,24 @@ async def notify(
     return written
 
 
+def untried_digests(user_ids: list[int], exclude: int | None = None) -> QuerySet[OutboxItem]:
+    """DM items of these users not tried yet (nor being tried): each will take every
+    notification waiting when it is sent, so a new one needs no item of its own."""
+    return OutboxItem.filter(
+        Q(claimed_until__isnull=True) | Q(claimed_until__lt=now()),
+        ~Q(id=exclude or 0),
+        kind=OutboxKind.DISCORD_DM,
+        template=DIGEST,
+        user_id__in=user_ids,
+        status=OutboxStatus.PENDING,
+        attempts=0,
+    )
+
+
 async def _digest_for(user_id: int, discord_id: int) -> None:
     """A DM outbox item that will carry this user's waiting notifications, unless one that
     has not been tried yet already will (it takes every waiting one when it is sent)."""
-    current = now()
-    waiting = await OutboxItem.filter(
-        Q(claimed_until__isnull=True) | Q(claimed_until__lt=current),
-        kind=OutboxKind.DISCORD_DM,
-        template=DIGEST,
-        user_id=user_id,
-        status=OutboxStatus.PENDING,
-        attempts=0,
-    ).exists()
-    if not waiting:
+    if not await untried_digests([user_id]).exists():
         await outbox.enqueue(
             OutboxKind.DISCORD_DM,
             DIGEST,

@@ -35,15 +35,15 @@ import signal
 import sys
 import tempfile
 import time
-import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from tortoise.transactions import in_transaction
 
 from tests.benchmarks.interactions import PROBLEM_LINE, READY_LINE, die_with_parent, drivershub_exe
+from tests.conftest import _create_pg_database, _drop_pg_database
 from tests.fakediscord import FakeDiscord, User
 from tests.fakediscord.server import API_PREFIX
 from tests.faults import check
@@ -86,32 +86,6 @@ class ProxiedDiscord(FakeDiscord):
 
 
 # --- the database -------------------------------------------------------------------------
-
-
-async def create_database(admin: str) -> tuple[str, str]:
-    import asyncpg
-
-    parts = urlsplit(admin)
-    name = f"drivershub_faults_{uuid.uuid4().hex[:8]}"
-    admin_url = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return urlunsplit(parts._replace(scheme="postgres", path=f"/{name}")), admin_url
-
-
-async def drop_database(url: str, admin_url: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(
-            f'DROP DATABASE IF EXISTS "{urlsplit(url).path.strip("/")}" WITH (FORCE)'
-        )
-    finally:
-        await conn.close()
 
 
 # --- the bot process ----------------------------------------------------------------------
@@ -504,7 +478,7 @@ async def run(opts: argparse.Namespace) -> None:
     from core.db import close_database, open_database
     from models.notifications.center import configure as configure_notifications
 
-    db_url, admin_url = await create_database(opts.pg)
+    db_url, admin_url = await _create_pg_database(opts.pg)
     workdir = Path(tempfile.mkdtemp(prefix="drivershub-faults-"))
     sys.stdout.write(
         f"PostgreSQL {urlsplit(db_url).path.strip('/')} (dropped at the end); logs in {workdir}\n"
@@ -548,7 +522,7 @@ async def run(opts: argparse.Namespace) -> None:
         if bot is not None:
             await bot.stop()
         if not opts.keep_db:
-            await drop_database(db_url, admin_url)
+            await _drop_pg_database(db_url, admin_url)
 
 
 def main() -> int:
