@@ -43,6 +43,10 @@ def _parser() -> argparse.ArgumentParser:
     create = sub.add_parser("create-hub", help="create a hub without a Discord guild")
     create.add_argument("name")
     create.add_argument("--slug")
+    verify = sub.add_parser(
+        "verify-email", help="mark a user's e-mail address verified (no mail server needed)"
+    )
+    verify.add_argument("user", help="user id, e-mail, Discord id or username")
     promote = sub.add_parser("promote", help="make a user a platform superuser")
     promote.add_argument("user", help="user id, e-mail, Discord id or username")
     promote.add_argument("--revoke", action="store_true", help="remove superuser instead")
@@ -336,6 +340,17 @@ def _promote(settings: Settings, args: argparse.Namespace) -> int:
     return _operator(settings, action)
 
 
+def _verify_email(settings: Settings, args: argparse.Namespace) -> int:
+    from models import users
+    from models.actor import SYSTEM
+
+    async def action() -> str:
+        user = await users.mark_email_verified(SYSTEM, args.user)
+        return f"{user.username}'s e-mail address {user.email} is verified"
+
+    return _operator(settings, action)
+
+
 def _update_hub(settings: Settings, args: argparse.Namespace) -> int:
     from models import hubs
     from models.actor import SYSTEM
@@ -536,6 +551,7 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int | None]] = {
     "rotate-encryption-key": _rotate_encryption_key,
     "create-hub": _create_hub,
     "promote": _promote,
+    "verify-email": _verify_email,
     "update-hub": _update_hub,
     "backup": _backup,
     "restore": _restore,

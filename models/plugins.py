@@ -223,10 +223,7 @@ BUILTIN: tuple[Package, ...] = (
         templates={
             "notifications.email": Template(
                 "email",
-                body=N_(
-                    "{body}\n\nYou get this e-mail because of your notification settings;"
-                    " change them on the website or with /notifications in Discord."
-                ),
+                body=N_("{body}\n\n{footer}"),
                 subject=N_("{title}"),
             ),
         },

@@ -8,7 +8,7 @@ import logging
 import time
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from core.logs import request_id
 from models.errors import NotFound
@@ -41,7 +41,7 @@ class UnreadCount(BaseModel):
 
 class ReadInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    read: bool = Field(description="true: read; false: unread again.")
+    read: StrictBool = Field(description="true: read; false: unread again.")
 
 
 class ReadAll(BaseModel):

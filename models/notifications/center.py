@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
@@ -227,7 +227,16 @@ async def email_params(item: OutboxItem, locale: str | None) -> dict[str, str]:
     if note is None:
         raise outbox.Undeliverable("the notification was deleted before it was sent")
     title, body = render(note.kind, note.data, locale)
-    return {"title": title, "body": body}
+    spec = plugins.notification_kinds().get(note.kind)
+    footer = (
+        N_(
+            "You get this e-mail because of your notification settings; change them on the"
+            " website or with /notifications in Discord."
+        )
+        if spec is None or spec.mutable
+        else N_("This is a security notice about your account: it is always sent.")
+    )
+    return {"title": title, "body": body, "footer": translate(footer, locale)}
 
 
 # The in-app center
@@ -252,7 +261,7 @@ def view(note: Notification, locale: str | None) -> NotificationView:
         hub_id=note.hub_id,
         title=title,
         body=body,
-        data=note.data,
+        data={key: _value(value, locale) for key, value in note.data.items()},
         read=note.read_at is not None,
         created_at=note.created_at,
     )
@@ -361,7 +370,7 @@ class PreferenceChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: str = Field(max_length=64, description='A notification kind, or "*" for all of them.')
     channel: Channel
-    enabled: bool
+    enabled: StrictBool  # "no" or 0 is not a choice anyone made
 
 
 class PreferencesInput(BaseModel):
@@ -401,11 +410,14 @@ async def set_preferences(actor: Actor, data: PreferencesInput, locale: str | No
             raise Invalid(
                 N_("There is no notification kind {kind}."), code="unknown_kind", kind=change.kind
             )
-        if spec is not None and not spec.mutable:
+        if spec is not None and not spec.mutable and not change.enabled:
             raise Conflict(
                 N_("Security notices cannot be turned off."), code="not_mutable", kind=change.kind
             )
     for change in data.changes:
+        spec = kinds.get(change.kind)
+        if spec is not None and not spec.mutable:
+            continue  # turning a security notice on: it is always on
         await NotificationPreference.update_or_create(
             {"enabled": change.enabled},
             user_id=user_id,

@@ -145,7 +145,7 @@ def _target(hub: Hub, channel_id: int | None, webhook_url: str | None) -> dict[s
     if hub.guild_id is None:
         # The bot serving the hub's server carries its posts out (webhooks included).
         message = Lazy(N_("this hub has no Discord server to post from"))
-        raise field_error(("channel_id",), message)
+        raise field_error(("channel_id" if channel_id is not None else "webhook_url",), message)
     if channel_id is not None:
         return {"channel_id": channel_id, "webhook_url": None, "webhook_id": None}
     parsed = parse_webhook(webhook_url or "")

@@ -30,7 +30,12 @@ def parse_webhook(url: str) -> tuple[int, str] | None:
 
 def _webhook(value: SecretStr | None) -> SecretStr | None:
     if value is not None and parse_webhook(value.get_secret_value()) is None:
-        raise Problem(N_("must be a Discord webhook URL (https://discord.com/api/webhooks/…)"))
+        raise Problem(
+            N_(
+                "must be a Discord webhook URL: https://discord.com/api/webhooks/<id>/<token>,"
+                " as Discord's channel settings copy it (Integrations, Webhooks)"
+            )
+        )
     return value
 
 

@@ -190,3 +190,12 @@ def test_a_configured_key_seals_instead_of_the_generated_one(cli: CliRunner, hub
     sealed = _secret(hub_db)
     assert sealed.split(":")[1] == key_id(base64.b64decode(key))
     assert load_sealer(Path("unused"), key).unseal(sealed) == PLAIN_SECRET
+
+
+def test_verify_email_lets_a_hub_without_a_mail_server_log_in(cli: CliRunner, hub_db: Path) -> None:
+    _add_user(hub_db, "carol", "carol@example.com", is_verified=0)
+    assert _ok(cli("verify-email", "carol@example.com")) == [
+        "carol's e-mail address carol@example.com is verified"
+    ]
+    assert _row(hub_db, "SELECT is_verified FROM users WHERE username = 'carol'") == (1,)
+    assert _refused(cli("verify-email", "nobody@example.com"))

@@ -134,6 +134,7 @@ async def test_security_notices_ignore_mutes_and_reach_the_mailbox() -> None:
     assert await center.email_params(mail, None) == {
         "title": "Your password was changed",
         "body": "If this was not you, reset your password now.",
+        "footer": "This is a security notice about your account: it is always sent.",
     }
 
 
@@ -365,3 +366,20 @@ async def test_a_rolled_back_change_writes_no_notification_and_no_dm(hub: Hub) -
         await _fail_after(center.notify([alice.user_id], "account.password_changed"))
     assert await Notification.all().count() == 0
     assert await OutboxItem.all().count() == 0
+
+
+async def test_notification_e_mails_say_why_they_were_sent() -> None:
+    alice = await create_user()
+    await User.filter(id=alice.id).update(is_verified=True)
+    async with in_transaction():
+        await center.notify([alice.id], "account.password_changed")
+    (item,) = await OutboxItem.filter(template=center.EMAIL)
+    security = await center.email_params(item, "de")
+    assert "immer" in security["footer"]  # a security notice: always sent, in German
+    note = await Notification.get(id=item.params["notification_id"])
+    await Notification.filter(id=note.id).update(kind="member.rank_changed")
+    chosen = await center.email_params(item, None)
+    assert "notification settings" in chosen["footer"]
+    await note.delete()
+    with pytest.raises(outbox.Undeliverable):
+        await center.email_params(item, None)

@@ -194,3 +194,22 @@ async def test_a_read_only_application_token_reads_but_cannot_write(client: Test
         await problem_of(response, 403, "insufficient_scope")
     assert (await Notification.get(id=note)).read_at is None
     assert not await NotificationPreference.filter(user_id=alice.id).exists()
+
+
+async def test_turning_a_security_notice_on_is_accepted_and_stores_nothing(
+    client: TestClient,
+) -> None:
+    alice, headers = await _user()
+    changes = [{"kind": "account.new_login", "channel": "email", "enabled": True}]
+    response = await client.patch(f"{API}/preferences", json={"changes": changes}, headers=headers)
+    assert response.status == 200
+    assert not await NotificationPreference.filter(user_id=alice.id).exists()
+
+
+async def test_yes_or_no_in_words_is_not_a_boolean(client: TestClient) -> None:
+    _alice, headers = await _user()
+    changes = [{"kind": "member.accepted", "channel": "in_app", "enabled": "no"}]
+    response = await client.patch(f"{API}/preferences", json={"changes": changes}, headers=headers)
+    assert response.status == 422
+    response = await client.patch(f"{API}/1", json={"read": "yes"}, headers=headers)
+    assert response.status == 422

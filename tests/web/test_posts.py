@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp.test_utils import TestClient
 
 from models.discord_actions import ActionKind, DiscordAction
+from models.hubs import Hub
 from models.posts import PostDestination
 from tests.web.conftest import problem_of
 from tests.web.test_points import HUB, _headers, _holder, _hub, _member, _owner
@@ -198,3 +199,20 @@ async def test_a_broken_destination_shows_it(client: TestClient) -> None:
     listed = await client.get(DESTINATIONS, headers=owner)
     (item,) = (await listed.json())["items"]
     assert (item["broken"], item["last_error"]) == (True, "404 10003 Unknown Channel")
+
+
+async def test_a_hub_without_a_discord_server_is_refused_naming_the_field_sent(
+    client: TestClient,
+) -> None:
+    hub = await _hub()
+    owner = await _owner(hub)
+    await Hub.filter(id=hub.id).update(guild_id=None)
+    response = await client.post(
+        DESTINATIONS, json=new(channel_id=None, webhook_url=HOOK), headers=owner
+    )
+    problem = await problem_of(response, 422, "validation_failed")
+    assert [e["field"] for e in problem["errors"]] == ["webhook_url"]
+    assert "no Discord server" in problem["errors"][0]["message"]
+    response = await client.post(DESTINATIONS, json=new(), headers=owner)
+    problem = await problem_of(response, 422, "validation_failed")
+    assert [e["field"] for e in problem["errors"]] == ["channel_id"]
