@@ -39,6 +39,9 @@ class Session(Model):
 
     class Meta:
         table = "sessions"
+        # A user's sessions: the list on the website, revoke-all, and the new-place check of
+        # every login.
+        indexes = (("user_id", "created_at"),)
 
 
 class RefreshToken(Model):
