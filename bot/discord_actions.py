@@ -1,11 +1,19 @@
 """Carrying out the Discord-actions outbox (models.discord_actions) in the guilds this bot
 process serves: role changes, nicknames, the audit log forwarded to staff, and hub posts
-(models.posts) in channels or through webhooks, their edits and deletes."""
+(models.posts) in channels or through webhooks, their edits and deletes.
+
+A package with messages of its own (an application's review post) names a renderer in the
+action's payload (`{"render": "applications.review", ...}`) and its cog registers the function
+that posts or edits the message under that name (`register_renderer`). The renderer raises
+`RetryLater`/`PermanentFailure` like the built-in senders, and discord.py's errors are
+classified the same way.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import aiohttp
@@ -31,6 +39,18 @@ UNKNOWN_MESSAGE = 10008
 # (a member's name) must not be able to ping the whole server.
 POST_MENTIONS = discord.AllowedMentions(everyone=False, users=True, roles=True)
 EMBED_TOTAL = 6000  # Discord's limit on an embed's characters
+
+Renderer = Callable[[discord.Client, DiscordAction], Awaitable[None]]
+_renderers: dict[str, Renderer] = {}
+
+
+def register_renderer(name: str, renderer: Renderer) -> None:
+    """Carry out POST actions whose payload says `"render": name` with `renderer(bot, action)`."""
+    _renderers[name] = renderer
+
+
+def unregister_renderer(name: str) -> None:
+    _renderers.pop(name, None)
 
 
 @dataclass
@@ -93,6 +113,8 @@ async def perform(bot: discord.Client, action: DiscordAction) -> None:
                 reason=action.payload.get("reason"),
                 nick=action.payload.get("nick"),
             )
+        elif action.kind == ActionKind.POST and "render" in action.payload:
+            await _render(bot, action)
         elif action.kind == ActionKind.POST and "post" in action.payload:
             await _hub_post(bot, action)
         elif action.kind == ActionKind.POST:
@@ -107,6 +129,15 @@ async def perform(bot: discord.Client, action: DiscordAction) -> None:
         raise classify(exc) from None
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
         raise RetryLater(f"network: {exc!r}") from None
+
+
+async def _render(bot: discord.Client, action: DiscordAction) -> None:
+    renderer = _renderers.get(str(action.payload["render"]))
+    if renderer is None:
+        # Its cog is not loaded (yet) in this process: during a rolling update another
+        # process may know it, and MAX_AGE still ends an action no process can carry out.
+        raise RetryLater(f"no renderer {action.payload['render']!r} is registered")
+    await renderer(bot, action)
 
 
 async def _role(bot: discord.Client, action: DiscordAction) -> None:
@@ -295,4 +326,13 @@ def discord_action_worker(bot: discord.Client) -> DiscordActionWorker:
     return DiscordActionWorker(bot)
 
 
-__all__ = ["MAX_ATTEMPTS", "DiscordActionWorker", "audit_embed", "discord_action_worker", "perform"]
+__all__ = [
+    "MAX_ATTEMPTS",
+    "DiscordActionWorker",
+    "Renderer",
+    "audit_embed",
+    "discord_action_worker",
+    "perform",
+    "register_renderer",
+    "unregister_renderer",
+]

@@ -277,6 +277,70 @@ BUILTIN: tuple[Package, ...] = (
         router="web.posts:router",
         cog="cogs.posts",
     ),
+    Package(
+        key="applications",
+        label=N_("Applications"),
+        permissions={
+            "manage_applications": N_("Manage application types and forms"),
+            "review_applications": N_("Review applications"),
+        },
+        models=("models.applications",),
+        notifications={
+            "application.received": NotificationKind(
+                N_("New {type} application in {hub}"),
+                N_("{applicant} applied."),
+                label=N_("New applications to review"),
+            ),
+            "application.decided": NotificationKind(
+                N_("Your {type} application in {hub} was {decision}"),
+                N_("Reason: {reason}"),
+                label=N_("Decisions on your applications"),
+            ),
+            "application.message": NotificationKind(
+                N_("New message about your {type} application"),
+                N_("{text}"),
+                label=N_("Messages about your applications"),
+            ),
+            "application.reply": NotificationKind(
+                N_("{applicant} replied about their {type} application"),
+                N_("{text}"),
+                label=N_("Replies from applicants"),
+            ),
+            "application.assigned": NotificationKind(
+                N_("You were given {applicant}'s {type} application to review"),
+                channels=("in_app",),
+                label=N_("Applications given to you"),
+            ),
+        },
+        triggers={
+            "application.received": PostTrigger(
+                N_("An application was submitted"),
+                {
+                    "hub": N_("the hub's name"),
+                    "type": N_("the application type"),
+                    "applicant": N_("the applicant's name"),
+                    "mention": N_("a mention of the applicant in Discord"),
+                    "application": N_("the application's number"),
+                },
+                content=N_("New {type} application from {mention}."),
+            ),
+            "application.decided": PostTrigger(
+                N_("An application was decided"),
+                {
+                    "hub": N_("the hub's name"),
+                    "type": N_("the application type"),
+                    "applicant": N_("the applicant's name"),
+                    "mention": N_("a mention of the applicant in Discord"),
+                    "application": N_("the application's number"),
+                    "decision": N_("accepted or declined"),
+                    "reason": N_("the reason given"),
+                },
+                content=N_("{mention}'s {type} application was {decision}."),
+            ),
+        },
+        router="web.applications:router",
+        cog="cogs.applications",
+    ),
 )
 
 

@@ -1893,6 +1893,118 @@ def bench_notifications(tmp: Path, opts: argparse.Namespace) -> tuple[dict[str, 
     return run, checks
 
 
+# --- part 11: applications -------------------------------------------------------------------
+
+APPLICATIONS = 100_000
+APPLICATION_MEMBERS = 10_000
+MAX_APPLICATION_PAGE_P99_MS = 30.0
+APPLICATION_PAGE = 50
+
+
+def application_cases(
+    getter: Getter, base: str, seeded: dict[str, Any]
+) -> dict[str, tuple[list[str], str, float]]:
+    """Pages of the staff list: the newest, deep ones (cursors from walking 40 pages), and
+    each filter, 50 a page."""
+    token = seeded["members"]["tokens"]["staff"]
+    listing = f"{base}/applications?limit={APPLICATION_PAGE}"
+    cursors, cursor = [], None
+    for _ in range(40):
+        status, body, _ = getter.get(listing + (f"&cursor={cursor}" if cursor else ""), token)
+        if status != 200:
+            raise RuntimeError(f"GET {listing} answered {status}: {body[:300]!r}")
+        cursor = json.loads(body)["next_cursor"]
+        cursors.append(cursor)
+    types = seeded["applications"]["type_ids"]
+    applicants = seeded["members"]["sample_ids"][:20]
+    month = datetime.now(UTC) - timedelta(days=400)
+    since, until = month.date().isoformat(), (month + timedelta(days=30)).date().isoformat()
+    target = MAX_APPLICATION_PAGE_P99_MS
+    return {
+        "newest page": ([listing], token, target),
+        "page 10-40 (cursor)": ([f"{listing}&cursor={c}" for c in cursors[9:]], token, target),
+        "pending": ([f"{listing}&state=pending"], token, target),
+        "one type (a rare one)": ([f"{listing}&type={types[-1]}"], token, target),
+        "one applicant": ([f"{listing}&applicant={a}" for a in applicants], token, target),
+        "one reviewer": ([f"{listing}&reviewer={seeded['reviewer_id']}"], token, target),
+        "a month": ([f"{listing}&since={since}T00:00:00Z&until={until}T00:00:00Z"], token, target),
+    }
+
+
+def applications_run(tmp: Path, backend: str, env: dict[str, str], rounds: int) -> dict[str, Any]:
+    env = {**env, **AUTH_ENV}
+    url = env["DRIVERSHUB_DATABASE__URL"]
+    started = time.perf_counter()
+    extra = ["--members", str(APPLICATION_MEMBERS), "--applications", str(APPLICATIONS)]
+    seeded = run_seed(url, 1, extra, env, 1800)
+    seed_s = round(time.perf_counter() - started, 1)
+    base = f"/api/v1/hubs/{seeded['slugs'][0]}"
+    port = int(env["DRIVERSHUB_WEB__PORT"])
+    log_file = tmp / f"web-applications-{backend}.log"
+    with spawned([drivershub_exe(), "web"], log_file, env) as app:
+        wait_ready(app, port, "/api/v1/ready", log_file)
+        getter = Getter(port)
+        try:
+            cases = application_cases(getter, base, seeded)
+        finally:
+            getter.close()
+        samples, unexpected = measure_directory(port, cases, DIRECTORY_WARMUP, rounds)
+    results = {}
+    for name, latencies in samples.items():
+        results[name] = percentiles(latencies)
+        results[name]["target_p99_ms"] = cases[name][2]
+    return {
+        "backend": backend,
+        "seed_s": seed_s,
+        "applications": seeded["applications"]["applications"],
+        "cases": results,
+        "unexpected": dict(unexpected),
+    }
+
+
+def bench_applications(tmp: Path, opts: argparse.Namespace) -> tuple[dict[str, Any], list[Check]]:
+    where = "SQLite" + (" and PostgreSQL" if opts.postgres else "")
+    print(
+        f"\n[11] applications: the staff list of a hub with {APPLICATIONS:,} applications"
+        f" ({where}), {APPLICATION_PAGE} a page: {DIRECTORY_WARMUP} warm-up +"
+        f" {opts.samples} measured rounds of sequential GETs per case"
+    )
+    env = app_env(tmp, tmp / "applications.sqlite3", free_port())
+    runs = {"sqlite": applications_run(tmp, "sqlite", env, opts.samples)}
+    if opts.postgres:
+        with postgres_database(opts.postgres) as url, redis_namespace(opts.redis) as cache:
+            backend = "postgres+redis" if opts.redis else "postgres"
+            extra = {"DRIVERSHUB_DATABASE__URL": url, **cache}
+            env = app_env(tmp, tmp / "unused.sqlite3", free_port(), extra)
+            runs[backend] = applications_run(tmp, backend, env, opts.samples)
+    checks = []
+    for backend, run in runs.items():
+        print(f"  {backend}: seeded in {run['seed_s']} s ({run['applications']:,} applications)")
+        print(f"  {'':28} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'target':>8}")
+        for name, r in run["cases"].items():
+            print(
+                f"  {name:28} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} {r['max_ms']:8.2f}"
+                f" {r['target_p99_ms']:>8g}"
+            )
+            checks.append(
+                Check(
+                    f"{backend}: applications, {name} p99 ms",
+                    r["p99_ms"],
+                    f"<= {r['target_p99_ms']:g} ms",
+                    r["p99_ms"] <= r["target_p99_ms"],
+                )
+            )
+        checks.append(
+            Check(
+                f"{backend}: unexpected answers to the application lists",
+                sum(run["unexpected"].values()),
+                "== 0",
+                not run["unexpected"],
+            )
+        )
+    return {"runs": runs}, checks
+
+
 # --- main ------------------------------------------------------------------------------------
 
 
@@ -1907,6 +2019,7 @@ PARTS = {
     "members": bench_members,
     "points": bench_points,
     "notifications": bench_notifications,
+    "applications": bench_applications,
 }
 
 

@@ -79,7 +79,8 @@ FIRST_USER_ID = 10_000_000  # explicit ids, far above what the id sequences hand
 FIRST_DISCORD_ID = 700_000_000_000_000_000
 FIRST_STEAM_ID = 76561198000000000
 LINKED_DISCORD_ROLE = 990_000_000_000_000_000
-HUB_ROLES = 12  # the last one (manage_members) is the staff reader's
+HUB_ROLES = 12  # the last one (STAFF_PERMISSIONS) is the staff reader's
+STAFF_PERMISSIONS = ["manage_members", "send_notices", "review_applications"]
 BATCH = 1000
 
 
@@ -180,7 +181,7 @@ async def seed_members(hub: Hub, count: int) -> dict[str, Any]:
             name=f"Role {i}",
             position=i + 1,
             color=rng.randrange(0xFFFFFF),
-            permissions=["manage_members", "send_notices"] if i == HUB_ROLES - 1 else [],
+            permissions=STAFF_PERMISSIONS if i == HUB_ROLES - 1 else [],
             discord_role_id=LINKED_DISCORD_ROLE + i if i % 2 else None,
         )
         for i in range(HUB_ROLES)
@@ -395,12 +396,56 @@ async def seed_points(
     }
 
 
+# --applications: what a hub that recruits for years has (states and types by weight).
+APPLICATION_STATES = (("accepted", 55), ("declined", 30), ("withdrawn", 5), ("pending", 10))
+APPLICATION_TYPES = ("Driver", "Staff", "Event team", "Partnership")
+
+
+async def seed_applications(hub: Hub, count: int, applicants: list[int], reviewer: int) -> dict:
+    """`count` applications over `applicants` in 4 types, submitted over three years, most
+    decided (by `reviewer`), a tenth still pending: raw bulk inserts."""
+    from models.applications import Application, ApplicationType
+
+    rng = random.Random(13)
+    form = {"fields": [{"key": "why", "kind": "paragraph", "label": "Why us?", "required": True}]}
+    types = [
+        await ApplicationType.create(hub_id=hub.id, name=name, form=form, position=i)
+        for i, name in enumerate(APPLICATION_TYPES)
+    ]
+    states = [state for state, weight in APPLICATION_STATES for _ in range(weight)]
+    start = datetime.now(UTC) - timedelta(days=3 * 365)
+    rows = []
+    for i in range(count):
+        created = start + timedelta(seconds=i * (3 * 365 * 86400) / count)
+        state = rng.choice(states)
+        decided = state in ("accepted", "declined")
+        rows.append(
+            Application(
+                hub_id=hub.id,
+                type_id=types[0].id if rng.random() < 0.7 else rng.choice(types).id,
+                applicant_id=rng.choice(applicants),
+                answers={"why": "I like driving at night and I am on time for convoys."},
+                state=state,
+                decided_by_id=reviewer if decided else None,
+                claimed_by_id=reviewer if decided or rng.random() < 0.3 else None,
+                decided_at=created + timedelta(hours=rng.uniform(1, 96)) if decided else None,
+                created_at=created,
+            )
+        )
+    await Application.bulk_create(rows, batch_size=BATCH)
+    return {
+        "applications": await Application.filter(hub_id=hub.id).count(),
+        "type_ids": [t.id for t in types],
+    }
+
+
 async def seed(
     url: str,
     count: int,
     user: tuple[str, str] | None = None,
     members: int = 0,
     points: int = 0,
+    applications: int = 0,
 ) -> dict[str, Any]:
     """Migrate the database at `url`, create `count` hubs and optionally a user, and with
     `members` that many members in the first hub (with `points`, that many ledger rows)."""
@@ -424,6 +469,14 @@ async def seed(
             member_ids = list(range(FIRST_USER_ID, listed))
             rows = result["members"]["rows"]
             result["points"] = await seed_points(hubs[0], points, member_ids, rows + 3)
+        if applications:
+            applicants = list(range(FIRST_USER_ID, FIRST_USER_ID + members))
+            staff = await Member.get(hub_id=hubs[0].id, number=result["members"]["rows"] + 2)
+            result["applications"] = await seed_applications(
+                hubs[0], applications, applicants, staff.user_id
+            )
+            result["reviewer_id"] = staff.user_id
+        if points or applications:
             connection = connections.get("default")
             if connection.capabilities.dialect == "postgres":
                 await connection.execute_script("VACUUM ANALYZE")
@@ -439,11 +492,14 @@ def main() -> int:
     parser.add_argument("--user", nargs=2, metavar=("EMAIL", "PASSWORD"))
     parser.add_argument("--members", type=int, default=0, help="members in the first hub")
     parser.add_argument("--points", type=int, default=0, help="ledger rows over the members")
+    parser.add_argument("--applications", type=int, default=0, help="applications by the members")
     args = parser.parse_args()
-    if args.points and not args.members:
-        parser.error("--points needs --members")
+    if (args.points or args.applications) and not args.members:
+        parser.error("--points and --applications need --members")
     user = tuple(args.user) if args.user else None
-    result = asyncio.run(seed(args.url, args.hubs, user, args.members, args.points))  # type: ignore[arg-type]
+    result = asyncio.run(
+        seed(args.url, args.hubs, user, args.members, args.points, args.applications)  # type: ignore[arg-type]
+    )
     sys.stdout.write(json.dumps(result) + "\n")
     return 0
 

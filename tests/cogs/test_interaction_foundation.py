@@ -213,9 +213,12 @@ async def test_help_lists_only_the_commands_the_caller_can_use(
         demo_off = await owner.run("help", guild=guild)
     # The core packages' commands (members, points): on in every hub.
     drivers_core = {"/profile", "/points", "/rank", "/bonus", "/notifications"}
+    applications = {"/apply"}  # a plugin on in new hubs; switched off below with the demo
     assert for_driver.ephemeral
     demo = {"/demo announce", "/demo board", "/demo form", "/demo slow"}
-    assert listed(for_driver) == demo | {"/help", "/hub info", "/login"} | drivers_core
+    assert (
+        listed(for_driver) == demo | applications | {"/help", "/hub info", "/login"} | drivers_core
+    )
     staff_members = {
         "/audit",
         "/member accept",
@@ -232,6 +235,7 @@ async def test_help_lists_only_the_commands_the_caller_can_use(
         f"/posts {name}" for name in ("list", "set", "test", "disable", "enable", "preview")
     }
     assert listed(for_owner) == listed(for_driver) | staff_members | staff_posts | {
+        "/applications pending",
         "/demo-admin reset",
         "/hub-admin settings",
     }

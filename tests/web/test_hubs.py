@@ -267,7 +267,7 @@ async def test_turning_plugins_off_needs_a_recent_login(client: TestClient) -> N
         "/api/v1/hubs/road-kings", json={"plugins": {"shoutbox": False}}, headers=headers
     )
     await problem_of(off, 403, "reauthentication_required")
-    assert (await Hub.get(id=hub.id)).plugins == ["shoutbox"]
+    assert "shoutbox" in (await Hub.get(id=hub.id)).plugins  # still on
 
 
 async def test_settings_history_and_revert(client: TestClient) -> None:
