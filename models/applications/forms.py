@@ -86,7 +86,10 @@ class FormFieldSpec(BaseModel):
         ),
     )
     choices: list[ChoiceText] = Field(
-        default_factory=list, description="choice and multi_choice only; unique."
+        default_factory=list,
+        # Checked when left out too: a choice field without choices cannot be shown.
+        validate_default=True,
+        description="choice and multi_choice only; unique.",
     )
     min_length: int | None = Field(
         default=None,
@@ -382,7 +385,7 @@ def _url(spec: FormFieldSpec, value: Any) -> str:
     except ValueError:
         raise _Wrong(N_("Must be a valid URL.")) from None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname or " " in text:
-        raise _Wrong(N_("Must be a web address starting with https://."))
+        raise _Wrong(N_("Must be a web address starting with http:// or https://."))
     return text
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from models.applications.forms import MAX_FIELDS, Form
 from models.applications.tables import (
@@ -182,7 +182,7 @@ class SubmitInput(BaseModel):
 
 class DecisionInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    accept: bool
+    accept: StrictBool  # "yes" must not accept anyone
     reason: Text(REASON_LENGTH) = ""  # type: ignore[valid-type]
 
 
@@ -190,7 +190,7 @@ class ChangeInput(BaseModel):
     """A later change of a decision: always with a reason (the applicant is told)."""
 
     model_config = ConfigDict(extra="forbid")
-    accept: bool
+    accept: StrictBool
     reason: Text(REASON_LENGTH) = Field(min_length=1)  # type: ignore[valid-type]
 
 

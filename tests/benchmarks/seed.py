@@ -471,7 +471,8 @@ async def seed(
             result["points"] = await seed_points(hubs[0], points, member_ids, rows + 3)
         if applications:
             applicants = list(range(FIRST_USER_ID, FIRST_USER_ID + members))
-            staff = await Member.get(hub_id=hubs[0].id, number=result["members"]["rows"] + 2)
+            # The staff reader is the last row seed_members made (see _reader).
+            staff = await Member.get(hub_id=hubs[0].id, number=result["members"]["rows"])
             result["applications"] = await seed_applications(
                 hubs[0], applications, applicants, staff.user_id
             )

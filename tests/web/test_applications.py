@@ -291,3 +291,26 @@ async def test_a_member_applying_for_staff(client: TestClient) -> None:
     member = await Member.get(user_id=alice_user.id)
     await lifecycle.accept(SYSTEM, hub, member.id)
     assert (await _apply(client, alice, app_type["id"], GOOD)).status == 201
+
+
+async def test_a_choice_without_choices_and_a_yes_for_accept_are_refused(
+    client: TestClient,
+) -> None:
+    hub = await _hub()
+    staff = await _holder(hub, "sam", 5, ["manage_applications", "review_applications"])
+    for kind in ("choice", "multi_choice"):
+        bare = {"name": "X", "form": {"fields": [{"key": "c", "kind": kind, "label": "C"}]}}
+        response = await client.post(f"{APPS}/types", json=bare, headers=staff)
+        problem = await problem_of(response, 422, "validation_failed")
+        assert [e["field"] for e in problem["errors"]] == ["form.fields.0.choices"]
+    app_type = await _create_type(client, staff)
+    broken = {"form": {"fields": [{"key": "c", "kind": "choice", "label": "C"}]}}
+    response = await client.patch(f"{APPS}/types/{app_type['id']}", json=broken, headers=staff)
+    await problem_of(response, 422, "validation_failed")
+    listed = await client.get(f"{APPS}/types", headers=staff)
+    assert listed.status == 200  # the type kept its good form
+    _alice_user, alice = await _person(hub, "alice", 1)
+    application = await (await _apply(client, alice, app_type["id"], GOOD)).json()
+    url = f"{APPS}/{application['id']}/decision"
+    response = await client.post(url, json={"accept": "yes"}, headers=staff)
+    await problem_of(response, 422, "validation_failed")
