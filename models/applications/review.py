@@ -303,7 +303,15 @@ async def assign(
     reviewer = None
     if reviewer_user_id is not None:
         reviewer = await User.get_or_none(id=reviewer_user_id)
-        someone = Actor(user_id=reviewer.id, discord_id=reviewer.discord_id) if reviewer else None
+        someone = (
+            Actor(
+                user_id=reviewer.id,
+                discord_id=reviewer.discord_id,
+                is_superuser=reviewer.is_superuser,
+            )
+            if reviewer
+            else None
+        )
         if someone is None or not await may_review(someone, hub, application.type):
             raise Invalid(
                 N_("That person cannot review this type of application."),
