@@ -79,7 +79,7 @@ class Migration(migrations.Migration):
                 ('review_message_id', fields.BigIntField(null=True)),
                 ('review_thread_id', fields.BigIntField(null=True)),
             ],
-            options={'table': 'applications', 'app': 'drivershub', 'indexes': [Index(fields=['hub_id', 'state', 'id']), Index(fields=['hub_id', 'type_id', 'id']), Index(fields=['hub_id', 'applicant_id', 'id']), Index(fields=['hub_id', 'claimed_by_id', 'id']), Index(fields=['hub_id', 'decided_by_id', 'id']), Index(fields=['hub_id', 'created_at'])], 'pk_attr': 'id'},
+            options={'table': 'applications', 'app': 'drivershub', 'indexes': [Index(fields=['hub_id', 'id']), Index(fields=['hub_id', 'state', 'id']), Index(fields=['hub_id', 'type_id', 'id']), Index(fields=['hub_id', 'applicant_id', 'id']), Index(fields=['hub_id', 'claimed_by_id', 'id']), Index(fields=['hub_id', 'decided_by_id', 'id']), Index(fields=['hub_id', 'created_at', 'id'])], 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.CreateModel(

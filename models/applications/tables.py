@@ -105,12 +105,13 @@ class Application(Model):
         # The staff list pages newest first (by id) within one hub, filtered by state,
         # type, applicant or reviewer; the date range reads created_at.
         indexes = (
+            ("hub_id", "id"),
             ("hub_id", "state", "id"),
             ("hub_id", "type_id", "id"),
             ("hub_id", "applicant_id", "id"),
             ("hub_id", "claimed_by_id", "id"),
             ("hub_id", "decided_by_id", "id"),
-            ("hub_id", "created_at"),
+            ("hub_id", "created_at", "id"),
         )
 
 

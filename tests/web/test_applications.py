@@ -314,3 +314,40 @@ async def test_a_choice_without_choices_and_a_yes_for_accept_are_refused(
     url = f"{APPS}/{application['id']}/decision"
     response = await client.post(url, json={"accept": "yes"}, headers=staff)
     await problem_of(response, 422, "validation_failed")
+
+
+async def test_the_reviewer_filter_pages_claimed_and_decided_ones_and_date_ranges(
+    client: TestClient,
+) -> None:
+    hub = await _hub()
+    staff = await _holder(hub, "sam", 5, ["manage_applications", "review_applications"])
+    sam = await User.get(username="sam")
+    other = await User.create(username="olga")
+    app_type = await _create_type(client, staff, allow_several_pending=True)
+    ids = []
+    for i in range(7):
+        _user, headers = await _person(hub, f"p{i}", 100 + i)
+        ids.append((await (await _apply(client, headers, app_type["id"], GOOD)).json())["id"])
+    # sam claimed 0, 2 and 5; decided 1 and 2; olga claimed 3 and decided 6.
+    await Application.filter(id__in=[ids[0], ids[2], ids[5]]).update(claimed_by_id=sam.id)
+    await Application.filter(id__in=[ids[1], ids[2]]).update(decided_by_id=sam.id)
+    await Application.filter(id=ids[3]).update(claimed_by_id=other.id)
+    await Application.filter(id=ids[6]).update(decided_by_id=other.id)
+    seen, cursor = [], None
+    while True:
+        params = {"limit": "2", "reviewer": str(sam.id), **({"cursor": cursor} if cursor else {})}
+        page = await (await client.get(APPS, params=params, headers=staff)).json()
+        seen += [a["id"] for a in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [ids[5], ids[2], ids[1], ids[0]]
+    since = "2000-01-01T00:00:00Z"
+    dated = await client.get(
+        APPS, params={"since": since, "reviewer": str(sam.id), "limit": "3"}, headers=staff
+    )
+    first = await dated.json()
+    assert [a["id"] for a in first["items"]] == [ids[5], ids[2], ids[1]]
+    params = {"since": since, "reviewer": str(sam.id), "limit": "3", "cursor": first["next_cursor"]}
+    rest = await (await client.get(APPS, params=params, headers=staff)).json()
+    assert [a["id"] for a in rest["items"]] == [ids[0]]
