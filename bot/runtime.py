@@ -26,6 +26,7 @@ from core.db import close_database, open_database
 from models import accounts, encryption, mfa, ratelimit
 from models.auth import TokenConfig, configure_tokens, tickets
 from models.cache import close_cache, configure_cache
+from models.events import reminders as event_reminders
 from models.keys import load_keyring
 from models.notifications import broadcast, digest, live
 from models.notifications import center as notification_center
@@ -158,6 +159,9 @@ def _start_workers(rt: Runtime) -> None:
     rt.tasks.append(asyncio.create_task(purge_notifications, name="purge-notifications"))
     purge_tickets = every(HOUSEKEEPING_INTERVAL, tickets.purge_tickets)
     rt.tasks.append(asyncio.create_task(purge_tickets, name="purge-tickets"))
+    # Event reminders (sent once across processes: a lease) and ended dates' next mirror.
+    events_due = every(EVENTS_INTERVAL, event_reminders.run_due)
+    rt.tasks.append(asyncio.create_task(events_due, name="event-reminders"))
     if rt.bot is not None:  # one kind of process runs housekeeping, not every web worker
         grace = rt.settings.auth.account_deletion_grace_days
         purge = every(HOUSEKEEPING_INTERVAL, lambda: accounts.purge_deleted_accounts(grace))
@@ -168,6 +172,7 @@ def _start_workers(rt: Runtime) -> None:
 
 
 HOUSEKEEPING_INTERVAL = 3600.0
+EVENTS_INTERVAL = 30.0
 DIGEST_SWEEP_INTERVAL = 60.0
 
 

@@ -41,9 +41,14 @@ class HelpCog(commands.Cog):
         card = Card()
         heading = t(interaction, N_("Commands you can use"))
         card.add_text(f"## {heading}")
-        for item in usable:
+        # One block per top-level command: a V2 message holds 40 components, fewer than the
+        # commands a hub's staff can use.
+        for group in _by_root(usable):
             card.add_text(
-                f"**/{typed_name(interaction, item.path)}**\n{t(interaction, item.description)}"
+                "\n".join(
+                    f"**/{typed_name(interaction, item.path)}**\n{t(interaction, item.description)}"
+                    for item in group
+                )
             )
         more = t(interaction, N_("…and {count} more."), count="{count}")  # Card fills it in
         await answer(interaction, view=card.view(more=more))
@@ -65,6 +70,18 @@ async def usable_commands(
         if await _usable(bot, command, interaction, context, grant):
             found.append(Usable(command.qualified_name, command.description))
     return sorted(found, key=lambda item: item.path)
+
+
+def _by_root(usable: list[Usable]) -> list[list[Usable]]:
+    """The sorted commands, grouped by their top-level name (`/event info`, `/event list`)."""
+    groups: list[list[Usable]] = []
+    for item in usable:
+        root = item.path.split()[0]
+        if groups and groups[-1][0].path.split()[0] == root:
+            groups[-1].append(item)
+        else:
+            groups.append([item])
+    return groups
 
 
 def _leaves(items: list[Any]) -> list[AnyCommand]:

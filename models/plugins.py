@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError
 from models import APP_LABEL, PLATFORM_MODEL_MODULES, encryption
 from models.actor import Actor, Scope, require_scope
 from models.errors import PluginDisabled
+from models.events.settings import EventsSettings
 from models.i18n import N_, Lazy, add_catalog_dir, translate
 from models.members.settings import MembersSettings
 from models.outbox import OutboxKind
@@ -111,6 +112,15 @@ class Package:
     def app_label(self) -> str:
         return self.app or APP_LABEL
 
+
+_EVENT_VARIABLES = {
+    "hub": N_("the hub's name"),
+    "title": N_("the event's title"),
+    "when": N_("the meetup time, shown in each reader's time zone"),
+    "route": N_("from where to where"),
+    "link": N_("the event's link"),
+    "points": N_("the points for attending"),
+}
 
 # Built-in packages. Adding one: its package under models/, its cog and router, one entry here.
 BUILTIN: tuple[Package, ...] = (
@@ -340,6 +350,55 @@ BUILTIN: tuple[Package, ...] = (
         },
         router="web.applications:router",
         cog="cogs.applications",
+    ),
+    Package(
+        key="events",
+        label=N_("Events"),
+        permissions={"manage_events": N_("Plan events and confirm attendance")},
+        models=("models.events",),
+        settings=EventsSettings,
+        notifications={
+            "event.reminder": NotificationKind(
+                N_("{title} starts in {lead}"),
+                N_("Meetup at {meetup}."),
+                label=N_("Reminders of events you are going to"),
+            ),
+            "event.created": NotificationKind(
+                N_("New event in {hub}: {title}"),
+                N_("Meetup at {meetup}."),
+                channels=("in_app",),
+                label=N_("New events"),
+            ),
+            "event.cancelled": NotificationKind(
+                N_("{title} was cancelled"),
+                N_("Reason: {reason}"),
+                label=N_("Cancelled events you answered"),
+            ),
+            "event.changed": NotificationKind(
+                N_("{title} moved"),
+                N_("Meetup is now at {meetup}."),
+                label=N_("Changed events you answered"),
+            ),
+        },
+        triggers={
+            "event.created": PostTrigger(
+                N_("An event was planned"),
+                _EVENT_VARIABLES,
+                content=N_("New convoy: {title}, {when}"),
+            ),
+            "event.starting": PostTrigger(
+                N_("An event starts soon"),
+                {**_EVENT_VARIABLES, "lead": N_("how soon")},
+                content=N_("{title} starts in {lead}!"),
+            ),
+            "event.cancelled": PostTrigger(
+                N_("An event was cancelled"),
+                {**_EVENT_VARIABLES, "reason": N_("the reason given")},
+                content=N_("{title} was cancelled."),
+            ),
+        },
+        router="web.events:router",
+        cog="cogs.events",
     ),
 )
 

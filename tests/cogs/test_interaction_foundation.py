@@ -214,10 +214,12 @@ async def test_help_lists_only_the_commands_the_caller_can_use(
     # The core packages' commands (members, points): on in every hub.
     drivers_core = {"/profile", "/points", "/rank", "/bonus", "/notifications"}
     applications = {"/apply"}  # a plugin on in new hubs; switched off below with the demo
+    events = {"/event list", "/event info"}  # likewise
     assert for_driver.ephemeral
     demo = {"/demo announce", "/demo board", "/demo form", "/demo slow"}
     assert (
-        listed(for_driver) == demo | applications | {"/help", "/hub info", "/login"} | drivers_core
+        listed(for_driver)
+        == demo | applications | events | {"/help", "/hub info", "/login"} | drivers_core
     )
     staff_members = {
         "/audit",
@@ -237,6 +239,10 @@ async def test_help_lists_only_the_commands_the_caller_can_use(
     assert listed(for_owner) == listed(for_driver) | staff_members | staff_posts | {
         "/applications pending",
         "/demo-admin reset",
+        "/event-admin attendance",
+        "/event-admin cancel",
+        "/event-admin create",
+        "/event-admin post",
         "/hub-admin settings",
     }
     assert listed(in_dms) == {"/help", "/login", "/notifications"}

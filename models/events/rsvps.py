@@ -1,0 +1,127 @@
+"""Answering a date: going / maybe / not going. Counts are kept on the occurrence in the
+same transaction, and a "going" takes a slot with one conditional update, so 50 clicks at
+once never overfill an event."""
+
+from __future__ import annotations
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
+from tortoise.transactions import in_transaction
+
+from models import plugins
+from models.actor import Actor
+from models.auth import now
+from models.errors import Conflict, Forbidden, Unauthorized
+from models.events.common import (
+    KEY,
+    counts_of,
+    occurrence_in,
+    queue_post,
+    rsvp_closes_at,
+    sees_members_only,
+)
+from models.events.schemas import RsvpResult
+from models.events.tables import Answer, Occurrence, Rsvp, RsvpSource
+from models.hubs import Hub
+from models.i18n import N_
+from models.members.tables import Member
+from models.text import fold
+from models.users import User
+
+
+def _full() -> Conflict:
+    return Conflict(N_("This event is full."), code="event_full")
+
+
+async def rsvp(
+    actor: Actor,
+    hub: Hub,
+    occurrence_id: int,
+    answer: Answer,
+    *,
+    source: RsvpSource = RsvpSource.API,
+) -> RsvpResult:
+    """Answer a date (anyone the hub lets in; members-only dates: members). Refused when
+    cancelled, after the RSVP deadline, or "going" when every slot is taken."""
+    await plugins.enter(actor, hub, KEY, None, write=True)
+    if actor.user_id is None:
+        raise Unauthorized()
+    row = await occurrence_in(hub, occurrence_id)
+    event = row.event
+    if row.members_only and not await sees_members_only(actor, hub):
+        raise Forbidden(N_("This event is for members only."), code="members_only")
+    if row.cancelled or event.cancelled_at is not None:
+        raise Conflict(N_("This event was cancelled."), code="event_cancelled")
+    closes = rsvp_closes_at(row, event)
+    if now() >= closes:
+        raise Conflict(
+            N_("Answers to this event closed at {closed}."),
+            code="rsvp_closed",
+            closed=closes.strftime("%Y-%m-%d %H:%M UTC"),
+        )
+    await _visitor_row(hub, actor.user_id)
+    for attempt in range(2):  # a double click racing itself: the second sees the first
+        try:
+            async with in_transaction():
+                await answer_as(row, event.slots, actor.user_id, answer, source)
+            break
+        except IntegrityError:
+            if attempt:
+                raise
+    fresh = await Occurrence.get(id=row.id)
+    if fresh.post_message_id is not None:
+        await queue_post(hub, fresh)
+    return RsvpResult(occurrence_id=row.id, answer=answer, counts=counts_of(fresh))
+
+
+async def answer_as(
+    row: Occurrence,
+    slots: int | None,
+    user_id: int,
+    answer: Answer,
+    source: RsvpSource,
+    *,
+    keep_explicit: bool = False,
+) -> bool:
+    """Record an answer in the caller's transaction; False if nothing changed."""
+    existing = await Rsvp.get_or_none(occurrence_id=row.id, user_id=user_id)
+    if existing is not None and keep_explicit and existing.source != RsvpSource.DISCORD_INTEREST:
+        return False
+    if existing is not None and existing.answer == answer:
+        return False
+    column = str(answer)
+    taken = Occurrence.filter(id=row.id)
+    if answer == Answer.GOING and slots is not None:
+        taken = taken.filter(going__lt=slots)
+    if not await taken.update(**{column: F(column) + 1}):
+        raise _full()
+    if existing is None:
+        await Rsvp.create(occurrence_id=row.id, user_id=user_id, answer=answer, source=source)
+        return True
+    before = str(existing.answer)
+    await Occurrence.filter(id=row.id).update(**{before: F(before) - 1})
+    existing.answer, existing.source = answer, source
+    await existing.save(update_fields=["answer", "source", "updated_at"])
+    return True
+
+
+async def withdraw_as(row: Occurrence, user_id: int, *, only: RsvpSource | None = None) -> bool:
+    """Remove an answer (in the caller's transaction); `only`: if it came from there."""
+    existing = await Rsvp.get_or_none(occurrence_id=row.id, user_id=user_id)
+    if existing is None or (only is not None and existing.source != only):
+        return False
+    before = str(existing.answer)
+    await Occurrence.filter(id=row.id).update(**{before: F(before) - 1})
+    await existing.delete()
+    return True
+
+
+async def _visitor_row(hub: Hub, user_id: int) -> None:
+    """Someone known only from the website gets a visitor row (reminders reach hub people)."""
+    if not await Member.filter(hub_id=hub.id, user_id=user_id).exists():
+        user = await User.get(id=user_id)
+        await Member.get_or_create(
+            hub_id=hub.id,
+            user_id=user_id,
+            defaults={"search_name": fold(user.username)[:64], "in_guild": False},
+        )
