@@ -7,6 +7,7 @@ import pytest
 from models import hubs
 from models.hubs import Hub
 from models.members import Member
+from models.plugins import default_plugins
 from tests.conftest import AppFactory
 from tests.fakediscord import FakeDiscord
 from tests.fakediscord.options import ScenarioError
@@ -78,7 +79,9 @@ async def test_owner_changes_settings_and_plugins(
     assert reply.ephemeral
     assert reply.content == "Settings saved."
     hub = await Hub.get(guild_id=guild.id)
-    assert (hub.distance_unit, hub.timezone, hub.plugins) == ("mi", "Europe/Berlin", ["shoutbox"])
+    assert (hub.distance_unit, hub.timezone) == ("mi", "Europe/Berlin")
+    # Turned on, beside the plugins a new hub starts with.
+    assert sorted(hub.plugins) == sorted({*default_plugins(), "shoutbox"})
     assert "Europe/Berlin" in [c["value"] for c in choices]
     assert [(c["name"], c["value"]) for c in plugins] == [("Shoutbox", "shoutbox")]
 
