@@ -16,6 +16,7 @@ from models.hubs import Hub
 from models.i18n import N_
 from models.members.lifecycle import _change
 from models.members.tables import Member, MemberRole, Role
+from models.pagination import Page
 from models.permissions import grant_of, permission_label
 from models.text import fold
 from models.users import User
@@ -147,16 +148,61 @@ def _snowflake(value: int | None) -> str | None:
 
 
 def application_view(row: Application) -> ApplicationView:
-    """A row loaded with its type and people (`application_in`, the lists)."""
+    """A row loaded with its type and people (`application_in`)."""
+    return _view(
+        row,
+        row.type.name,
+        person(row.applicant),  # type: ignore[arg-type]
+        person(row.claimed_by),
+        person(row.decided_by),
+    )
+
+
+async def page_views(page: Page[Application]) -> Page[ApplicationView]:
+    """A page of bare rows as views: the types' names and the people in two queries for the
+    whole page (loading them with every row cost more than the list's query itself)."""
+    rows = page.items
+    names = dict(
+        await ApplicationType.filter(id__in={r.type_id for r in rows}).values_list("id", "name")
+    )
+    ids = {i for r in rows for i in (r.applicant_id, r.claimed_by_id, r.decided_by_id) if i}
+    people = {
+        u["id"]: Person(
+            id=u["id"],
+            name=u["username"],
+            discord_id=str(u["discord_id"]) if u["discord_id"] else None,
+        )
+        for u in await User.filter(id__in=ids).values("id", "username", "discord_id")
+    }
+    items = [
+        _view(
+            row,
+            names.get(row.type_id, ""),
+            people[row.applicant_id],
+            people.get(row.claimed_by_id) if row.claimed_by_id else None,
+            people.get(row.decided_by_id) if row.decided_by_id else None,
+        )
+        for row in rows
+    ]
+    return Page[ApplicationView](items=items, next_cursor=page.next_cursor)
+
+
+def _view(
+    row: Application,
+    type_name: str,
+    applicant: Person,
+    claimed_by: Person | None,
+    decided_by: Person | None,
+) -> ApplicationView:
     return ApplicationView(
         id=row.id,
         type_id=row.type_id,
-        type_name=row.type.name,
-        applicant=person(row.applicant),  # type: ignore[arg-type]
+        type_name=type_name,
+        applicant=applicant,
         answers=dict(row.answers or {}),
         state=row.state,
-        claimed_by=person(row.claimed_by),
-        decided_by=person(row.decided_by),
+        claimed_by=claimed_by,
+        decided_by=decided_by,
         decided_at=row.decided_at,
         decision_reason=row.decision_reason,
         created_at=row.created_at,

@@ -14,10 +14,10 @@ from models.applications.common import (
     KEY,
     application_in,
     application_not_found,
-    application_view,
     change_roles,
     details,
     member_row,
+    page_views,
     queue_review,
     reviewer_user_ids,
 )
@@ -173,8 +173,7 @@ async def my_applications(actor: Actor, hub: Hub, query: MineQuery) -> Page[Appl
     rows = Application.filter(hub_id=hub.id, applicant_id=actor.user_id or 0)
     if query.state is not None:
         rows = rows.filter(state=query.state)
-    rows = rows.select_related("type", "applicant", "claimed_by", "decided_by")
-    return await paginate(rows, query, ("-id",), application_view)
+    return await page_views(await paginate(rows, query, ("-id",), lambda row: row))
 
 
 # Drafts: a Discord form in steps of five fields

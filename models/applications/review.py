@@ -18,11 +18,11 @@ from models.applications.common import (
     REVIEW,
     application_in,
     application_not_found,
-    application_view,
     change_roles,
     details,
     may_review,
     member_row,
+    page_views,
     queue_review,
     require_review,
 )
@@ -84,9 +84,8 @@ async def list_applications(
             rows = rows.filter(Q(claimed_by_id=query.reviewer) | Q(decided_by_id=query.reviewer))
         else:
             rows = rows.filter(id__in=await _reviewed(rows, query))
-    rows = rows.select_related("type", "applicant", "claimed_by", "decided_by")
     order = ("-created_at", "-id") if dated else ("-id",)
-    return await paginate(rows, query, order, application_view)
+    return await page_views(await paginate(rows, query, order, lambda row: row))
 
 
 async def _reviewed(rows: QuerySet[Application], query: ApplicationQuery) -> list[int]:
