@@ -14,6 +14,8 @@ Run from the project root with the project's virtualenv:
         --postgres postgres://postgres@127.0.0.1:5432/postgres --redis redis://127.0.0.1:6379/10
     .venv/bin/python tests/benchmarks/run.py --only points \
         --postgres postgres://postgres@127.0.0.1:5432/postgres --redis redis://127.0.0.1:6379/10
+    .venv/bin/python tests/benchmarks/run.py --only events \
+        --postgres postgres://postgres@127.0.0.1:5432/postgres --redis redis://127.0.0.1:6379/10
 
 Each part prints PASS/FAIL against its target; the figures go to tests/benchmarks/results/.
 The exit status is 0 when every target passed, 1 otherwise. See tests/benchmarks/README.md.
@@ -2005,6 +2007,216 @@ def bench_applications(tmp: Path, opts: argparse.Namespace) -> tuple[dict[str, A
     return {"runs": runs}, checks
 
 
+# --- 12. events: the list of a hub with 10,000 dates, RSVP clicks through the emulator ---------
+
+EVENT_DATES = 10_000
+EVENT_MEMBERS = 2_000  # who answered (RSVPs) and attended
+MAX_EVENT_LIST_P99_MS = 20.0
+MAX_RSVP_CLICK_P99_MS = 250.0
+EVENT_CLICK_WARMUP_ROUNDS = 2
+
+
+def event_cases(
+    getter: Getter, base: str, seeded: dict[str, Any]
+) -> dict[str, tuple[list[str], str, float]]:
+    """Pages of the list as a member reads them (members-only dates included): upcoming and
+    past, first and deep pages (cursors from walking 40 pages), and each filter."""
+    token = seeded["members"]["tokens"]["member"]
+    events = seeded["events"]
+    listing = f"{base}/events?limit=20"
+
+    def cursors_of(path: str) -> list[str]:
+        found, cursor = [], None
+        for _ in range(40):
+            url = path + (f"&cursor={cursor}" if cursor else "")
+            status, body, _ = getter.get(url, token)
+            if status != 200:
+                raise RuntimeError(f"GET {url} answered {status}: {body[:300]!r}")
+            cursor = json.loads(body)["next_cursor"]
+            if cursor is None:
+                break
+            found.append(cursor)
+        return found
+
+    upcoming = cursors_of(listing)
+    past = cursors_of(f"{listing}&when=past")
+    members = events["rsvp_member_ids"]
+    target = MAX_EVENT_LIST_P99_MS
+    return {
+        "upcoming, first page": ([listing], token, target),
+        "upcoming, pages 10-40": ([f"{listing}&cursor={c}" for c in upcoming[9:]], token, target),
+        "past, first page": ([f"{listing}&when=past"], token, target),
+        "past, pages 10-40": (
+            [f"{listing}&when=past&cursor={c}" for c in past[9:]],
+            token,
+            target,
+        ),
+        "mine (going)": ([f"{listing}&mine=true", f"{listing}&mine=true&when=all"], token, target),
+        "rsvp_by a member": (
+            [f"{listing}&rsvp_by={m}&answer={a}" for m in members for a in ("going", "maybe")],
+            token,
+            target,
+        ),
+        "attended_by, past": (
+            [f"{listing}&attended_by={m}&when=past" for m in members],
+            token,
+            target,
+        ),
+        "one series, all": ([f"{listing}&event={events['series_id']}&when=all"], token, target),
+    }
+
+
+def run_event_clicks(tmp: Path, backend: str, env: dict[str, str], rounds: int) -> dict[str, Any]:
+    """events_clicks.py in its own process (the emulator), which starts `drivershub run` on
+    the database of `env`; what it printed."""
+    log_file = tmp / f"event-clicks-{backend}.log"
+    env = {**env, "DRIVERSHUB_METRICS__LISTEN": ""}
+    args = [sys.executable, "-m", "tests.benchmarks.events_clicks"]
+    args += ["--members", "50", "--rounds", str(rounds)]
+    args += ["--warmup-rounds", str(EVENT_CLICK_WARMUP_ROUNDS)]
+    args += ["--bot-log", str(tmp / f"event-clicks-bot-{backend}.log")]
+    with log_file.open("ab") as log:
+        out = subprocess.run(  # noqa: S603 (our own module, fixed arguments)
+            args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=log, timeout=180 + 15 * rounds
+        )
+    if out.returncode != 0:
+        raise RuntimeError(f"events_clicks.py failed ({out.returncode}):\n{log_tail(log_file)}")
+    return json.loads(out.stdout.decode().strip().splitlines()[-1])
+
+
+def events_run(
+    tmp: Path, backend: str, env: dict[str, str], samples: int, rounds: int
+) -> dict[str, Any]:
+    """Seed a hub with EVENT_DATES dates on `backend`, measure the list over HTTP, then the
+    RSVP clicks of 50 members through the emulator on the same database."""
+    env = {**env, **AUTH_ENV}
+    url = env["DRIVERSHUB_DATABASE__URL"]
+    started = time.perf_counter()
+    extra = ["--members", str(EVENT_MEMBERS), "--events", str(EVENT_DATES)]
+    seeded = run_seed(url, 1, extra, env, 900)
+    seed_s = round(time.perf_counter() - started, 1)
+    base = f"/api/v1/hubs/{seeded['slugs'][0]}"
+    port = int(env["DRIVERSHUB_WEB__PORT"])
+    log_file = tmp / f"web-events-{backend}.log"
+    with spawned([drivershub_exe(), "web"], log_file, env) as app:
+        wait_ready(app, port, "/api/v1/ready", log_file)
+        getter = Getter(port)
+        try:
+            cases = event_cases(getter, base, seeded)
+        finally:
+            getter.close()
+        samples_ms, unexpected = measure_directory(port, cases, DIRECTORY_WARMUP, samples)
+    results = {}
+    for name, latencies in samples_ms.items():
+        results[name] = percentiles(latencies)
+        results[name]["target_p99_ms"] = cases[name][2]
+    clicks = run_event_clicks(tmp, backend, env, rounds)
+    return {
+        "backend": backend,
+        "seed_s": seed_s,
+        "seeded": seeded["events"],
+        "cases": results,
+        "unexpected": dict(unexpected),
+        "clicks": clicks,
+    }
+
+
+def event_click_checks(backend: str, clicks: dict[str, Any]) -> list[Check]:
+    samples = clicks["latencies_ms"]
+    latency = percentiles(samples)
+    bot = clicks["bot"]
+    print(
+        f"  {backend}: RSVP clicks, {clicks['members']} members at once,"
+        f" {clicks['warmup_rounds']} warm-up + {clicks['rounds']} measured rounds"
+        f" (occurrence {clicks['occurrence_id']}, {clicks['answered']} answers at the end)"
+    )
+    print(f"  {'clicks':>28} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} failed")
+    print(
+        f"  {latency['samples']:28} {latency['p50_ms'] or 0:8.2f} {latency['p99_ms'] or 0:8.2f}"
+        f" {latency['max_ms'] or 0:8.2f} {len(clicks['failures'])}"
+    )
+    print(
+        f"  slowest click per round (ms): {', '.join(f'{x:.0f}' for x in clicks['round_max_ms'])}"
+    )
+    print(
+        f"  bot CPU {bot['cpu_s']:.2f} s in the measured rounds = {bot['cpu_ms_per_answer']} ms per"
+        f" click; post edits {clicks['post_edits']}; counts on the post: {clicks['post_counts']!r}"
+        f" (expected {clicks['expected_counts']!r})"
+    )
+    problems = clicks["failures"] + clicks["emulator_errors"] + bot["log_problems"]
+    for problem in problems[:5]:
+        print(f"  problem: {problem}")
+    p99 = latency["p99_ms"] if latency["p99_ms"] is not None else math.inf
+    count = len(problems) + clicks["rate_limited"] + (not clicks["counts_match"])
+    return [
+        Check(
+            f"{backend}: RSVP click answer p99 ms",
+            p99,
+            f"<= {MAX_RSVP_CLICK_P99_MS:g} ms",
+            p99 <= MAX_RSVP_CLICK_P99_MS,
+        ),
+        Check(
+            f"{backend}: click failures, emulator errors, 429s, bot log errors, wrong counts",
+            count,
+            "== 0",
+            count == 0,
+        ),
+    ]
+
+
+def bench_events(tmp: Path, opts: argparse.Namespace) -> tuple[dict[str, Any], list[Check]]:
+    where = "SQLite" + (" and PostgreSQL" if opts.postgres else "")
+    print(
+        f"\n[12] events ({where}): the list of a hub with {EVENT_DATES:,} dates, 20 a page,"
+        f" {DIRECTORY_WARMUP} warm-up + {opts.samples} measured rounds of sequential GETs per"
+        f" case; then RSVP clicks of 50 members at once through the Discord emulator"
+        f" ({EVENT_CLICK_WARMUP_ROUNDS} warm-up + {opts.rounds} measured rounds)"
+    )
+    env = app_env(tmp, tmp / "events.sqlite3", free_port())
+    runs = {"sqlite": events_run(tmp, "sqlite", env, opts.samples, opts.rounds)}
+    if opts.postgres:
+        with postgres_database(opts.postgres) as url, redis_namespace(opts.redis) as cache:
+            backend = "postgres+redis" if opts.redis else "postgres"
+            extra = {"DRIVERSHUB_DATABASE__URL": url, **cache}
+            env = app_env(tmp, tmp / "unused.sqlite3", free_port(), extra)
+            runs[backend] = events_run(tmp, backend, env, opts.samples, opts.rounds)
+    checks = []
+    for backend, run in runs.items():
+        s = run["seeded"]
+        print(
+            f"  {backend}: seeded in {run['seed_s']} s ({s['occurrences']:,} dates of"
+            f" {s['events']:,} series, {s['upcoming']:,} upcoming, {s['pinned']} pinned,"
+            f" {s['members_only']:,} members-only; {s['rsvps']:,} RSVPs,"
+            f" {s['attendance']:,} attendance rows)"
+        )
+        print(f"  {'':28} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'target':>8}")
+        for name, r in run["cases"].items():
+            print(
+                f"  {name:28} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} {r['max_ms']:8.2f}"
+                f" {r['target_p99_ms']:>8g}"
+            )
+            checks.append(
+                Check(
+                    f"{backend}: events, {name} p99 ms",
+                    r["p99_ms"],
+                    f"<= {r['target_p99_ms']:g} ms",
+                    r["p99_ms"] <= r["target_p99_ms"],
+                )
+            )
+        if run["unexpected"]:
+            print(f"  unexpected answers: {run['unexpected']}")
+        checks.append(
+            Check(
+                f"{backend}: unexpected answers to the event lists",
+                sum(run["unexpected"].values()),
+                "== 0",
+                not run["unexpected"],
+            )
+        )
+        checks += event_click_checks(backend, run["clicks"])
+    return {"dates": EVENT_DATES, "rounds": opts.samples, "runs": runs}, checks
+
+
 # --- main ------------------------------------------------------------------------------------
 
 
@@ -2020,6 +2232,7 @@ PARTS = {
     "points": bench_points,
     "notifications": bench_notifications,
     "applications": bench_applications,
+    "events": bench_events,
 }
 
 

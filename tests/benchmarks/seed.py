@@ -20,6 +20,12 @@ computed from the same rows while they are generated (`period_starts`, `local_da
 domain); plus a rank ladder of 5 (one counting distance only) and a staff member with
 manage_points. Prints "points".
 
+With --events N (and --members) the first hub gets N event dates (`seed_events`): series
+(most one-off, some weekly) spread over the last 18 months and the next 6, a few pinned, a
+fifth members-only, some dates cancelled; RSVPs by the members (the counts kept on each
+date match them), attendance at past dates; the member reader answered every tenth date.
+Raw bulk inserts. Prints "events".
+
 The access token is signed with the key in <data_dir>/keys, loaded (or created) by
 `bot.runtime.setup_tokens` from the same settings (environment and DRIVERSHUB_CONFIG) the
 server gets, so the server accepts it.
@@ -439,6 +445,137 @@ async def seed_applications(hub: Hub, count: int, applicants: list[int], reviewe
     }
 
 
+# --events: convoys over 18 months past and 6 ahead; ids far above the sequences' (as members).
+FIRST_EVENT_ID = 20_000_000
+FIRST_OCCURRENCE_ID = 30_000_000
+EVENTS_PAST_DAYS = 540
+EVENTS_AHEAD_DAYS = 180
+EVENT_ANSWERS = (("going", 60), ("maybe", 25), ("not_going", 15))
+CITIES = ("Berlin", "Calais", "Duisburg", "Rotterdam", "Praha", "Wien", "Milano", "Lyon")
+
+
+async def seed_events(
+    hub: Hub, count: int, member_ids: list[int], reader_user: int, reader_member: int
+) -> dict[str, Any]:
+    """`count` dates of series in `hub`: most one-off, a third weekly (2-12 dates), about 1 %
+    pinned, a fifth members-only, 3 % of dates cancelled; up to 20 RSVPs a date by
+    `member_ids` (a few members answer far more than most; user id == member id there),
+    attendance for most of those going to a past date, and the reader's own answers."""
+    from models.events import Event, Occurrence
+
+    rng = random.Random(14)
+    now = datetime.now(UTC).replace(microsecond=0)
+    start = now - timedelta(days=EVENTS_PAST_DAYS)
+    span = (EVENTS_PAST_DAYS + EVENTS_AHEAD_DAYS) * 86_400
+    answers = [answer for answer, weight in EVENT_ANSWERS for _ in range(weight)]
+    events: list[Event] = []
+    occurrences: list[Occurrence] = []
+    rsvps = RawRows("event_rsvps", ("occurrence_id", "user_id", "answer", "source", "updated_at"))
+    attended = RawRows(
+        "event_attendance", ("occurrence_id", "user_id", "member_id", "points_booked", "created_at")
+    )
+    series_sizes: dict[int, int] = {}
+    # Written after the dates they refer to (foreign keys).
+    rsvp_rows: list[tuple[Any, ...]] = []
+    attendance_rows: list[tuple[Any, ...]] = []
+    while len(occurrences) < count:
+        event_id = FIRST_EVENT_ID + len(events)
+        weekly = rng.random() < 0.33
+        size = min(rng.randint(2, 12) if weekly else 1, count - len(occurrences))
+        first = start + timedelta(seconds=rng.randrange(span))
+        first = first.replace(minute=first.minute // 15 * 15, second=0)
+        pinned = rng.random() < 0.01
+        members_only = rng.random() < 0.2
+        points = rng.choice((0, 100, 250, 500))
+        route = rng.sample(CITIES, 2)
+        events.append(
+            Event(
+                id=event_id,
+                hub_id=hub.id,
+                title=f"{route[0]} → {route[1]} convoy #{len(events) + 1}",
+                description="Bring a Scania. Meet at the parking lot, lights on.",
+                server="Simulation 1",
+                departure_city=route[0],
+                departure_company="Tesla",
+                arrival_city=route[1],
+                arrival_company="Tree-Et",
+                meetup_at=first,
+                departure_at=first + timedelta(minutes=15),
+                duration_minutes=120,
+                link="https://truckersmp.com/events/1",
+                points=points,
+                visibility="members" if members_only else "public",
+                slots=rng.choice((None, None, 50, 100)),
+                recurrence="weekly" if weekly else "none",
+                recurrence_until=(first + timedelta(weeks=size - 1)).date() if weekly else None,
+                exceptions=[],
+                pinned=pinned,
+                created_at=first - timedelta(days=14),
+                updated_at=first - timedelta(days=14),
+            )
+        )
+        series_sizes[event_id] = size
+        for index in range(size):
+            meetup = first + timedelta(weeks=index)
+            ends = meetup + timedelta(minutes=135)
+            occurrence_id = FIRST_OCCURRENCE_ID + len(occurrences)
+            past = ends <= now
+            counts = {"going": 0, "maybe": 0, "not_going": 0}
+            answered: set[int] = set()
+            for _ in range(rng.randint(0, 20)):
+                answered.add(member_ids[int(len(member_ids) * rng.random() ** 2)])
+            answered_by = {user: rng.choice(answers) for user in sorted(answered)}
+            if (occurrence_id - FIRST_OCCURRENCE_ID) % 10 == 0:
+                answered_by[reader_user] = "going"
+            for user, answer in answered_by.items():
+                counts[answer] += 1
+                rsvp_rows.append((occurrence_id, user, answer, "bot", meetup - timedelta(days=1)))
+                if past and answer == "going" and rng.random() < 0.8:
+                    member = reader_member if user == reader_user else user
+                    attendance_rows.append((occurrence_id, user, member, points, ends))
+            occurrences.append(
+                Occurrence(
+                    id=occurrence_id,
+                    event_id=event_id,
+                    hub_id=hub.id,
+                    index=index,
+                    meetup_at=meetup,
+                    departure_at=meetup + timedelta(minutes=15),
+                    ends_at=ends,
+                    cancelled=rng.random() < 0.03,
+                    pin_order=0 if pinned else 1,
+                    members_only=members_only,
+                    attendance_confirmed_at=ends if past else None,
+                    ended_handled=past,
+                    **counts,
+                )
+            )
+    await Event.bulk_create(events, batch_size=BATCH)
+    await Occurrence.bulk_create(occurrences, batch_size=BATCH)
+    for row in rsvp_rows:
+        await rsvps.add(row)
+    await rsvps.flush()
+    for row in attendance_rows:
+        await attended.add(row)
+    await attended.flush()
+    upcoming = [o for o in occurrences if o.ends_at > now]
+    largest = max(series_sizes, key=lambda e: series_sizes[e])
+    return {
+        "events": len(events),
+        "occurrences": len(occurrences),
+        "upcoming": len(upcoming),
+        "pinned": sum(1 for o in occurrences if o.pin_order == 0),
+        "members_only": sum(1 for o in occurrences if o.members_only),
+        "rsvps": rsvps.written,
+        "attendance": attended.written,
+        "series_id": largest,
+        "series_dates": series_sizes[largest],
+        # The busiest answerers (the skew puts them first) and a quieter one.
+        "rsvp_member_ids": [member_ids[0], member_ids[1], member_ids[len(member_ids) // 2]],
+        "reader_member_id": reader_member,
+    }
+
+
 async def seed(
     url: str,
     count: int,
@@ -446,6 +583,7 @@ async def seed(
     members: int = 0,
     points: int = 0,
     applications: int = 0,
+    events: int = 0,
 ) -> dict[str, Any]:
     """Migrate the database at `url`, create `count` hubs and optionally a user, and with
     `members` that many members in the first hub (with `points`, that many ledger rows)."""
@@ -477,7 +615,15 @@ async def seed(
                 hubs[0], applications, applicants, staff.user_id
             )
             result["reviewer_id"] = staff.user_id
-        if points or applications:
+        if events:
+            rows = result["members"]["rows"]
+            # The member reader is the last row but one seed_members made (see _reader).
+            reader = await Member.get(hub_id=hubs[0].id, number=rows - 1)
+            member_ids = list(range(FIRST_USER_ID, FIRST_USER_ID + members))
+            result["events"] = await seed_events(
+                hubs[0], events, member_ids, reader.user_id, reader.id
+            )
+        if points or applications or events:
             connection = connections.get("default")
             if connection.capabilities.dialect == "postgres":
                 await connection.execute_script("VACUUM ANALYZE")
@@ -494,12 +640,15 @@ def main() -> int:
     parser.add_argument("--members", type=int, default=0, help="members in the first hub")
     parser.add_argument("--points", type=int, default=0, help="ledger rows over the members")
     parser.add_argument("--applications", type=int, default=0, help="applications by the members")
+    parser.add_argument("--events", type=int, default=0, help="event dates, RSVPs by the members")
     args = parser.parse_args()
-    if (args.points or args.applications) and not args.members:
-        parser.error("--points and --applications need --members")
+    if (args.points or args.applications or args.events) and not args.members:
+        parser.error("--points, --applications and --events need --members")
     user = tuple(args.user) if args.user else None
     result = asyncio.run(
-        seed(args.url, args.hubs, user, args.members, args.points, args.applications)  # type: ignore[arg-type]
+        seed(  # type: ignore[arg-type]
+            args.url, args.hubs, user, args.members, args.points, args.applications, args.events
+        )
     )
     sys.stdout.write(json.dumps(result) + "\n")
     return 0
