@@ -375,20 +375,15 @@ class Rsvp(
         assert context.hub is not None
         from models.events.tables import Answer, RsvpSource
 
-        await _ops().rsvp(
+        result = await _ops().rsvp(
             context.actor,
             context.hub,
             self.occurrence_id,
             Answer(self.answer),
             source=RsvpSource.BOT,
+            edit_post=False,  # PostEdits below coalesces a burst of clicks into one edit
         )
-        titles = await (
-            _tables()
-            .Event.filter(occurrences__id=self.occurrence_id)
-            .values_list("title", flat=True)
-        )
-        title = titles[0] if titles else "?"
-        await answer(interaction, t(interaction, ANSWERED[self.answer], title=title))
+        await answer(interaction, t(interaction, ANSWERED[self.answer], title=result.title))
         post_edits(interaction.client).request(self.occurrence_id)
 
 

@@ -227,6 +227,7 @@ class Migration(migrations.Migration):
                 ("ends_at", fields.DatetimeField(auto_now=False, auto_now_add=False)),
                 ("cancelled", fields.BooleanField(default=False)),
                 ("pin_order", fields.SmallIntField(default=1)),
+                ("pin_rank", fields.SmallIntField(default=0)),
                 ("members_only", fields.BooleanField(default=False)),
                 ("going", fields.IntField(default=0)),
                 ("maybe", fields.IntField(default=0)),
@@ -247,6 +248,7 @@ class Migration(migrations.Migration):
                 "unique_together": (("event", "index"),),
                 "indexes": [
                     Index(fields=["hub_id", "pin_order", "meetup_at", "id"]),
+                    Index(fields=["hub_id", "pin_rank", "meetup_at", "id"]),
                     Index(fields=["hub_id", "ends_at"]),
                     Index(fields=["ended_handled", "ends_at"]),
                     Index(fields=["discord_event_id"]),

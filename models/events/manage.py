@@ -95,6 +95,7 @@ async def add_occurrence(hub: Hub, event: Event, slot: Slot, current: datetime) 
         departure_at=slot.departure_at,
         ends_at=slot.ends_at,
         pin_order=0 if event.pinned else 1,
+        pin_rank=1 if event.pinned else 0,
         members_only=event.visibility == Visibility.MEMBERS,
     )
     await plan_reminders(hub, row, current)
@@ -183,6 +184,7 @@ async def update_event(actor: Actor, hub: Hub, event_id: int, data: EventUpdate)
         await event.save()
         await Occurrence.filter(event_id=event.id).update(
             pin_order=0 if event.pinned else 1,
+            pin_rank=1 if event.pinned else 0,
             members_only=event.visibility == Visibility.MEMBERS,
         )
         if TIMING & set(patch):

@@ -50,7 +50,7 @@ async def list_events(actor: Actor, hub: Hub, query: EventQuery) -> Page[Occurre
         rows = rows.filter(ends_at__gt=current)
     elif query.when == "past":
         rows = rows.filter(ends_at__lte=current)
-        order = ("pin_order", "-meetup_at", "-id")
+        order = ("-pin_rank", "-meetup_at", "-id")
     if query.event is not None:
         rows = rows.filter(event_id=query.event)
     answered = actor.user_id if query.mine else None
@@ -60,7 +60,11 @@ async def list_events(actor: Actor, hub: Hub, query: EventQuery) -> Page[Occurre
         rows = rows.filter(rsvps__user_id=answered or 0, rsvps__answer=query.answer)
     if query.attended_by is not None:
         rows = rows.filter(attendance__user_id=await _user_of_member(hub, query.attended_by))
-    page = await paginate(rows.select_related("event"), query, order, lambda row: row)
+    page = await paginate(rows, query, order, lambda row: row)
+    # The page's series in one query (joined to every row, each was built again per date).
+    series = {e.id: e for e in await Event.filter(id__in={r.event_id for r in page.items})}
+    for row in page.items:
+        row.event = series[row.event_id]
     mine = await answers_of(actor.user_id, [row.id for row in page.items])
     return Page[OccurrenceView](
         items=[occurrence_view(row, mine.get(row.id)) for row in page.items],

@@ -40,9 +40,13 @@ async def rsvp(
     answer: Answer,
     *,
     source: RsvpSource = RsvpSource.API,
+    edit_post: bool = True,
 ) -> RsvpResult:
     """Answer a date (anyone the hub lets in; members-only dates: members). Refused when
-    cancelled, after the RSVP deadline, or "going" when every slot is taken."""
+    cancelled, after the RSVP deadline, or "going" when every slot is taken.
+
+    `edit_post=False`: the caller edits the date's post itself (the bot, which coalesces a
+    burst of clicks into one edit), so no Discord action is queued for it here."""
     await plugins.enter(actor, hub, KEY, None, write=True)
     if actor.user_id is None:
         raise Unauthorized()
@@ -69,9 +73,11 @@ async def rsvp(
             if attempt:
                 raise
     fresh = await Occurrence.get(id=row.id)
-    if fresh.post_message_id is not None:
+    if edit_post and fresh.post_message_id is not None:
         await queue_post(hub, fresh)
-    return RsvpResult(occurrence_id=row.id, answer=answer, counts=counts_of(fresh))
+    return RsvpResult(
+        occurrence_id=row.id, answer=answer, counts=counts_of(fresh), title=event.title
+    )
 
 
 async def answer_as(

@@ -214,6 +214,7 @@ class RsvpResult(BaseModel):
     occurrence_id: int
     answer: Answer
     counts: Counts
+    title: str = Field(description="The event's title.")
 
 
 class Attendee(BaseModel):

@@ -97,6 +97,9 @@ class Occurrence(Model):
     cancelled = fields.BooleanField(default=False)
     # Copies of the series' list keys, so lists sort and filter on one table with an index.
     pin_order = fields.SmallIntField(default=1)  # 0 pinned, 1 not: pinned first
+    # The same, for the past list (newest first): every key descending, so its index is
+    # read backwards instead of the matching dates being sorted on each request.
+    pin_rank = fields.SmallIntField(default=0)  # 1 pinned, 0 not
     members_only = fields.BooleanField(default=False)
     # Answers kept with each RSVP in the same transaction (slots are checked against them).
     going = fields.IntField(default=0)
@@ -115,6 +118,7 @@ class Occurrence(Model):
         unique_together = (("event", "index"),)
         indexes = (
             ("hub_id", "pin_order", "meetup_at", "id"),
+            ("hub_id", "pin_rank", "meetup_at", "id"),
             ("hub_id", "ends_at"),
             ("ended_handled", "ends_at"),
             ("discord_event_id",),

@@ -544,6 +544,7 @@ async def seed_events(
                     ends_at=ends,
                     cancelled=rng.random() < 0.03,
                     pin_order=0 if pinned else 1,
+                    pin_rank=1 if pinned else 0,
                     members_only=members_only,
                     attendance_confirmed_at=ends if past else None,
                     ended_handled=past,
