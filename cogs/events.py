@@ -268,6 +268,9 @@ class PostEdits:
         self.bot = bot
         self.last: dict[int, float] = {}
         self.pending: dict[int, asyncio.Task[None]] = {}
+        # Every edit task until it ends (a running edit is no longer pending), so closing
+        # the cog cancels it instead of letting it meet a closed HTTP session.
+        self.tasks: set[asyncio.Task[None]] = set()
 
     def request(self, occurrence_id: int) -> None:
         if occurrence_id in self.pending:
@@ -275,6 +278,8 @@ class PostEdits:
         wait = self.last.get(occurrence_id, 0.0) + self.interval - time.monotonic()
         task = asyncio.create_task(self._edit_after(occurrence_id, max(0.0, wait)))
         self.pending[occurrence_id] = task
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     async def _edit_after(self, occurrence_id: int, wait: float) -> None:
         try:
@@ -289,7 +294,7 @@ class PostEdits:
             self.pending.pop(occurrence_id, None)
 
     def close(self) -> None:
-        for task in self.pending.values():
+        for task in self.tasks:
             task.cancel()
         self.pending.clear()
 
