@@ -18,7 +18,7 @@ from models.i18n import N_, Lazy
 from models.members.tables import Member
 from models.pagination import Page, PageQuery, paginate
 from models.points.ledger import book
-from models.points.tables import PointKind
+from models.points.tables import REASON_LENGTH, PointKind
 from models.validation import field_error
 
 
@@ -123,14 +123,18 @@ async def _add(
     return True
 
 
-async def _correct(actor: Actor, hub: Hub, event: Event, row: Attendance, amount: int) -> None:
+async def _correct(
+    actor: Actor, hub: Hub, event: Event, row: Attendance, amount: int, why: str
+) -> None:
+    """A row of the event kind that moves the booking by `amount`: totals by kind (and ranks
+    counting event points) follow, and the history keeps the first booking."""
     member = await Member.get(id=row.member_id)
     await book(
         hub,
         member,
-        PointKind.CORRECTION,
+        PointKind.EVENT,
         amount,
-        reason=event.title,
+        reason=f"{event.title} ({why})"[:REASON_LENGTH],
         source=_source(row.occurrence_id),
         actor_id=actor.user_id,
     )
@@ -143,7 +147,7 @@ async def _remove(
     if row is None:
         return False
     if row.points_booked:
-        await _correct(actor, hub, event, row, -row.points_booked)
+        await _correct(actor, hub, event, row, -row.points_booked, "removed from attendance")
     await row.delete()
     return True
 
@@ -155,7 +159,7 @@ async def repoint(actor: Actor, hub: Hub, event: Event) -> int:
         points_booked=event.points
     )
     for row in rows:
-        await _correct(actor, hub, event, row, event.points - row.points_booked)
+        await _correct(actor, hub, event, row, event.points - row.points_booked, "points changed")
         row.points_booked = event.points
         await row.save(update_fields=["points_booked"])
         changed += 1
@@ -166,7 +170,7 @@ async def take_back(actor: Actor, hub: Hub, event: Event) -> int:
     """The event goes away: every booked point is taken back by a correction row."""
     rows = await Attendance.filter(occurrence__event_id=event.id, points_booked__gt=0)
     for row in rows:
-        await _correct(actor, hub, event, row, -row.points_booked)
+        await _correct(actor, hub, event, row, -row.points_booked, "event deleted")
     return len(rows)
 
 

@@ -45,6 +45,10 @@ TIMING = frozenset(
 )
 
 
+PLAN_YEARS = 3
+PLAN_AHEAD = timedelta(days=365 * PLAN_YEARS)
+
+
 def _error(field: str, message: str, **params: Any) -> Exception:
     return field_error((field,), Lazy(message, **params))  # type: ignore[arg-type]
 
@@ -55,6 +59,15 @@ def plan(hub: Hub, data: EventInput, current: datetime, *, new: bool) -> list[Sl
         raise _error("departure_at", N_("must not be before the meetup time"))
     if new and data.meetup_at <= current:
         raise _error("meetup_at", N_("must be in the future"))
+    # Nothing is planned years ahead, and dates near the calendar's end cannot be expanded.
+    latest = current + PLAN_AHEAD
+    for name in ("meetup_at", "departure_at"):
+        if getattr(data, name) > latest:
+            raise _error(name, N_("must be within {years} years from now"), years=PLAN_YEARS)
+    if data.recurrence_until is not None and data.recurrence_until > latest.date():
+        raise _error(
+            "recurrence_until", N_("must be within {years} years from now"), years=PLAN_YEARS
+        )
     first_day = data.meetup_at.astimezone(zone_of(hub.timezone)).date()
     if data.recurrence_until is not None and data.recurrence_until < first_day:
         raise _error("recurrence_until", N_("must not be before the first date"))

@@ -251,9 +251,9 @@ async def test_attendance_books_once_and_corrects() -> None:
     assert rows == [
         (a_member.id, "event", 100),
         (b_member.id, "event", 100),
-        (a_member.id, "correction", 50),
-        (b_member.id, "correction", 50),
-        (b_member.id, "correction", -150),
+        (a_member.id, "event", 50),
+        (b_member.id, "event", 50),
+        (b_member.id, "event", -150),
     ]
     assert (a_member.points, b_member.points) == (150, 0)
     history = await ops.attendance_of(_actor(alice), hub, a_member.id)
@@ -262,6 +262,15 @@ async def test_attendance_books_once_and_corrects() -> None:
     assert (await Member.get(id=a_member.id)).points == 0
     assert await PointEntry.filter(source=f"event:{occ.id}").count() == 6
     assert not await Attendance.all().exists()
+    # The corrections are event points too: a rank counting event points follows them.
+    from models.points import PointTotal
+
+    kept = await PointTotal.filter(member_id=a_member.id, kind="event").values_list(
+        "total", flat=True
+    )
+    assert kept == [0]
+    reasons = await PointEntry.filter(source=f"event:{occ.id}").values_list("reason", flat=True)
+    assert reasons[-1].endswith("(event deleted)")
 
 
 # Reminders

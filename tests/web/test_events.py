@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 import time_machine
 from aiohttp.test_utils import TestClient
 
@@ -212,3 +213,22 @@ async def test_other_hubs_ids_are_unknown(client: TestClient) -> None:
     await problem_of(response, 404, "event_not_found")
     bad = await client.get(f"{EVENTS}/abc", headers=staff)
     assert bad.status == 404
+
+
+async def test_far_future_dates_and_bad_reminder_offsets_are_422(client: TestClient) -> None:
+    hub = await _hub()
+    staff = await _staff(hub)
+    far = {
+        "title": "x",
+        "meetup_at": "9999-12-31T22:00:00Z",
+        "departure_at": "9999-12-31T23:00:00Z",
+        "recurrence": "monthly",
+    }
+    response = await client.post(EVENTS, json=far, headers=staff)
+    problem = await problem_of(response, 422, "validation_failed")
+    assert "meetup_at" in [e["field"] for e in problem["errors"]]
+    from models import plugins
+
+    for offsets in ([-5], [99999999]):
+        with pytest.raises(ValueError, match="reminder_offsets"):
+            plugins.merge_settings("events", {}, {"reminder_offsets": offsets})
