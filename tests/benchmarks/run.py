@@ -41,7 +41,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -1933,35 +1933,47 @@ def application_cases(
     }
 
 
-def applications_run(tmp: Path, backend: str, env: dict[str, str], rounds: int) -> dict[str, Any]:
+CaseBuilder = Callable[[Getter, str, dict[str, Any]], dict[str, tuple[list[str], str, float]]]
+
+
+def seeded_list_run(
+    tmp: Path,
+    name: str,
+    env: dict[str, str],
+    extra: list[str],
+    build: CaseBuilder,
+    rounds: int,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Seed one hub with seed.py's `extra` options, serve it, build the cases from the
+    seeded hub and measure them: (what seed.py printed, the run's figures by case)."""
     env = {**env, **AUTH_ENV}
-    url = env["DRIVERSHUB_DATABASE__URL"]
     started = time.perf_counter()
-    extra = ["--members", str(APPLICATION_MEMBERS), "--applications", str(APPLICATIONS)]
-    seeded = run_seed(url, 1, extra, env, 1800)
+    seeded = run_seed(env["DRIVERSHUB_DATABASE__URL"], 1, extra, env, 1800)
     seed_s = round(time.perf_counter() - started, 1)
     base = f"/api/v1/hubs/{seeded['slugs'][0]}"
     port = int(env["DRIVERSHUB_WEB__PORT"])
-    log_file = tmp / f"web-applications-{backend}.log"
+    log_file = tmp / f"web-{name}.log"
     with spawned([drivershub_exe(), "web"], log_file, env) as app:
         wait_ready(app, port, "/api/v1/ready", log_file)
         getter = Getter(port)
         try:
-            cases = application_cases(getter, base, seeded)
+            cases = build(getter, base, seeded)
         finally:
             getter.close()
         samples, unexpected = measure_directory(port, cases, DIRECTORY_WARMUP, rounds)
     results = {}
-    for name, latencies in samples.items():
-        results[name] = percentiles(latencies)
-        results[name]["target_p99_ms"] = cases[name][2]
-    return {
-        "backend": backend,
-        "seed_s": seed_s,
-        "applications": seeded["applications"]["applications"],
-        "cases": results,
-        "unexpected": dict(unexpected),
-    }
+    for case, latencies in samples.items():
+        results[case] = percentiles(latencies)
+        results[case]["target_p99_ms"] = cases[case][2]
+    return seeded, {"seed_s": seed_s, "cases": results, "unexpected": dict(unexpected)}
+
+
+def applications_run(tmp: Path, backend: str, env: dict[str, str], rounds: int) -> dict[str, Any]:
+    extra = ["--members", str(APPLICATION_MEMBERS), "--applications", str(APPLICATIONS)]
+    seeded, run = seeded_list_run(
+        tmp, f"applications-{backend}", env, extra, application_cases, rounds
+    )
+    return {"backend": backend, "applications": seeded["applications"]["applications"], **run}
 
 
 def bench_applications(tmp: Path, opts: argparse.Namespace) -> tuple[dict[str, Any], list[Check]]:
@@ -2089,36 +2101,10 @@ def events_run(
 ) -> dict[str, Any]:
     """Seed a hub with EVENT_DATES dates on `backend`, measure the list over HTTP, then the
     RSVP clicks of 50 members through the emulator on the same database."""
-    env = {**env, **AUTH_ENV}
-    url = env["DRIVERSHUB_DATABASE__URL"]
-    started = time.perf_counter()
     extra = ["--members", str(EVENT_MEMBERS), "--events", str(EVENT_DATES)]
-    seeded = run_seed(url, 1, extra, env, 900)
-    seed_s = round(time.perf_counter() - started, 1)
-    base = f"/api/v1/hubs/{seeded['slugs'][0]}"
-    port = int(env["DRIVERSHUB_WEB__PORT"])
-    log_file = tmp / f"web-events-{backend}.log"
-    with spawned([drivershub_exe(), "web"], log_file, env) as app:
-        wait_ready(app, port, "/api/v1/ready", log_file)
-        getter = Getter(port)
-        try:
-            cases = event_cases(getter, base, seeded)
-        finally:
-            getter.close()
-        samples_ms, unexpected = measure_directory(port, cases, DIRECTORY_WARMUP, samples)
-    results = {}
-    for name, latencies in samples_ms.items():
-        results[name] = percentiles(latencies)
-        results[name]["target_p99_ms"] = cases[name][2]
-    clicks = run_event_clicks(tmp, backend, env, rounds)
-    return {
-        "backend": backend,
-        "seed_s": seed_s,
-        "seeded": seeded["events"],
-        "cases": results,
-        "unexpected": dict(unexpected),
-        "clicks": clicks,
-    }
+    seeded, run = seeded_list_run(tmp, f"events-{backend}", env, extra, event_cases, samples)
+    clicks = run_event_clicks(tmp, backend, {**env, **AUTH_ENV}, rounds)
+    return {"backend": backend, "seeded": seeded["events"], **run, "clicks": clicks}
 
 
 def event_click_checks(backend: str, clicks: dict[str, Any]) -> list[Check]:
