@@ -32,10 +32,10 @@ from models.members.tables import MemberRole, MemberState, Role
 from models.notifications import live
 from models.notifications.center import (
     DIGEST,
-    EVERY_KIND,
     KEY,
     Limits,
     _wanted,
+    choices,
     untried_digests,
 )
 from models.notifications.tables import (
@@ -43,7 +43,6 @@ from models.notifications.tables import (
     BroadcastStatus,
     DmState,
     Notification,
-    NotificationPreference,
 )
 from models.outbox import OutboxItem, OutboxKind
 from models.text import Text
@@ -248,12 +247,7 @@ async def _write(row: Broadcast, user_ids: Iterable[int]) -> list[int]:
     users = list(dict.fromkeys(user_ids))
     if spec is None or not users:
         return []
-    chosen: dict[int, dict[tuple[str, str], bool]] = {}
-    for pref in await NotificationPreference.filter(
-        user_id__in=users, kind__in=[row.kind, EVERY_KIND]
-    ).values("user_id", "kind", "channel", "enabled"):
-        key = EVERY_KIND if pref["kind"] == EVERY_KIND else "kind"
-        chosen.setdefault(pref["user_id"], {})[(key, pref["channel"])] = pref["enabled"]
+    chosen = await choices(users, row.kind)
     active = User.filter(id__in=users, is_active=True).values_list("id", "discord_id")
     discord_ids = dict(await active)
     notes, dm_users, shown = [], {}, []
@@ -285,7 +279,7 @@ async def _write(row: Broadcast, user_ids: Iterable[int]) -> list[int]:
 
 
 async def _digests(dm_users: Mapping[int, int]) -> None:
-    """A DM item for each user who has no untried one (as `center._digest_for`, batched)."""
+    """A DM item for each user who has no untried one (as `center.digest_for`, batched)."""
     if not dm_users:
         return
     current = now()

@@ -113,7 +113,8 @@ def _wanted(
     return wanted
 
 
-async def _choices(user_ids: list[int], kind: str) -> dict[int, dict[tuple[str, str], bool]]:
+async def choices(user_ids: list[int], kind: str) -> dict[int, dict[tuple[str, str], bool]]:
+    """Each user's stored choices for `kind` and for every kind, as `_wanted` reads them."""
     rows = await NotificationPreference.filter(
         user_id__in=user_ids, kind__in=[kind, EVERY_KIND]
     ).values("user_id", "kind", "channel", "enabled")
@@ -159,7 +160,7 @@ async def notify(
             "id", "discord_id", "email", "is_verified"
         )
     }
-    chosen = await _choices(list(people), kind)
+    chosen = await choices(list(people), kind)
     payload = dict(data or {})
     written, live_users = [], []
     for user_id, person in people.items():
@@ -180,7 +181,7 @@ async def notify(
         if wanted["in_app"]:
             live_users.append(user_id)
         if dm:
-            await _digest_for(user_id, person["discord_id"])
+            await digest_for(user_id, str(person["discord_id"]))
         if mail:
             await outbox.enqueue(
                 OutboxKind.EMAIL,
@@ -208,16 +209,13 @@ def untried_digests(user_ids: list[int], exclude: int | None = None) -> QuerySet
     )
 
 
-async def _digest_for(user_id: int, discord_id: int) -> None:
+async def digest_for(user_id: int, address: str, exclude: int | None = None) -> None:
     """A DM outbox item that will carry this user's waiting notifications, unless one that
-    has not been tried yet already will (it takes every waiting one when it is sent)."""
-    if not await untried_digests([user_id]).exists():
+    has not been tried yet already will (it takes every waiting one when it is sent);
+    `exclude`: an item being sent now, which takes no more."""
+    if not await untried_digests([user_id], exclude=exclude).exists():
         await outbox.enqueue(
-            OutboxKind.DISCORD_DM,
-            DIGEST,
-            user_id=user_id,
-            address=str(discord_id),
-            delay=Limits.dm_window,
+            OutboxKind.DISCORD_DM, DIGEST, user_id=user_id, address=address, delay=Limits.dm_window
         )
 
 

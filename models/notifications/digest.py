@@ -21,7 +21,7 @@ from tortoise.transactions import in_transaction
 from models import outbox
 from models.auth import now
 from models.i18n import N_, translate
-from models.notifications.center import DIGEST, Limits, render, untried_digests
+from models.notifications.center import DIGEST, Limits, digest_for, render
 from models.notifications.tables import DmState, Notification
 from models.outbox import OutboxItem, OutboxKind, OutboxStatus
 from models.users import User
@@ -81,11 +81,7 @@ async def follow_up(item: OutboxItem) -> None:
 async def _ensure_item(user_id: int, address: str, sent: int | None = None) -> None:
     if not await Notification.filter(user_id=user_id, dm_state=DmState.WAITING).exists():
         return
-    untried = await untried_digests([user_id], exclude=sent).exists()
-    if not untried:
-        await outbox.enqueue(
-            OutboxKind.DISCORD_DM, DIGEST, user_id=user_id, address=address, delay=Limits.dm_window
-        )
+    await digest_for(user_id, address, exclude=sent)
 
 
 async def sweep() -> int:
