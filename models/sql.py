@@ -76,6 +76,20 @@ def instance(model: type[M], row: dict[str, Any]) -> M:
     return model._init_from_db(**row)
 
 
+def columns(model: type[Model], alias: str, only: Sequence[str] = ()) -> str:
+    """The model's columns (all, or `only` these) as `alias."column" AS "alias.column"`, so
+    the tables of a join stay apart in one row (`part` takes one back out)."""
+    names = only or sorted(model._meta.db_fields)
+    return ", ".join(f'{alias}."{c}" AS "{alias}.{c}"' for c in names)
+
+
+def part(model: type[M], alias: str, row: dict[str, Any]) -> M:
+    """The instance of `model` in a joined row selected with `columns(model, alias)`; with
+    `only` some columns it is partial, as after the ORM's `.only()` (saved field by field)."""
+    prefix = f"{alias}."
+    return instance(model, {k[len(prefix) :]: v for k, v in row.items() if k.startswith(prefix)})
+
+
 async def instances(
     model: type[M], sql_text: str, params: Sequence[Any] = (), conn: BaseDBAsyncClient | None = None
 ) -> list[M]:

@@ -172,7 +172,7 @@ async def discord_interest(
         if not state or state[0] != MemberState.MEMBER:
             return False
         try:
-            return await answer_as(
+            changed = await answer_as(
                 row,
                 row.event.slots,
                 user.id,
@@ -180,5 +180,6 @@ async def discord_interest(
                 RsvpSource.DISCORD_INTEREST,
                 keep_explicit=True,
             )
+            return bool(changed)
         except Conflict:  # full: interest stays interest
             return False
