@@ -18,9 +18,10 @@ from models import audit, plugins
 from models.actor import SYSTEM, Actor
 from models.auth import now
 from models.errors import Conflict
+from models.events import burst
 from models.events.common import KEY, MANAGE, occurrence_in, queue_mirror, queue_post
 from models.events.manage import _cancel, plan_reminders
-from models.events.rsvps import answer_as, withdraw_as
+from models.events.rsvps import withdraw_as
 from models.events.tables import (
     DESCRIPTION_LENGTH,
     ERROR_LENGTH,
@@ -165,21 +166,21 @@ async def discord_interest(
     user = await User.get_or_none(discord_id=discord_user_id).only("id")
     if row is None or user is None or row.cancelled:
         return False
-    async with in_transaction():
-        if not interested:
+    if not interested:
+        async with in_transaction():
             return await withdraw_as(row, user.id, only=RsvpSource.DISCORD_INTEREST)
-        state = await Member.filter(hub_id=hub.id, user_id=user.id).values_list("state", flat=True)
-        if not state or state[0] != MemberState.MEMBER:
-            return False
-        try:
-            changed = await answer_as(
-                row,
-                row.event.slots,
-                user.id,
-                Answer.GOING,
-                RsvpSource.DISCORD_INTEREST,
-                keep_explicit=True,
-            )
-            return bool(changed)
-        except Conflict:  # full: interest stays interest
-            return False
+    state = await Member.filter(hub_id=hub.id, user_id=user.id).values_list("state", flat=True)
+    if not state or state[0] != MemberState.MEMBER:
+        return False
+    try:
+        changed = await burst.answer(
+            row.id,
+            row.event.slots,
+            user.id,
+            Answer.GOING,
+            RsvpSource.DISCORD_INTEREST,
+            keep_explicit=True,
+        )
+        return bool(changed)
+    except Conflict:  # full: interest stays interest
+        return False

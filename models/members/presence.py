@@ -31,13 +31,22 @@ def _seen_recently(member: Member, now: datetime) -> bool:
     return member.last_seen_at is not None and now - member.last_seen_at < LAST_SEEN_EVERY
 
 
+# What the check and the bot's actor read of the member and its user (partial instances):
+# every interaction runs this query, and the other columns cost their transfer and parsing.
+_MEMBER_COLUMNS = (
+    *("id", "hub_id", "user_id", "in_guild", "last_seen_at", "discord_role_ids", "discord_admin"),
+)
+_USER_COLUMNS = ("id", "discord_id", "username", "avatar", "locale", "is_superuser", "is_active")
+
+
 @cache
 def _presence_sql() -> str:
     """Built on first use: the models' columns are known once Tortoise is initialised."""
     from models.hubs import Hub  # models.hubs imports this package
 
+    member, user = sql.columns(Member, "m", _MEMBER_COLUMNS), sql.columns(User, "u", _USER_COLUMNS)
     return (
-        f"SELECT {sql.columns(Member, 'm')}, {sql.columns(User, 'u')}, {sql.columns(Hub, 'h')}"  # noqa: S608 - names from the models
+        f"SELECT {member}, {user}, {sql.columns(Hub, 'h')}"  # noqa: S608 - names from the models
         f" FROM {Member._meta.db_table} m"
         f" JOIN {Hub._meta.db_table} h ON h.id = m.hub_id"
         f" JOIN {User._meta.db_table} u ON u.id = m.user_id"
@@ -56,7 +65,8 @@ async def unchanged_presence(
     role_ids: Iterable[int],
     is_admin: bool,
 ) -> Member | None:
-    """The member row (with its user and hub loaded) when the stored state already matches
+    """The member row (with its user and hub loaded; member and user partial: the columns
+    this check and the bot's actor read) when the stored state already matches
     what Discord just sent and last-seen is recent, else None: the caller records it the
     slow way.
 

@@ -16,7 +16,8 @@ In every round all N members click an RSVP button of that post at once, each a d
 answer than in the round before (so every measured click changes an answer: the RSVP row,
 two counters of the date, a post edit requested). Prints one JSON line: the latency of every
 measured click in ms, from the emulator creating the INTERACTION_CREATE to the bot's callback
-(`Interaction.created` to `Interaction.answered_at`, the ephemeral answer or a deferral), and
+reaching the emulator (`Interaction.created` to `Interaction.answered_at`, the ephemeral answer
+or a deferral; the emulator's own check of the body against Discord's spec comes after), and
 whether the counts the post shows at the end match the answers given.
 """
 

@@ -65,7 +65,7 @@ class Interaction:
     data: dict[str, Any] = field(repr=False)
     message: Message | None = field(default=None, repr=False)  # the message a component was on
     created: float = field(default_factory=time.monotonic, repr=False)
-    answered_at: float | None = field(default=None, repr=False)  # monotonic, at the callback
+    answered_at: float | None = field(default=None, repr=False)  # monotonic, callback arrived
     response_type: int | None = None
     original: Message | None = field(default=None, repr=False)  # the message the response shows
     followups: list[Message] = field(default_factory=list, repr=False)
@@ -109,12 +109,12 @@ class Interaction:
     # -- what the bot does (called by the routes) ----------------------------------------------
 
     def respond(
-        self, kind: int, data: dict[str, Any], files: list[dict[str, Any]]
+        self, kind: int, data: dict[str, Any], files: list[dict[str, Any]], at: float
     ) -> Message | None:
         # An update Discord refuses (apply_edit raises) leaves the interaction unanswered.
         if kind == 7 and self.message is not None:
             self.message.check_edit(data)
-        self.answered_at = time.monotonic()
+        self.answered_at = at  # when the callback reached the emulator
         self.response_type = kind
         if kind in (4, 5):
             flags = int(data.get("flags") or 0) | (LOADING if kind == 5 else 0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,9 @@ API_PREFIX = "/api/v10"
 EMULATOR: web.AppKey[Any] = web.AppKey("fakediscord")
 BODY: web.RequestKey[Any] = web.RequestKey("body")
 FILES: web.RequestKey[list[dict[str, Any]]] = web.RequestKey("files")
+# When the request reached the emulator (monotonic): an interaction's answer is given then,
+# not after the emulator has read and checked its body (this process's work, not the bot's).
+ARRIVED: web.RequestKey[float] = web.RequestKey("arrived")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MESSAGE_TEMPLATES = {
     ("POST", "/channels/{channel_id}/messages"),
@@ -198,6 +202,7 @@ async def _apply_faults(
 async def discord_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if not request.path.startswith(API_PREFIX):
         return await handler(request)
+    request[ARRIVED] = time.monotonic()
     emulator = emulator_of(request)
     method, path = request.method, request.path[len(API_PREFIX) :]
     template = emulator.spec.template_for(method, path) or path

@@ -17,7 +17,7 @@ from models.actor import SYSTEM, Actor
 from models.auth import now
 from models.discord_actions import DiscordAction
 from models.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
-from models.events import Answer, Attendance, Occurrence, Recurrence, Reminder, ops
+from models.events import Answer, Attendance, Occurrence, Recurrence, Reminder, Rsvp, burst, ops
 from models.events import reminders as reminder_work
 from models.events.ical import fold
 from models.events.recurrence import expand
@@ -220,6 +220,68 @@ async def test_concurrent_going_never_overfills() -> None:
     results = await asyncio.gather(*(click(u) for u in people))
     assert sum(results) == 3
     assert (await Occurrence.get(id=occ.id)).going == 3
+
+
+async def test_a_burst_of_answers_is_written_together_and_counts_match_the_rows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hub = await _hub()
+    people = [await _person(hub, f"b{i}", 200 + i) for i in range(12)]
+    occ = await _first((await _event(hub, slots=4)).id)
+    for early in people[:3]:  # answered before the burst: their answers change in it
+        await ops.rsvp(_actor(early), hub, occ.id, Answer.MAYBE)
+    writes = 0
+    real_write = burst._write
+
+    async def counted(occurrence_id: int, asks: list[Any]) -> None:
+        nonlocal writes
+        writes += 1
+        await real_write(occurrence_id, asks)
+
+    monkeypatch.setattr(burst, "_write", counted)
+
+    async def click(user: User, answer: Answer) -> str:
+        try:
+            return str((await ops.rsvp(_actor(user), hub, occ.id, answer)).answer)
+        except Conflict as exc:
+            return exc.code
+
+    clicks = [click(u, Answer.GOING) for u in people[:8]]
+    clicks += [click(u, Answer.NOT_GOING) for u in people[8:]]
+    clicks.append(click(people[0], Answer.NOT_GOING))  # a second click of the same driver
+    outcomes = await asyncio.gather(*clicks)
+    assert writes < len(clicks) / 2  # a few transactions, not one per click
+    # 8 asked to go for 4 slots; the driver who changed their mind may free one on the way.
+    assert outcomes.count("going") + outcomes.count("event_full") == 8
+    assert outcomes.count("event_full") >= 3
+    rows = {r.user_id: r.answer for r in await Rsvp.filter(occurrence_id=occ.id)}
+    assert rows[people[0].id] == Answer.NOT_GOING  # the later click of the two wins
+    assert len(rows) == 12 - outcomes[3:8].count("event_full")  # refused newcomers: no row
+    stored = await Occurrence.get(id=occ.id)
+    for answer in Answer:
+        assert getattr(stored, str(answer)) == list(rows.values()).count(answer), answer
+    assert stored.going <= 4
+
+
+async def test_a_failed_burst_write_reaches_every_click_and_the_next_click_works(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hub = await _hub()
+    people = [await _person(hub, f"f{i}", 300 + i) for i in range(4)]
+    occ = await _first((await _event(hub)).id)
+
+    async def broken(occurrence_id: int, asks: list[Any]) -> list[Any]:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(burst, "_apply", broken)
+    outcomes = await asyncio.gather(
+        *(ops.rsvp(_actor(u), hub, occ.id, Answer.GOING) for u in people),
+        return_exceptions=True,
+    )
+    assert all(isinstance(o, RuntimeError) for o in outcomes)
+    assert not burst._lines  # nothing left waiting
+    monkeypatch.undo()
+    assert (await ops.rsvp(_actor(people[0]), hub, occ.id, Answer.GOING)).counts.going == 1
 
 
 # Attendance and points

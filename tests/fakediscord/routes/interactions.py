@@ -7,7 +7,16 @@ import logging
 from aiohttp import web
 
 from ..scenario import ALLOWED_RESPONSES, Interaction
-from ..server import BODY, FILES, DiscordError, emulator_of, json_response, no_content, not_found
+from ..server import (
+    ARRIVED,
+    BODY,
+    FILES,
+    DiscordError,
+    emulator_of,
+    json_response,
+    no_content,
+    not_found,
+)
 from ..state import Message
 
 log = logging.getLogger(__name__)
@@ -37,7 +46,7 @@ async def callback(request: web.Request) -> web.Response:
     if kind not in allowed:
         detail = f"(callback type {kind} is not valid for interaction type {interaction.type})"
         raise DiscordError(400, 50035, "Invalid Form Body", record=True, detail=detail)
-    message = interaction.respond(kind, body.get("data") or {}, request[FILES])
+    message = interaction.respond(kind, body.get("data") or {}, request[FILES], request[ARRIVED])
     summary = {
         "id": str(interaction.id),
         "type": interaction.type,
