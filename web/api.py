@@ -136,6 +136,14 @@ async def read_json(request: web.Request, model: type[M]) -> M:
     return validate(model, json_input.load(await request.read()))
 
 
+async def read_optional_json(request: web.Request, model: type[M]) -> M:
+    """`read_json`, where a request without any body means the model's defaults (a body
+    whose fields are all optional, such as a cancellation's reason)."""
+    if not request.body_exists:
+        return validate(model, {})
+    return await read_json(request, model)
+
+
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 
 

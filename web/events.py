@@ -28,9 +28,10 @@ from models.events.schemas import (
 from models.events.tables import RsvpSource
 from models.i18n import N_
 from models.pagination import Page, PageQuery
-from web.api import Router, json_response, parse_query, path_id, read_json
+from web.api import Router, json_response, parse_query, path_id, read_json, read_optional_json
 from web.auth import actor_of
 from web.gates import hub_of
+from web.members import member_id_of
 
 router = Router("events", plugin="events")
 
@@ -165,13 +166,15 @@ async def create_event(request: web.Request) -> web.Response:
     response=Page[AttendedView],
     errors=(401, 403, 404, 422),
     auth=True,
-    description="The events a member attended, newest first (their profile's history).",
+    description=(
+        "The events a member attended, newest first (their profile's history); `{member}`"
+        " also takes `@me`."
+    ),
 )
 async def member_attendance(request: web.Request) -> web.Response:
     """A member's attendance."""
     actor, hub = await actor_of(request), await hub_of(request)
-    missing = NotFound(N_("That member does not exist."), code="member_not_found")
-    member_id = path_id(request, "member", missing)
+    member_id = await member_id_of(request, hub)
     page = await ops.attendance_of(actor, hub, member_id, parse_query(request, PageQuery))
     return json_response(page)
 
@@ -214,13 +217,16 @@ async def rsvp(request: web.Request) -> web.Response:
     errors=(401, 403, 404, 409, 422),
     auth=True,
     permission=MANAGE,
-    description="Needs manage_events. Cancels one date; those who answered are told.",
+    description=(
+        "Needs manage_events. Cancels one date; those who answered are told. The body"
+        " (an optional reason) may be left out."
+    ),
 )
 async def cancel_occurrence(request: web.Request) -> web.Response:
     """Cancel one date."""
     actor, hub = await actor_of(request), await hub_of(request)
     occurrence_id = _occurrence(request)
-    body = await read_json(request, CancelInput)
+    body = await read_optional_json(request, CancelInput)
     await ops.cancel_occurrence(actor, hub, occurrence_id, body)
     return json_response(await ops.get_occurrence(actor, hub, occurrence_id))
 
@@ -309,13 +315,16 @@ async def update_event(request: web.Request) -> web.Response:
     errors=(401, 403, 404, 409, 422),
     auth=True,
     permission=MANAGE,
-    description="Needs manage_events. Cancels every date ahead. 409 event_cancelled.",
+    description=(
+        "Needs manage_events. Cancels every date ahead; the body (an optional reason) may be"
+        " left out. 409 event_cancelled."
+    ),
 )
 async def cancel_event(request: web.Request) -> web.Response:
     """Cancel a series."""
     actor, hub = await actor_of(request), await hub_of(request)
     event_id = _event(request)
-    body = await read_json(request, CancelInput)
+    body = await read_optional_json(request, CancelInput)
     return json_response(await ops.event_view(await ops.cancel_event(actor, hub, event_id, body)))
 
 

@@ -161,7 +161,7 @@ def _no_member() -> NotFound:
     return NotFound(N_("That member does not exist."), code="member_not_found")
 
 
-async def _member_id(request: web.Request, hub: Hub) -> int:
+async def member_id_of(request: web.Request, hub: Hub) -> int:
     """The `{member}` id, or the caller's own row for `@me`."""
     if request.match_info["member"] == "@me":
         mine = await directory.my_membership(await actor_of(request), hub)
@@ -228,7 +228,7 @@ async def list_members(request: web.Request) -> web.Response:
 async def get_member(request: web.Request) -> web.Response:
     """A member's profile."""
     actor, hub = await actor_of(request), await hub_of(request)
-    return json_response(await directory.profile(actor, hub, await _member_id(request, hub)))
+    return json_response(await directory.profile(actor, hub, await member_id_of(request, hub)))
 
 
 # Membership
@@ -250,7 +250,7 @@ async def get_member(request: web.Request) -> web.Response:
 async def accept_member(request: web.Request) -> web.Response:
     """Make a visitor or a former member a member."""
     actor, hub = await actor_of(request), await hub_of(request)
-    member_id = await _member_id(request, hub)
+    member_id = await member_id_of(request, hub)
     body: AcceptInput = await _optional_body(request, AcceptInput)
     member, _signal = await lifecycle.accept(
         actor, hub, member_id, mode=body.mode, reason=body.reason
@@ -273,7 +273,7 @@ async def accept_member(request: web.Request) -> web.Response:
 async def dismiss_member(request: web.Request) -> web.Response:
     """End someone's membership, with a reason."""
     actor, hub = await actor_of(request), await hub_of(request)
-    member_id = await _member_id(request, hub)
+    member_id = await member_id_of(request, hub)
     body = await read_json(request, DismissInput)
     member, _signal = await lifecycle.dismiss(actor, hub, member_id, body.reason)
     return json_response(member_view(member))
@@ -312,7 +312,7 @@ async def resign(request: web.Request) -> web.Response:
 async def set_join_date(request: web.Request) -> web.Response:
     """Set a member's join date."""
     actor, hub = await actor_of(request), await hub_of(request)
-    member_id = await _member_id(request, hub)
+    member_id = await member_id_of(request, hub)
     body = await read_json(request, JoinDateInput)
     member = await lifecycle.set_join_date(actor, hub, member_id, body.joined_at)
     return json_response(member_view(member))
@@ -330,7 +330,7 @@ async def member_history(request: web.Request) -> web.Response:
     """A member's membership changes: who did what, when and why."""
     actor, hub = await actor_of(request), await hub_of(request)
     query = parse_query(request, PageQuery)
-    page = await lifecycle.history(actor, hub, await _member_id(request, hub), query)
+    page = await lifecycle.history(actor, hub, await member_id_of(request, hub), query)
     return json_response(
         History(items=[history_entry(c) for c in page.items], next_cursor=page.next_cursor)
     )
@@ -352,7 +352,7 @@ async def list_notes(request: web.Request) -> web.Response:
     """Staff notes on a member."""
     actor, hub = await actor_of(request), await hub_of(request)
     query = parse_query(request, PageQuery)
-    page = await lifecycle.notes(actor, hub, await _member_id(request, hub), query)
+    page = await lifecycle.notes(actor, hub, await member_id_of(request, hub), query)
     return json_response(
         Notes(items=[note_view(n) for n in page.items], next_cursor=page.next_cursor)
     )
@@ -371,7 +371,7 @@ async def list_notes(request: web.Request) -> web.Response:
 async def add_note(request: web.Request) -> web.Response:
     """Add a staff note on a member."""
     actor, hub = await actor_of(request), await hub_of(request)
-    member_id = await _member_id(request, hub)
+    member_id = await member_id_of(request, hub)
     body = await read_json(request, NoteInput)
     note = await lifecycle.add_note(actor, hub, member_id, body.text)
     return json_response(note_view(note), status=201)
@@ -571,7 +571,7 @@ async def delete_role(request: web.Request) -> web.Response:
 async def give_role(request: web.Request) -> web.Response:
     """Give a member a role."""
     actor, hub = await actor_of(request), await hub_of(request)
-    member_id, role_id = await _member_id(request, hub), _role_id(request)
+    member_id, role_id = await member_id_of(request, hub), _role_id(request)
     body: RoleChange = await _optional_body(request, RoleChange)
     await roles.give_role(actor, hub, member_id, role_id, body.reason)
     return web.Response(status=204)
@@ -592,7 +592,7 @@ async def give_role(request: web.Request) -> web.Response:
 async def take_role(request: web.Request) -> web.Response:
     """Take a role from a member."""
     actor, hub = await actor_of(request), await hub_of(request)
-    member_id, role_id = await _member_id(request, hub), _role_id(request)
+    member_id, role_id = await member_id_of(request, hub), _role_id(request)
     body: RoleChange = await _optional_body(request, RoleChange)
     await roles.take_role(actor, hub, member_id, role_id, body.reason)
     return web.Response(status=204)

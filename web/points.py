@@ -25,7 +25,7 @@ from models.validation import Problem, validate
 from web.api import Router, json_response, parse_query, path_id, read_json
 from web.auth import actor_of
 from web.gates import hub_of
-from web.members import _member_id
+from web.members import member_id_of
 
 router = Router("points")
 
@@ -153,7 +153,7 @@ async def list_ledger(request: web.Request) -> web.Response:
 async def member_points(request: web.Request) -> web.Response:
     """A member's points and rank."""
     actor, hub = await actor_of(request), await hub_of(request)
-    return json_response(await reads.totals(actor, hub, await _member_id(request, hub)))
+    return json_response(await reads.totals(actor, hub, await member_id_of(request, hub)))
 
 
 @router.post(
@@ -172,7 +172,7 @@ async def member_points(request: web.Request) -> web.Response:
 async def grant_points(request: web.Request) -> web.Response:
     """Give a member points."""
     actor, hub = await actor_of(request), await hub_of(request)
-    member_id = await _member_id(request, hub)
+    member_id = await member_id_of(request, hub)
     body = await read_json(request, GrantInput)
     booking = await ledger.grant(actor, hub, member_id, body)
     return json_response(booking_view(booking), status=201)
@@ -195,7 +195,7 @@ async def grant_points(request: web.Request) -> web.Response:
 async def correct_points(request: web.Request) -> web.Response:
     """Correct a member's points."""
     actor, hub = await actor_of(request), await hub_of(request)
-    member_id = await _member_id(request, hub)
+    member_id = await member_id_of(request, hub)
     body = await read_json(request, CorrectionInput)
     booking = await ledger.correct(actor, hub, member_id, body)
     return json_response(booking_view(booking), status=201)

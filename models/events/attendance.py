@@ -15,7 +15,7 @@ from models.events.schemas import AttendanceView, AttendedView, Attendee
 from models.events.tables import Answer, Attendance, Event, Occurrence, Rsvp
 from models.hubs import Hub
 from models.i18n import N_, Lazy
-from models.members.tables import Member
+from models.members.tables import Member, MemberState
 from models.pagination import Page, PageQuery, paginate
 from models.points.ledger import book
 from models.points.tables import REASON_LENGTH, PointKind
@@ -61,21 +61,26 @@ async def set_attendance(
             N_("Attendance can be confirmed once the event has started."), code="not_started"
         )
     wanted = list(dict.fromkeys(add or []))
+    both = sorted(set(wanted) & set(remove or []))
+    if both:
+        raise _ids_error("remove", N_("both added and removed: {ids}"), both)
+    members = {
+        m.user_id: m
+        for m in await Member.filter(hub_id=hub.id, user_id__in=wanted, state=MemberState.MEMBER)
+    }
+    # Attendance earns points, which only members hold: visitors and former members are
+    # refused when named, and left out when they merely answered "going".
+    unknown = [u for u in wanted if u not in members]
+    if unknown:
+        raise _ids_error("add", N_("not members of this hub: {ids}"), unknown)
     if from_rsvps:
         going = await Rsvp.filter(occurrence_id=occurrence.id, answer=Answer.GOING).values_list(
             "user_id", flat=True
         )
-        wanted += [u for u in going if u not in wanted]
-    members = {
-        m.user_id: m
-        for m in await Member.filter(hub_id=hub.id, user_id__in=wanted + (remove or []))
-    }
-    unknown = [u for u in wanted if u not in members]
-    if unknown:
-        raise field_error(
-            ("add",),
-            Lazy(N_("not people of this hub: {ids}"), ids=", ".join(map(str, unknown))),  # type: ignore[arg-type]
-        )
+        extra = [u for u in going if u not in members]
+        found = Member.filter(hub_id=hub.id, user_id__in=extra, state=MemberState.MEMBER)
+        members.update({m.user_id: m for m in await found})
+        wanted += [u for u in extra if u in members]
     event: Event = occurrence.event
     added, removed = [], []
     async with in_transaction():
@@ -95,6 +100,10 @@ async def set_attendance(
             details={"added": added, "removed": removed},
         )
     return await attendance_view(occurrence)
+
+
+def _ids_error(field: str, message: str, ids: list[int]) -> Exception:
+    return field_error((field,), Lazy(message, ids=", ".join(map(str, ids))))  # type: ignore[arg-type]
 
 
 async def _add(

@@ -12,6 +12,7 @@ from models.actor import Actor
 from models.auth import now
 from models.errors import NotFound, Unauthorized
 from models.events.common import KEY
+from models.events.recurrence import zone_of
 from models.events.schemas import IcalLink
 from models.events.tables import Answer, Event, IcalToken, Occurrence, Visibility
 from models.hubs import Hub
@@ -60,7 +61,8 @@ def _vevent(hub: Hub, row: Occurrence, stamp: str) -> list[str]:
     details = [event.description]
     if route:
         details.append(route)
-    details.append(f"Departure: {_utc(row.departure_at)}")
+    leaves = row.departure_at.astimezone(zone_of(hub.timezone))
+    details.append(f"Departure: {leaves:%Y-%m-%d %H:%M %Z}")  # the hub's clock
     lines = [
         "BEGIN:VEVENT",
         f"UID:occurrence-{row.id}@{hub.slug}.drivershub",

@@ -68,6 +68,10 @@ def plan(hub: Hub, data: EventInput, current: datetime, *, new: bool) -> list[Sl
         raise _error(
             "recurrence_until", N_("must be within {years} years from now"), years=PLAN_YEARS
         )
+    if data.recurrence == Recurrence.NONE and data.recurrence_until is not None:
+        raise _error("recurrence_until", N_("only a repeating event has a last date"))
+    if data.recurrence == Recurrence.NONE and data.exceptions:
+        raise _error("exceptions", N_("only a repeating event skips dates"))
     first_day = data.meetup_at.astimezone(zone_of(hub.timezone)).date()
     if data.recurrence_until is not None and data.recurrence_until < first_day:
         raise _error("recurrence_until", N_("must not be before the first date"))
@@ -184,6 +188,8 @@ async def update_event(actor: Actor, hub: Hub, event_id: int, data: EventUpdate)
     if event.cancelled_at is not None:
         raise Conflict(N_("This event was cancelled."), code="event_cancelled")
     patch = data.model_dump(exclude_unset=True)
+    if patch.get("recurrence") == Recurrence.NONE:  # a one-off keeps no series' end or skips
+        patch = {"recurrence_until": None, "exceptions": [], **patch}
     merged = validate(EventInput, {**_as_input(event), **patch})
     current = now()
     for name in ("meetup_at", "departure_at"):
@@ -335,13 +341,19 @@ async def cancel_occurrence(
 
 async def delete_event(actor: Actor, hub: Hub, event_id: int) -> None:
     """Delete a series with its dates; points booked for attendance are taken back by
-    correction rows (the ledger keeps its history)."""
+    correction rows (the ledger keeps its history), and those going to a date still ahead
+    are told it is cancelled."""
     from models.events.attendance import take_back
 
     await plugins.enter(actor, hub, KEY, MANAGE, write=True)
     event = await event_in(hub, event_id)
+    current = now()
     async with in_transaction():
         corrected = await take_back(actor, hub, event)
+        ahead = Occurrence.filter(event_id=event.id, ends_at__gt=current, cancelled=False)
+        if event.cancelled_at is None:  # those still planning to come hear it is off
+            for row in await ahead:
+                await _tell_going(hub, event, row, "event.cancelled", reason="-")
         for row in await Occurrence.filter(event_id=event.id, discord_event_id__isnull=False):
             await queue_unmirror(hub, row)
         await posts.delete_source(hub, f"event:{event.id}")

@@ -19,6 +19,7 @@ from models.events.common import (
     rsvp_closes_at,
     sees_members_only,
 )
+from models.events.recurrence import zone_of
 from models.events.schemas import Counts, RsvpResult
 from models.events.tables import Answer, Occurrence, Rsvp, RsvpSource
 from models.hubs import Hub
@@ -56,7 +57,7 @@ async def rsvp(
         raise Conflict(
             N_("Answers to this event closed at {closed}."),
             code="rsvp_closed",
-            closed=closes.strftime("%Y-%m-%d %H:%M UTC"),
+            closed=closes.astimezone(zone_of(hub.timezone)).strftime("%Y-%m-%d %H:%M %Z"),
         )
     answered = await burst.answer(row.id, event.slots, actor.user_id, answer, source)
     if answered.change == burst.Change.NEW:

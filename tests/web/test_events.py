@@ -232,3 +232,68 @@ async def test_far_future_dates_and_bad_reminder_offsets_are_422(client: TestCli
     for offsets in ([-5], [99999999]):
         with pytest.raises(ValueError, match="reminder_offsets"):
             plugins.merge_settings("events", {}, {"reminder_offsets": offsets})
+
+
+async def test_trial_findings_one_offs_attendance_me_and_deleting(client: TestClient) -> None:
+    hub = await _hub()
+    hub.timezone = "Europe/Berlin"
+    await hub.save(update_fields=["timezone"])
+    staff = await _staff(hub)
+    alice_user, alice = await _person(hub, "alice", 1)
+    vic_user, visitor = await _person(hub, "vic", 3, member=False)
+    sam = await User.get(username="sam")
+    # A one-off has no last date and skips nothing; turning a series into one drops both.
+    for extra, field in (
+        ({"recurrence_until": "2099-01-01"}, "recurrence_until"),
+        ({"exceptions": ["2099-01-01"]}, "exceptions"),
+    ):
+        response = await client.post(EVENTS, json=_body(**extra), headers=staff)
+        problem = await problem_of(response, 422, "validation_failed")
+        assert [e["field"] for e in problem["errors"]] == [field]
+    until = (auth.now() + timedelta(weeks=3)).date().isoformat()
+    series = await _create(client, staff, recurrence="weekly", recurrence_until=until)
+    one_off = await client.patch(
+        f"{EVENTS}/series/{series['id']}", json={"recurrence": "none"}, headers=staff
+    )
+    assert one_off.status == 200, await one_off.text()
+    assert (await one_off.json())["recurrence_until"] is None
+    # Cancelling needs no body; the deadline is told in the hub's time zone.
+    created = await _create(client, staff, rsvp_deadline_minutes=30)
+    occ = created["occurrences"][0]["id"]
+    assert (await client.post(f"{EVENTS}/{occ}/cancel", headers=staff)).status == 200
+    occ = (await _create(client, staff, rsvp_deadline_minutes=30))["occurrences"][0]["id"]
+    for headers in (alice, visitor):
+        await client.put(f"{EVENTS}/{occ}/rsvp", json={"answer": "going"}, headers=headers)
+    with time_machine.travel(auth.now() + timedelta(days=2)):
+        alice, later = await _fresh(alice_user), await _fresh(sam)
+        closed = await client.put(f"{EVENTS}/{occ}/rsvp", json={"answer": "maybe"}, headers=alice)
+        assert "CET" in (await problem_of(closed, 409, "rsvp_closed"))["detail"]
+        # Attendance earns points, which only members hold.
+        both = await client.post(
+            f"{EVENTS}/{occ}/attendance",
+            json={"add": [alice_user.id], "remove": [alice_user.id]},
+            headers=later,
+        )
+        problem = await problem_of(both, 422, "validation_failed")
+        assert [e["field"] for e in problem["errors"]] == ["remove"]
+        guest = await client.post(
+            f"{EVENTS}/{occ}/attendance", json={"add": [vic_user.id]}, headers=later
+        )
+        problem = await problem_of(guest, 422, "validation_failed")
+        assert [e["field"] for e in problem["errors"]] == ["add"]
+        going = await client.post(
+            f"{EVENTS}/{occ}/attendance", json={"from_rsvps": True}, headers=later
+        )
+        assert [a["name"] for a in (await going.json())["attendees"]] == ["alice"]
+        mine = await client.get(f"{EVENTS}/members/@me/attendance", headers=alice)
+        assert [h["points_booked"] for h in (await mine.json())["items"]] == [50]
+    # Deleting a series tells those still going that it is off.
+    ahead = await _create(client, staff, title="Sunday run")
+    ahead_occ = ahead["occurrences"][0]["id"]
+    await client.put(f"{EVENTS}/{ahead_occ}/rsvp", json={"answer": "going"}, headers=alice)
+    from models.notifications.tables import Notification
+
+    before = await Notification.filter(user_id=alice_user.id, kind="event.cancelled").count()
+    assert (await client.delete(f"{EVENTS}/series/{ahead['id']}", headers=staff)).status == 204
+    after = await Notification.filter(user_id=alice_user.id, kind="event.cancelled").count()
+    assert after == before + 1
