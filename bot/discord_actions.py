@@ -179,20 +179,32 @@ async def _hub_post(bot: discord.Client, action: DiscordAction) -> None:
         return  # its destination was deleted: nothing to post
     content = action.payload.get("content") or None
     embed = post_embed(action.payload.get("embed"))
+    mentions = post_mentions(action.payload)
     if delivery.message_id is not None:
-        await _edit_hub_post(bot, delivery, content, embed)
+        await _edit_hub_post(bot, delivery, content, embed, mentions)
     elif delivery.webhook is not None:
         # Webhooks take no nonce: the id recorded at once (and checked above) is the guard.
         hook = discord.Webhook.partial(*delivery.webhook, client=bot)
         sent = await hook.send(
             content or discord.utils.MISSING,
             embed=embed or discord.utils.MISSING,
-            allowed_mentions=POST_MENTIONS,
+            allowed_mentions=mentions,
             wait=True,
         )
         await posts.posted(delivery, sent.id, sent.channel.id)
     else:
-        await _send_hub_post(bot, action, delivery, content, embed)
+        await _send_hub_post(bot, action, delivery, content, embed, mentions)
+
+
+def post_mentions(payload: dict) -> discord.AllowedMentions:
+    """Who a hub post may ping: the roles its payload names (`mention_roles`, Discord ids:
+    an announcement's ping role and nothing else), else users and roles, never @everyone."""
+    roles = payload.get("mention_roles")
+    if roles is None:
+        return POST_MENTIONS
+    return discord.AllowedMentions(
+        everyone=False, users=False, roles=[discord.Object(id=int(r)) for r in roles]
+    )
 
 
 async def _send_hub_post(
@@ -201,6 +213,7 @@ async def _send_hub_post(
     delivery: posts.Delivery,
     content: str | None,
     embed: discord.Embed | None,
+    mentions: discord.AllowedMentions,
 ) -> None:
     channel_id = delivery.record.channel_id or delivery.destination.channel_id
     # Discord drops a second message with the same nonce: a retry after a crash between the
@@ -209,7 +222,7 @@ async def _send_hub_post(
         content=content or discord.utils.MISSING,
         embed=embed or discord.utils.MISSING,
         nonce=f"action-{action.id}",
-        allowed_mentions=POST_MENTIONS,
+        allowed_mentions=mentions,
     ) as params:
         try:
             message = await bot.http.send_message(channel_id, params=params)
@@ -227,6 +240,7 @@ async def _edit_hub_post(
     delivery: posts.Delivery,
     content: str | None,
     embed: discord.Embed | None,
+    mentions: discord.AllowedMentions,
 ) -> None:
     message_id = delivery.message_id
     assert message_id is not None
@@ -234,11 +248,11 @@ async def _edit_hub_post(
         if delivery.webhook is not None:
             hook = discord.Webhook.partial(*delivery.webhook, client=bot)
             await hook.edit_message(
-                message_id, content=content, embed=embed, allowed_mentions=POST_MENTIONS
+                message_id, content=content, embed=embed, allowed_mentions=mentions
             )
             return
         with handle_message_parameters(
-            content=content, embed=embed, allowed_mentions=POST_MENTIONS
+            content=content, embed=embed, allowed_mentions=mentions
         ) as params:
             await bot.http.edit_message(delivery.record.channel_id, message_id, params=params)
     except discord.NotFound as exc:

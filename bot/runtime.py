@@ -24,6 +24,7 @@ from core.backup import using_data_dir
 from core.config import Settings
 from core.db import close_database, open_database
 from models import accounts, encryption, mfa, ratelimit
+from models.announcements import ops as announcements
 from models.auth import TokenConfig, configure_tokens, tickets
 from models.cache import close_cache, configure_cache
 from models.events import reminders as event_reminders
@@ -162,6 +163,9 @@ def _start_workers(rt: Runtime) -> None:
     # Event reminders (sent once across processes: a lease) and ended dates' next mirror.
     events_due = every(EVENTS_INTERVAL, event_reminders.run_due)
     rt.tasks.append(asyncio.create_task(events_due, name="event-reminders"))
+    # Scheduled announcements go out once (claimed with a conditional update).
+    announcements_due = every(EVENTS_INTERVAL, announcements.publish_due)
+    rt.tasks.append(asyncio.create_task(announcements_due, name="scheduled-announcements"))
     if rt.bot is not None:  # one kind of process runs housekeeping, not every web worker
         grace = rt.settings.auth.account_deletion_grace_days
         purge = every(HOUSEKEEPING_INTERVAL, lambda: accounts.purge_deleted_accounts(grace))

@@ -352,6 +352,41 @@ BUILTIN: tuple[Package, ...] = (
         cog="cogs.applications",
     ),
     Package(
+        key="announcements",
+        label=N_("Announcements"),
+        permissions={
+            "manage_announcements": N_("Manage announcement types and publish every type")
+        },
+        models=("models.announcements",),
+        notifications={
+            "announcement.published": NotificationKind(
+                N_("{type}: {title}"),
+                N_("A new announcement in {hub}."),
+                channels=("in_app",),
+                label=N_("New announcements"),
+            ),
+        },
+        triggers={
+            "announcement.published": PostTrigger(
+                N_("An announcement was published"),
+                {
+                    "hub": N_("the hub's name"),
+                    "title": N_("the announcement's title"),
+                    "body": N_("its text (the first 3,500 characters)"),
+                    "type": N_("its type"),
+                    "author": N_("who published it"),
+                    "image": N_("its image address"),
+                    "mention": N_("a mention of the role it pings"),
+                },
+                content=N_("{mention}"),
+                title=N_("{title}"),
+                description=N_("{body}"),
+            ),
+        },
+        router="web.announcements:router",
+        cog="cogs.announcements",
+    ),
+    Package(
         key="events",
         label=N_("Events"),
         permissions={"manage_events": N_("Plan events and confirm attendance")},

@@ -15,6 +15,7 @@ from models.errors import Forbidden, NotFound
 from models.hubs import Hub
 from models.i18n import N_
 from models.members.lifecycle import _change
+from models.members.roles import held_role_ids
 from models.members.tables import Member, MemberRole, Role
 from models.pagination import Page
 from models.permissions import grant_of, permission_label
@@ -64,16 +65,6 @@ async def member_row(hub: Hub, user_id: int) -> Member:
             defaults={"search_name": fold(user.username)[:64], "in_guild": False},
         )
     return member
-
-
-async def held_role_ids(hub: Hub, user_id: int | None) -> set[int]:
-    """The hub roles a user holds (given, or through a linked Discord role)."""
-    if user_id is None:
-        return set()
-    member = await Member.get_or_none(hub_id=hub.id, user_id=user_id)
-    if member is None:
-        return set()
-    return {role.id for role in await member.effective_roles()}
 
 
 async def may_review(actor: Actor, hub: Hub, app_type: ApplicationType) -> bool:

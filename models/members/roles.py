@@ -366,3 +366,13 @@ async def reconcile_discord_roles(
                 )
         count += 1
     return count
+
+
+async def held_role_ids(hub: Hub, user_id: int | None) -> set[int]:
+    """The hub roles a user holds (given, or through a linked Discord role)."""
+    if user_id is None:
+        return set()
+    member = await Member.get_or_none(hub_id=hub.id, user_id=user_id)
+    if member is None:
+        return set()
+    return {role.id for role in await member.effective_roles()}

@@ -17,7 +17,7 @@ state replaces a waiting older one:
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tortoise.transactions import in_transaction
@@ -366,12 +366,15 @@ async def emit(
     *,
     source: str,
     members_only: bool = False,
+    mention_roles: Sequence[int] | None = None,
 ) -> int:
     """Post `trigger` to each of the hub's enabled destinations for it; return how many.
 
     `source` names the object the post is about ("member:12", "announcement:7"), so
     `update_source`/`delete_source` find its messages. `members_only` items never reach a
-    public destination. Rendered now, in the hub's language: a post is for a channel.
+    public destination. `mention_roles` (Discord role ids): the only mentions that may
+    ping; None: users and roles (never @everyone). Rendered now, in the hub's language: a
+    post is for a channel.
     """
     if templates.trigger_of(trigger) is None:
         raise ValueError(f"no package declares the post trigger {trigger!r}")
@@ -386,12 +389,17 @@ async def emit(
             hub_id=hub.id, destination_id=row.id, source=source[:64], channel_id=row.channel_id
         )
         message = templates.rendered(row.content, row.embed, variables, hub.language)
-        queued += await _queue(hub, row, record, message)
+        queued += await _queue(hub, row, record, _with_mentions(message, mention_roles))
     return queued
 
 
 async def update_source(
-    hub: Hub, source: str, variables: Mapping[str, Any], *, members_only: bool = False
+    hub: Hub,
+    source: str,
+    variables: Mapping[str, Any],
+    *,
+    members_only: bool = False,
+    mention_roles: Sequence[int] | None = None,
 ) -> int:
     """Edit every message posted for `source` to show `variables` now; an item that became
     members-only is deleted from public destinations instead. Returns how many changed."""
@@ -404,8 +412,12 @@ async def update_source(
             await _queue_delete(hub, record)
             continue
         message = templates.rendered(row.content, row.embed, variables, hub.language)
-        await _queue(hub, row, record, message)
+        await _queue(hub, row, record, _with_mentions(message, mention_roles))
     return len(records)
+
+
+def _with_mentions(message: dict[str, Any], roles: Sequence[int] | None) -> dict[str, Any]:
+    return message if roles is None else {**message, "mention_roles": [int(r) for r in roles]}
 
 
 async def delete_source(hub: Hub, source: str) -> int:

@@ -1,0 +1,441 @@
+"""Every announcements operation, for the adapters: `from models.announcements import ops`.
+
+Publishing (now or at a scheduled time) tells the hub's members (notifications) and posts
+to the hub's channels for the type (hub posts); editing edits those posts, deleting deletes
+them. The side effects of a publication go out exactly once: the worker and the publishing
+request claim an announcement with one conditional update of `published`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from tortoise.transactions import in_transaction
+
+from models import audit, plugins
+from models.actor import Actor
+from models.announcements.schemas import (
+    AnnouncementInput,
+    AnnouncementQuery,
+    AnnouncementUpdate,
+    AnnouncementView,
+    TypeInput,
+    TypeUpdate,
+    TypeView,
+)
+from models.announcements.tables import Announcement, AnnouncementType, Visibility
+from models.auth import now
+from models.errors import Conflict, Forbidden, NotFound
+from models.hubs import Hub
+from models.i18n import N_, Lazy
+from models.markdown import split, to_html
+from models.members.roles import held_role_ids
+from models.members.tables import Member, MemberState, Role
+from models.notifications.center import notify
+from models.pagination import Page, paginate
+from models.permissions import grant_of, permission_label
+from models.posts import ops as posts
+from models.validation import field_error
+
+KEY = "announcements"
+MANAGE = "manage_announcements"
+PUBLISHED = "announcement.published"  # notification kind and hub-post trigger
+# What a hub post shows of the body: an embed's description holds 4,096 characters.
+POST_BODY = 3500
+
+
+def _type_missing() -> NotFound:
+    return NotFound(N_("That announcement type does not exist."), code="type_not_found")
+
+
+def _missing() -> NotFound:
+    return NotFound(N_("That announcement does not exist."), code="announcement_not_found")
+
+
+def _denied() -> Forbidden:
+    return Forbidden(N_("You may not publish announcements of this type."), code="type_not_allowed")
+
+
+# Types
+
+
+async def list_types(actor: Actor, hub: Hub) -> list[TypeView]:
+    await plugins.enter(actor, hub, KEY, None, write=False)
+    rows = await AnnouncementType.filter(hub_id=hub.id).order_by("key")
+    staff, held = await _publishing_rights(actor, hub)
+    return [_type_view(row, staff or bool(held & set(row.publisher_role_ids))) for row in rows]
+
+
+async def create_type(actor: Actor, hub: Hub, data: TypeInput) -> TypeView:
+    await plugins.enter(actor, hub, KEY, MANAGE, write=True)
+    await _check_roles(hub, data.publisher_role_ids)
+    if await AnnouncementType.filter(hub_id=hub.id, key=data.key).exists():
+        raise Conflict(N_("A type with this key exists."), code="type_exists")
+    row = await AnnouncementType.create(hub_id=hub.id, **data.model_dump())
+    await audit.record(actor, "announcements.type_created", hub=hub, target=row.key)
+    return _type_view(row, True)
+
+
+async def update_type(actor: Actor, hub: Hub, type_id: int, data: TypeUpdate) -> TypeView:
+    await plugins.enter(actor, hub, KEY, MANAGE, write=True)
+    row = await _type_in(hub, type_id)
+    patch = data.model_dump(exclude_unset=True)
+    if "publisher_role_ids" in patch:
+        await _check_roles(hub, patch["publisher_role_ids"])
+    row.update_from_dict(patch)
+    await row.save()
+    await audit.record(actor, "announcements.type_changed", hub=hub, target=row.key)
+    return _type_view(row, True)
+
+
+async def delete_type(actor: Actor, hub: Hub, type_id: int) -> None:
+    await plugins.enter(actor, hub, KEY, MANAGE, write=True)
+    row = await _type_in(hub, type_id)
+    if await Announcement.filter(type_id=row.id).exists():
+        raise Conflict(
+            N_("Announcements of this type exist: delete them first."), code="type_in_use"
+        )
+    await row.delete()
+    await audit.record(actor, "announcements.type_deleted", hub=hub, target=row.key)
+
+
+async def _type_in(hub: Hub, type_id: int) -> AnnouncementType:
+    row = await AnnouncementType.get_or_none(id=type_id, hub_id=hub.id)
+    if row is None:
+        raise _type_missing()
+    return row
+
+
+def _type_view(row: AnnouncementType, may_publish: bool) -> TypeView:
+    return TypeView(
+        id=row.id,
+        key=row.key,
+        name=row.name,
+        publisher_role_ids=list(row.publisher_role_ids or []),
+        may_publish=may_publish,
+    )
+
+
+async def _check_roles(hub: Hub, role_ids: list[int]) -> None:
+    found = set(await Role.filter(hub_id=hub.id, id__in=role_ids).values_list("id", flat=True))
+    unknown = [r for r in role_ids if r not in found]
+    if unknown:
+        message = Lazy(N_("not roles of this hub: {ids}"), ids=", ".join(map(str, unknown)))
+        raise field_error(("publisher_role_ids",), message)  # type: ignore[arg-type]
+
+
+async def _publishing_rights(actor: Actor, hub: Hub) -> tuple[bool, set[int]]:
+    """Whether the actor publishes every type (manage_announcements), and their roles."""
+    if (await grant_of(actor, hub)).has(MANAGE):
+        return True, set()
+    return False, await held_role_ids(hub, actor.user_id)
+
+
+async def _require_publisher(actor: Actor, hub: Hub, row: AnnouncementType) -> None:
+    staff, held = await _publishing_rights(actor, hub)
+    if not staff and not held & set(row.publisher_role_ids or []):
+        raise _denied()
+
+
+# Announcements
+
+
+async def publishable_type(actor: Actor, hub: Hub, key: str) -> AnnouncementType:
+    """The type `key` if the actor may publish it: 422 naming `type` for an unknown one,
+    403 type_not_allowed otherwise (the bot asks before it opens the form)."""
+    await plugins.enter(actor, hub, KEY, None, write=True)
+    kind = await AnnouncementType.get_or_none(hub_id=hub.id, key=key)
+    if kind is None:
+        message = Lazy(N_("no such announcement type: {key}"), key=key)
+        raise field_error(("type",), message)  # type: ignore[arg-type]
+    await _require_publisher(actor, hub, kind)
+    return kind
+
+
+async def publish(actor: Actor, hub: Hub, data: AnnouncementInput) -> AnnouncementView:
+    """Publish now, or schedule for `publish_at`; 403 for a type the actor may not publish."""
+    kind = await publishable_type(actor, hub, data.type)
+    current = now()
+    when = data.publish_at or current
+    if data.publish_at is not None and data.publish_at <= current:
+        raise field_error(("publish_at",), Lazy(N_("must be in the future")))  # type: ignore[arg-type]
+    ping = await _ping_role(hub, data.ping_role_id)
+    async with in_transaction():
+        row = await Announcement.create(
+            hub_id=hub.id,
+            type_id=kind.id,
+            title=data.title,
+            body=data.body,
+            visibility=data.visibility,
+            pinned=data.pinned,
+            pin_rank=int(data.pinned),
+            image_url=data.image_url,
+            ping_role_id=ping,
+            publish_at=when,
+            author_id=actor.user_id,
+        )
+        await audit.record(actor, "announcements.created", hub=hub, target=str(row.id))
+        if when <= current:
+            await _go_out(hub, row, kind)
+    return await _view(row, kind)
+
+
+async def update(
+    actor: Actor, hub: Hub, announcement_id: int, data: AnnouncementUpdate
+) -> AnnouncementView:
+    """Change an announcement (its author, or manage_announcements); its Discord posts follow."""
+    await plugins.enter(actor, hub, KEY, None, write=True)
+    row, kind = await _own(actor, hub, announcement_id)
+    patch = data.model_dump(exclude_unset=True)
+    if "publish_at" in patch:
+        if row.published:
+            raise Conflict(N_("It has gone out already."), code="already_published")
+        if patch["publish_at"] <= now():
+            raise field_error(("publish_at",), Lazy(N_("must be in the future")))  # type: ignore[arg-type]
+    if "ping_role_id" in patch:
+        patch["ping_role_id"] = await _ping_role(hub, patch["ping_role_id"])
+    if "pinned" in patch:
+        patch["pin_rank"] = int(patch["pinned"])
+    async with in_transaction():
+        row.update_from_dict(patch)
+        await row.save()
+        await audit.record(actor, "announcements.changed", hub=hub, target=str(row.id))
+        if row.published:
+            variables, pinged = await _post(hub, row, kind)
+            await posts.update_source(
+                hub,
+                _source(row),
+                variables,
+                members_only=row.visibility == Visibility.MEMBERS,
+                mention_roles=pinged,
+            )
+    return await _view(row, kind)
+
+
+async def delete(actor: Actor, hub: Hub, announcement_id: int) -> None:
+    """Delete an announcement and its Discord posts (its author, or manage_announcements)."""
+    await plugins.enter(actor, hub, KEY, None, write=True)
+    row, _ = await _own(actor, hub, announcement_id)
+    async with in_transaction():
+        await posts.delete_source(hub, _source(row))
+        await audit.record(
+            actor,
+            "announcements.deleted",
+            hub=hub,
+            target=str(row.id),
+            details={"title": row.title},
+        )
+        await row.delete()
+
+
+async def get(actor: Actor, hub: Hub, announcement_id: int) -> AnnouncementView:
+    await plugins.enter(actor, hub, KEY, None, write=False)
+    row = await Announcement.get_or_none(id=announcement_id, hub_id=hub.id).select_related("type")
+    if row is None or not await _may_read(actor, hub, row):
+        raise _missing()
+    return await _view(row, row.type)
+
+
+async def list_announcements(
+    actor: Actor, hub: Hub, query: AnnouncementQuery
+) -> Page[AnnouncementView]:
+    """Pinned first, then newest. Readers see what went out (members-only ones if members);
+    staff may ask for the scheduled ones (`scheduled`)."""
+    await plugins.enter(actor, hub, KEY, None, write=False)
+    rows = Announcement.filter(hub_id=hub.id)
+    staff, _ = await _publishing_rights(actor, hub)
+    if query.scheduled:
+        if not staff:
+            raise _denied()
+        rows = rows.filter(published=False)
+    else:
+        rows = rows.filter(published=True)
+    if not await _sees_members_only(actor, hub):
+        rows = rows.filter(visibility=Visibility.PUBLIC)
+    if query.type is not None:
+        rows = rows.filter(type__key=query.type)
+    if query.author is not None:
+        rows = rows.filter(author_id=query.author)
+    if query.since is not None:
+        rows = rows.filter(publish_at__gte=query.since)
+    if query.until is not None:
+        rows = rows.filter(publish_at__lt=query.until)
+    page = await paginate(rows, query, ("-pin_rank", "-publish_at", "-id"), lambda row: row)
+    kinds = {t.id: t for t in await AnnouncementType.filter(id__in={r.type_id for r in page.items})}
+    authors = await _names({r.author_id for r in page.items if r.author_id})
+    return Page[AnnouncementView](
+        items=[_view_of(r, kinds[r.type_id], authors) for r in page.items],
+        next_cursor=page.next_cursor,
+    )
+
+
+async def publish_due(current: datetime | None = None) -> int:
+    """Send out the scheduled announcements whose time came (the worker); how many."""
+    current = current or now()
+    sent = 0
+    for row in await Announcement.filter(published=False, publish_at__lte=current).limit(100):
+        async with in_transaction():
+            hub = await Hub.get(id=row.hub_id)
+            kind = await AnnouncementType.get(id=row.type_id)
+            if await _go_out(hub, row, kind):
+                sent += 1
+    return sent
+
+
+async def _go_out(hub: Hub, row: Announcement, kind: AnnouncementType) -> bool:
+    """The publication's side effects, once (the claim is a conditional update): members
+    are told, and the hub's channels for announcements get a post. In the caller's
+    transaction."""
+    claimed = await Announcement.filter(id=row.id, published=False).update(published=True)
+    if not claimed:
+        return False
+    row.published = True
+    members_only = row.visibility == Visibility.MEMBERS
+    users = await Member.filter(hub_id=hub.id, state=MemberState.MEMBER).values_list(
+        "user_id", flat=True
+    )
+    readers = [u for u in users if u != row.author_id]
+    if readers:
+        await notify(
+            readers,
+            PUBLISHED,
+            {"hub": hub.name, "title": row.title, "type": kind.name, "announcement": row.id},
+            hub=hub,
+        )
+    variables, pinged = await _post(hub, row, kind)
+    await posts.emit(
+        hub,
+        PUBLISHED,
+        variables,
+        source=_source(row),
+        members_only=members_only,
+        mention_roles=pinged,
+    )
+    return True
+
+
+async def _post(hub: Hub, row: Announcement, kind: AnnouncementType) -> tuple[dict, list[int]]:
+    """The hub post's variables, and the only role it may ping (Discord ids)."""
+    author = (await _names({row.author_id})).get(row.author_id) if row.author_id else None
+    body = split(row.body, POST_BODY)
+    pinged: list[int] = []
+    if row.ping_role_id is not None:
+        role = await Role.get_or_none(id=row.ping_role_id)
+        if role is not None and role.discord_role_id is not None:
+            pinged = [role.discord_role_id]
+    variables = {
+        "hub": hub.name,
+        "title": row.title,
+        "body": body[0] + (" …" if len(body) > 1 else "") if body else "",
+        "type": kind.name,
+        "author": author or "",
+        "image": row.image_url,
+        "mention": " ".join(f"<@&{r}>" for r in pinged),
+    }
+    return variables, pinged
+
+
+def _source(row: Announcement) -> str:
+    return f"announcement:{row.id}"
+
+
+async def _own(
+    actor: Actor, hub: Hub, announcement_id: int
+) -> tuple[Announcement, AnnouncementType]:
+    """An announcement the actor may change: their own of a type they may still publish,
+    or any with manage_announcements; another hub's (or a hidden one) is unknown."""
+    row = await Announcement.get_or_none(id=announcement_id, hub_id=hub.id).select_related("type")
+    if row is None or not await _may_read(actor, hub, row):
+        raise _missing()
+    staff, held = await _publishing_rights(actor, hub)
+    mine = actor.user_id is not None and row.author_id == actor.user_id
+    if not staff and not (mine and held & set(row.type.publisher_role_ids or [])):
+        raise Forbidden(
+            N_("You need the “{permission_label}” permission in this hub."),
+            code="missing_permission",
+            permission=MANAGE,
+            permission_label=permission_label(MANAGE),
+        )
+    return row, row.type
+
+
+async def _may_read(actor: Actor, hub: Hub, row: Announcement) -> bool:
+    if not row.published:
+        staff, _ = await _publishing_rights(actor, hub)
+        return staff or (actor.user_id is not None and row.author_id == actor.user_id)
+    return row.visibility == Visibility.PUBLIC or await _sees_members_only(actor, hub)
+
+
+async def _sees_members_only(actor: Actor, hub: Hub) -> bool:
+    if actor.user_id is None:
+        return actor.is_superuser
+    state = await Member.filter(hub_id=hub.id, user_id=actor.user_id).values_list(
+        "state", flat=True
+    )
+    if state and state[0] == MemberState.MEMBER:
+        return True
+    return (await grant_of(actor, hub)).has(MANAGE)
+
+
+async def _ping_role(hub: Hub, role_id: int | None) -> int | None:
+    """A hub role of this hub linked to a Discord role (what a Discord post can mention)."""
+    if role_id is None:
+        return None
+    role = await Role.get_or_none(id=role_id, hub_id=hub.id)
+    if role is None or role.discord_role_id is None:
+        message = Lazy(N_("must be a role of this hub linked to a Discord role"))
+        raise field_error(("ping_role_id",), message)  # type: ignore[arg-type]
+    return role.id
+
+
+async def _names(user_ids: set[int | None]) -> dict[int, str]:
+    from models.users import User
+
+    wanted = {u for u in user_ids if u is not None}
+    if not wanted:
+        return {}
+    return dict(await User.filter(id__in=wanted).values_list("id", "username"))
+
+
+async def _view(row: Announcement, kind: AnnouncementType) -> AnnouncementView:
+    return _view_of(row, kind, await _names({row.author_id}))
+
+
+def _view_of(
+    row: Announcement, kind: AnnouncementType, authors: dict[int, str]
+) -> AnnouncementView:
+    return AnnouncementView(
+        id=row.id,
+        type=kind.key,
+        type_name=kind.name,
+        title=row.title,
+        body=row.body,
+        html=to_html(row.body),
+        visibility=row.visibility,
+        pinned=row.pinned,
+        image_url=row.image_url,
+        ping_role_id=row.ping_role_id,
+        publish_at=row.publish_at,
+        published=row.published,
+        author_id=row.author_id,
+        author_name=authors.get(row.author_id) if row.author_id else None,
+        updated_at=row.updated_at,
+    )
+
+
+__all__ = [
+    "KEY",
+    "MANAGE",
+    "PUBLISHED",
+    "create_type",
+    "delete",
+    "delete_type",
+    "get",
+    "list_announcements",
+    "list_types",
+    "publish",
+    "publish_due",
+    "publishable_type",
+    "update",
+    "update_type",
+]
