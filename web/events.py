@@ -129,7 +129,8 @@ async def rotate_ical_link(request: web.Request) -> web.Response:
     description=(
         "Dates of the hub's events, pinned series first, then upcoming soonest first (past:"
         " newest first), with counts per answer and your own answer. Members-only events"
-        " are listed for members and staff only."
+        " are listed for members and staff only. 403 for `rsvp_by` someone else without"
+        " manage_events."
     ),
 )
 async def list_events(request: web.Request) -> web.Response:
@@ -218,8 +219,9 @@ async def rsvp(request: web.Request) -> web.Response:
     auth=True,
     permission=MANAGE,
     description=(
-        "Needs manage_events. Cancels one date; those who answered are told. The body"
-        " (an optional reason) may be left out."
+        "Needs manage_events. Cancels one date; those going or maybe are told. The body"
+        " (an optional reason) may be left out. 409 attendance_confirmed once attendees"
+        " were confirmed (take them off first)."
     ),
 )
 async def cancel_occurrence(request: web.Request) -> web.Response:

@@ -105,6 +105,14 @@ async def sees_members_only(actor: Actor, hub: Hub) -> bool:
     return await is_staff(actor, hub)
 
 
+def local_time(hub: Hub, when: datetime) -> str:
+    """A time as texts show it (notices, refusals, calendars): on the hub's clock, with its
+    zone, e.g. `2026-05-01 19:30 CEST`."""
+    from models.events.recurrence import zone_of
+
+    return when.astimezone(zone_of(hub.timezone)).strftime("%Y-%m-%d %H:%M %Z")
+
+
 def rsvp_closes_at(occurrence: Occurrence, event: Event) -> datetime:
     if event.rsvp_deadline_minutes is None:
         return occurrence.departure_at

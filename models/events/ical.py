@@ -3,6 +3,7 @@ they are going to behind a secret URL. Times are UTC; lines are folded at 75 oct
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
@@ -11,8 +12,7 @@ from models import hubs, plugins
 from models.actor import Actor
 from models.auth import now
 from models.errors import NotFound, Unauthorized
-from models.events.common import KEY
-from models.events.recurrence import zone_of
+from models.events.common import KEY, local_time
 from models.events.schemas import IcalLink
 from models.events.tables import Answer, Event, IcalToken, Occurrence, Visibility
 from models.hubs import Hub
@@ -21,6 +21,9 @@ from models.members.tables import Member, MemberState
 
 FEED_LIMIT = 500
 PAST = timedelta(days=30)  # a feed keeps the last month's dates
+
+# What token_urlsafe(32) makes (43 characters); the column holds 64.
+SECRET_SHAPE = re.compile(r"[A-Za-z0-9_-]{20,64}")
 
 
 def escape(text: str) -> str:
@@ -61,8 +64,7 @@ def _vevent(hub: Hub, row: Occurrence, stamp: str) -> list[str]:
     details = [event.description]
     if route:
         details.append(route)
-    leaves = row.departure_at.astimezone(zone_of(hub.timezone))
-    details.append(f"Departure: {leaves:%Y-%m-%d %H:%M %Z}")  # the hub's clock
+    details.append(f"Departure: {local_time(hub, row.departure_at)}")
     lines = [
         "BEGIN:VEVENT",
         f"UID:occurrence-{row.id}@{hub.slug}.drivershub",
@@ -118,6 +120,8 @@ def _feed_not_found() -> NotFound:
 async def user_ical_feed(secret: str, *, hub: str | None = None) -> str:
     """The dates one person is going to in one hub, by the secret of their feed (and the
     hub's slug in its URL: another hub's slug finds no feed)."""
+    if not SECRET_SHAPE.fullmatch(secret):  # not one we made: no lookup (and no 500)
+        raise _feed_not_found()
     token = await IcalToken.get_or_none(secret=secret).select_related("hub")
     if token is None or not token.hub.active or hub not in (None, token.hub.slug):
         raise _feed_not_found()

@@ -16,6 +16,7 @@ from models.events.common import (
     KEY,
     MANAGE,
     event_in,
+    local_time,
     occurrence_in,
     post_variables,
     queue_mirror,
@@ -25,7 +26,15 @@ from models.events.common import (
 )
 from models.events.recurrence import MAX_OCCURRENCES, Slot, TooMany, expand, zone_of
 from models.events.schemas import CancelInput, EventInput, EventUpdate
-from models.events.tables import Event, Occurrence, Recurrence, Reminder, Rsvp, Visibility
+from models.events.tables import (
+    Attendance,
+    Event,
+    Occurrence,
+    Recurrence,
+    Reminder,
+    Rsvp,
+    Visibility,
+)
 from models.hubs import Hub
 from models.i18n import N_, Lazy
 from models.notifications.broadcast import broadcast
@@ -168,7 +177,7 @@ def _note(hub: Hub, event: Event, occurrence: Occurrence | None, **more: Any) ->
     return {
         "hub": hub.name,
         "title": event.title,
-        "meetup": when.strftime("%Y-%m-%d %H:%M UTC"),
+        "meetup": local_time(hub, when),
         "event_id": event.id,
         "occurrence_id": occurrence.id if occurrence is not None else None,
         **more,
@@ -241,9 +250,9 @@ async def _follow_times(
             if slot.ends_at > current:
                 await add_occurrence(hub, event, slot, current)
             continue
-        if row.ends_at <= current or (
-            row.meetup_at == slot.meetup_at and row.ends_at == slot.ends_at
-        ):
+        moved = row.meetup_at != slot.meetup_at
+        same = (row.departure_at, row.ends_at) == (slot.departure_at, slot.ends_at)
+        if row.ends_at <= current or (not moved and same):
             continue
         row.meetup_at, row.departure_at, row.ends_at = (
             slot.meetup_at,
@@ -251,8 +260,9 @@ async def _follow_times(
             slot.ends_at,
         )
         await row.save(update_fields=["meetup_at", "departure_at", "ends_at"])
-        await plan_reminders(hub, row, current)
-        await _tell_going(hub, event, row, "event.changed")
+        if moved:  # reminders and the "moved" notice are about the meetup
+            await plan_reminders(hub, row, current)
+            await _tell_going(hub, event, row, "event.changed")
     for row in rows:
         if row.index in wanted or row.ends_at <= current:
             continue
@@ -283,6 +293,16 @@ async def _cancel(hub: Hub, event: Event, row: Occurrence, reason: str = "") -> 
     await queue_post(hub, row)
 
 
+async def _no_attendance(occurrence_ids: list[int]) -> None:
+    """A date whose attendance was confirmed took place: its points stand until staff take
+    the attendees off again (a cancelled date takes no more attendance changes)."""
+    if await Attendance.filter(occurrence_id__in=occurrence_ids).exists():
+        raise Conflict(
+            N_("Attendance was confirmed for this date: remove the attendees first."),
+            code="attendance_confirmed",
+        )
+
+
 async def cancel_event(
     actor: Actor, hub: Hub, event_id: int, data: CancelInput | None = None
 ) -> Event:
@@ -293,10 +313,12 @@ async def cancel_event(
     if event.cancelled_at is not None:
         raise Conflict(N_("This event was cancelled."), code="event_cancelled")
     current = now()
+    ahead = await Occurrence.filter(event_id=event.id, ends_at__gt=current, cancelled=False)
+    await _no_attendance([row.id for row in ahead])
     async with in_transaction():
         event.cancelled_at = current
         await event.save(update_fields=["cancelled_at", "updated_at"])
-        for row in await Occurrence.filter(event_id=event.id, ends_at__gt=current, cancelled=False):
+        for row in ahead:
             await _cancel(hub, event, row, data.reason)
         await audit.record(
             actor,
@@ -325,6 +347,7 @@ async def cancel_occurrence(
     row = await occurrence_in(hub, occurrence_id)
     if row.cancelled:
         raise Conflict(N_("This event was cancelled."), code="event_cancelled")
+    await _no_attendance([row.id])
     current = now()
     async with in_transaction():
         await _cancel(hub, row.event, row, data.reason)

@@ -6,10 +6,12 @@ from __future__ import annotations
 from models import plugins
 from models.actor import Actor
 from models.auth import now
-from models.errors import NotFound
+from models.errors import Forbidden, NotFound
 from models.events.common import (
     KEY,
+    MANAGE,
     event_not_found,
+    is_staff,
     occurrence_in,
     occurrence_view,
     sees_members_only,
@@ -20,6 +22,7 @@ from models.hubs import Hub
 from models.i18n import N_
 from models.members.tables import Member
 from models.pagination import Page, paginate
+from models.permissions import permission_label
 
 
 async def _user_of_member(hub: Hub, member_id: int) -> int:
@@ -56,6 +59,13 @@ async def list_events(actor: Actor, hub: Hub, query: EventQuery) -> Page[Occurre
     answered = actor.user_id if query.mine else None
     if query.rsvp_by is not None:
         answered = await _user_of_member(hub, query.rsvp_by)
+        if answered != actor.user_id and not await is_staff(actor, hub):
+            raise Forbidden(  # who answers what is theirs and the planners' to see
+                N_("You need the “{permission_label}” permission in this hub."),
+                code="missing_permission",
+                permission=MANAGE,
+                permission_label=permission_label(MANAGE),
+            )
     if query.mine or query.rsvp_by is not None:
         rows = rows.filter(rsvps__user_id=answered or 0, rsvps__answer=query.answer)
     if query.attended_by is not None:

@@ -15,7 +15,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from models import auth, plugins
-from models.events.common import KEY, post_variables, queue_mirror
+from models.events.common import KEY, local_time, post_variables, queue_mirror
 from models.events.manage import add_occurrence
 from models.events.recurrence import expand
 from models.events.tables import Answer, Event, Occurrence, Recurrence, Reminder, Rsvp, Visibility
@@ -82,7 +82,7 @@ async def _send(reminder_id: int, current: datetime) -> int:
             "title": event.title,
             "lead": _lead(reminder.offset_minutes),
             "minutes": reminder.offset_minutes,
-            "meetup": occurrence.meetup_at.strftime("%Y-%m-%d %H:%M UTC"),
+            "meetup": local_time(hub, occurrence.meetup_at),
             "event_id": event.id,
             "occurrence_id": occurrence.id,
         }

@@ -15,11 +15,11 @@ from models.events import burst
 from models.events.common import (
     KEY,
     answer_target,
+    local_time,
     queue_post,
     rsvp_closes_at,
     sees_members_only,
 )
-from models.events.recurrence import zone_of
 from models.events.schemas import Counts, RsvpResult
 from models.events.tables import Answer, Occurrence, Rsvp, RsvpSource
 from models.hubs import Hub
@@ -57,7 +57,7 @@ async def rsvp(
         raise Conflict(
             N_("Answers to this event closed at {closed}."),
             code="rsvp_closed",
-            closed=closes.astimezone(zone_of(hub.timezone)).strftime("%Y-%m-%d %H:%M %Z"),
+            closed=local_time(hub, closes),
         )
     answered = await burst.answer(row.id, event.slots, actor.user_id, answer, source)
     if answered.change == burst.Change.NEW:

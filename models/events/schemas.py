@@ -37,6 +37,11 @@ def _http_link(value: str | None) -> str | None:
     return value
 
 
+def _unique_days(value: list[date] | None) -> list[date] | None:
+    """Skipped dates in order, each once."""
+    return None if value is None else sorted(set(value))
+
+
 Place = Name(PLACE_LENGTH, min_length=0)
 
 
@@ -73,6 +78,7 @@ class EventInput(BaseModel):
     pinned: bool = False
 
     _link = field_validator("link")(_http_link)
+    _skips = field_validator("exceptions")(_unique_days)
 
 
 class EventUpdate(BaseModel):
@@ -103,6 +109,7 @@ class EventUpdate(BaseModel):
     pinned: Patch[bool] = None
 
     _link = field_validator("link")(_http_link)
+    _skips = field_validator("exceptions")(_unique_days)
 
 
 class EventQuery(PageQuery):
@@ -112,7 +119,10 @@ class EventQuery(PageQuery):
     )
     event: Id | None = Field(default=None, description="Only this series.")
     mine: bool = Field(default=False, description="Only those you answered `answer` to.")
-    rsvp_by: Id | None = Field(default=None, description="Only those this member answered.")
+    rsvp_by: Id | None = Field(
+        default=None,
+        description="Only those this member answered (yourself, or anyone with manage_events).",
+    )
     answer: Answer = Field(
         default=Answer.GOING, description="The answer `mine`/`rsvp_by` look for."
     )

@@ -2032,7 +2032,8 @@ def event_cases(
     getter: Getter, base: str, seeded: dict[str, Any]
 ) -> dict[str, tuple[list[str], str, float]]:
     """Pages of the list as a member reads them (members-only dates included): upcoming and
-    past, first and deep pages (cursors from walking 40 pages), and each filter."""
+    past, first and deep pages (cursors from walking 40 pages), and each filter (another
+    member's answers as staff)."""
     token = seeded["members"]["tokens"]["member"]
     events = seeded["events"]
     listing = f"{base}/events?limit=20"
@@ -2064,9 +2065,10 @@ def event_cases(
             target,
         ),
         "mine (going)": ([f"{listing}&mine=true", f"{listing}&mine=true&when=all"], token, target),
+        # Another member's answers are the planners' to see: read as staff (manage_events).
         "rsvp_by a member": (
             [f"{listing}&rsvp_by={m}&answer={a}" for m in members for a in ("going", "maybe")],
-            token,
+            seeded["members"]["tokens"]["staff"],
             target,
         ),
         "attended_by, past": (

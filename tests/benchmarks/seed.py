@@ -86,7 +86,9 @@ FIRST_DISCORD_ID = 700_000_000_000_000_000
 FIRST_STEAM_ID = 76561198000000000
 LINKED_DISCORD_ROLE = 990_000_000_000_000_000
 HUB_ROLES = 12  # the last one (STAFF_PERMISSIONS) is the staff reader's
-STAFF_PERMISSIONS = ["manage_members", "send_notices", "review_applications"]
+STAFF_PERMISSIONS = [
+    *("manage_members", "send_notices", "review_applications", "manage_events"),
+]
 BATCH = 1000
 
 

@@ -191,6 +191,8 @@ async def test_calendars(client: TestClient) -> None:
     assert "Friday convoy" in await mine.text()
     rotated = await (await client.post(f"{EVENTS}/ical/rotate", headers=alice)).json()
     await problem_of(await client.get(link["path"]), 404, "feed_not_found")
+    for junk in ("x" * 65, "x" * 500, "a.b"):  # no 500 for what no feed could be
+        await problem_of(await client.get(f"{HUB}/events/ical/{junk}.ics"), 404, "feed_not_found")
     assert (await client.get(rotated["path"])).status == 200
     # The secret of one hub's feed is no feed under another hub's address.
     other = rotated["path"].replace(HUB.removeprefix("/api/v1"), "/hubs/elsewhere")
@@ -297,3 +299,61 @@ async def test_trial_findings_one_offs_attendance_me_and_deleting(client: TestCl
     assert (await client.delete(f"{EVENTS}/series/{ahead['id']}", headers=staff)).status == 204
     after = await Notification.filter(user_id=alice_user.id, kind="event.cancelled").count()
     assert after == before + 1
+
+
+async def test_second_trial_times_notices_cancelling_and_privacy(client: TestClient) -> None:
+    hub = await _hub()
+    hub.timezone = "Europe/Berlin"
+    await hub.save(update_fields=["timezone"])
+    staff = await _staff(hub)
+    alice_user, alice = await _person(hub, "alice", 1)
+    _, bob = await _person(hub, "bob", 2)
+    sam = await User.get(username="sam")
+    from models.notifications.tables import Notification
+
+    until = (auth.now() + timedelta(weeks=2)).date()
+    skip = until.isoformat()
+    series = await _create(
+        client, staff, recurrence="weekly", recurrence_until=skip, exceptions=[skip, skip]
+    )
+    assert series["exceptions"] == [skip]  # each skipped date once
+    occ = series["occurrences"][0]
+    await client.put(f"{EVENTS}/{occ['id']}/rsvp", json={"answer": "going"}, headers=alice)
+    # Another member's answers are theirs and the planners' to see.
+    alice_member = await Member.get(hub_id=hub.id, user_id=alice_user.id)
+    peek = await client.get(f"{EVENTS}?rsvp_by={alice_member.id}", headers=bob)
+    await problem_of(peek, 403, "missing_permission")
+    own = await client.get(f"{EVENTS}?rsvp_by={alice_member.id}", headers=alice)
+    assert len((await own.json())["items"]) == 1
+    assert (await client.get(f"{EVENTS}?rsvp_by={alice_member.id}", headers=staff)).status == 200
+    # Only a new meetup time is news; the notice tells it on the hub's clock.
+    start = auth.now() + timedelta(days=2, hours=1)
+    moved = {"meetup_at": start.isoformat(), "departure_at": start.isoformat()}
+    assert (
+        await client.patch(f"{EVENTS}/series/{series['id']}", json=moved, headers=staff)
+    ).status == 200
+    later = {"departure_at": (start + timedelta(minutes=20)).isoformat()}
+    assert (
+        await client.patch(f"{EVENTS}/series/{series['id']}", json=later, headers=staff)
+    ).status == 200
+    notices = await Notification.filter(user_id=alice_user.id, kind="event.changed")
+    assert len(notices) == 1
+    assert "CET" in notices[0].data["meetup"]
+    # A date whose attendance was confirmed is not cancelled under its attendees.
+    with time_machine.travel(start + timedelta(minutes=30)):
+        later_staff = await _fresh(sam)
+        confirmed = await client.post(
+            f"{EVENTS}/{occ['id']}/attendance", json={"from_rsvps": True}, headers=later_staff
+        )
+        assert confirmed.status == 200, await confirmed.text()
+        refused = await client.post(f"{EVENTS}/{occ['id']}/cancel", headers=later_staff)
+        await problem_of(refused, 409, "attendance_confirmed")
+        taken_off = await client.post(
+            f"{EVENTS}/{occ['id']}/attendance",
+            json={"remove": [alice_user.id]},
+            headers=later_staff,
+        )
+        assert taken_off.status == 200
+        assert (
+            await client.post(f"{EVENTS}/{occ['id']}/cancel", headers=later_staff)
+        ).status == 200
