@@ -8,7 +8,10 @@ request claim an announcement with one conditional update of `published`.
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from datetime import datetime
+from typing import Any
 
 from tortoise.transactions import in_transaction
 
@@ -25,6 +28,7 @@ from models.announcements.schemas import (
 )
 from models.announcements.tables import Announcement, AnnouncementType, Visibility
 from models.auth import now
+from models.cache import cached, forget
 from models.errors import Conflict, Forbidden, NotFound
 from models.hubs import Hub
 from models.i18n import N_, Lazy
@@ -85,6 +89,7 @@ async def update_type(actor: Actor, hub: Hub, type_id: int, data: TypeUpdate) ->
     row.update_from_dict(patch)
     await row.save()
     await audit.record(actor, "announcements.type_changed", hub=hub, target=row.key)
+    await _changed(hub.id)  # lists show the type's name
     return _type_view(row, True)
 
 
@@ -177,6 +182,7 @@ async def publish(actor: Actor, hub: Hub, data: AnnouncementInput) -> Announceme
         await audit.record(actor, "announcements.created", hub=hub, target=str(row.id))
         if when <= current:
             await _go_out(hub, row, kind)
+    await _changed(hub.id)
     return await _view(row, kind)
 
 
@@ -209,6 +215,7 @@ async def update(
                 members_only=row.visibility == Visibility.MEMBERS,
                 mention_roles=pinged,
             )
+    await _changed(hub.id)
     return await _view(row, kind)
 
 
@@ -226,6 +233,7 @@ async def delete(actor: Actor, hub: Hub, announcement_id: int) -> None:
             details={"title": row.title},
         )
         await row.delete()
+    await _changed(hub.id)
 
 
 async def get(actor: Actor, hub: Hub, announcement_id: int) -> AnnouncementView:
@@ -240,17 +248,47 @@ async def list_announcements(
     actor: Actor, hub: Hub, query: AnnouncementQuery
 ) -> Page[AnnouncementView]:
     """Pinned first, then newest. Readers see what went out (members-only ones if members);
-    staff may ask for the scheduled ones (`scheduled`)."""
+    staff may ask for the scheduled ones (`scheduled`). Pages are cached per hub, audience
+    and query until the hub's announcements change."""
     await plugins.enter(actor, hub, KEY, None, write=False)
-    rows = Announcement.filter(hub_id=hub.id)
-    staff, _ = await _publishing_rights(actor, hub)
     if query.scheduled:
+        staff, _ = await _publishing_rights(actor, hub)
         if not staff:
             raise _denied()
-        rows = rows.filter(published=False)
-    else:
-        rows = rows.filter(published=True)
-    if not await _sees_members_only(actor, hub):
+        return await _page(hub, query, members=True)
+    members = await _sees_members_only(actor, hub)
+    version = await cached(_version_key(hub.id), VERSION_TTL, _new_version)
+    fingerprint = hashlib.sha256(query.model_dump_json().encode()).hexdigest()[:16]
+    key = f"announcements:{hub.id}:{version}:{'m' if members else 'p'}:{fingerprint}"
+
+    async def load() -> dict[str, Any]:
+        return (await _page(hub, query, members=members)).model_dump(mode="json")
+
+    return Page[AnnouncementView].model_validate(await cached(key, LIST_TTL, load))
+
+
+# A list page is cached until the hub's announcements change (a new version key) or LIST_TTL
+# passes (which bounds a missed invalidation).
+LIST_TTL = 60
+VERSION_TTL = 24 * 3600
+
+
+def _version_key(hub_id: int) -> str:
+    return f"announcements:{hub_id}:version"
+
+
+async def _new_version() -> str:
+    return secrets.token_hex(8)
+
+
+async def _changed(hub_id: int) -> None:
+    """After a commit that changed what a list shows: every cached page is old."""
+    await forget(_version_key(hub_id))
+
+
+async def _page(hub: Hub, query: AnnouncementQuery, *, members: bool) -> Page[AnnouncementView]:
+    rows = Announcement.filter(hub_id=hub.id, published=not query.scheduled)
+    if not members:
         rows = rows.filter(visibility=Visibility.PUBLIC)
     if query.type is not None:
         rows = rows.filter(type__key=query.type)
@@ -277,8 +315,10 @@ async def publish_due(current: datetime | None = None) -> int:
         async with in_transaction():
             hub = await Hub.get(id=row.hub_id)
             kind = await AnnouncementType.get(id=row.type_id)
-            if await _go_out(hub, row, kind):
-                sent += 1
+            went = await _go_out(hub, row, kind)
+        if went:
+            sent += 1
+            await _changed(row.hub_id)
     return sent
 
 

@@ -197,6 +197,14 @@ async def test_scheduled_ones_go_out_once_at_their_time(client: TestClient) -> N
     with time_machine.travel(when + timedelta(seconds=1)):
         sent = await asyncio.gather(ops.publish_due(), ops.publish_due())
     assert sum(sent) == 1
+    # The empty page read above was cached; going out made it old.
+    shown = await (await client.get(NEWS, headers=w["reader"])).json()
+    assert [i["id"] for i in shown["items"]] == [item["id"]]
+    news_type = (await (await client.get(TYPES, headers=w["staff"])).json())["items"]
+    news_id = next(t["id"] for t in news_type if t["key"] == "news")
+    await client.patch(f"{TYPES}/{news_id}", json={"name": "Headlines"}, headers=w["staff"])
+    renamed = await (await client.get(NEWS, headers=w["reader"])).json()
+    assert renamed["items"][0]["type_name"] == "Headlines"
     told = await Notification.filter(kind="announcement.published").count()
     assert told == 2  # the staff member and the reader; the author is not told
     moved = await client.patch(
