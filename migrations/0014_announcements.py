@@ -41,6 +41,7 @@ class Migration(migrations.Migration):
                 ('type', fields.ForeignKeyField('drivershub.AnnouncementType', source_field='type_id', db_constraint=True, to_field='id', related_name='announcements', on_delete=OnDelete.RESTRICT)),
                 ('title', fields.CharField(max_length=200)),
                 ('body', fields.TextField(unique=False)),
+                ('body_html', fields.TextField(default='', unique=False)),
                 ('visibility', fields.CharEnumField(default=Visibility.PUBLIC, description='PUBLIC: public\nMEMBERS: members', enum_type=Visibility, max_length=16)),
                 ('pinned', fields.BooleanField(default=False)),
                 ('pin_rank', fields.IntField(default=0)),

@@ -171,6 +171,7 @@ async def publish(actor: Actor, hub: Hub, data: AnnouncementInput) -> Announceme
             type_id=kind.id,
             title=data.title,
             body=data.body,
+            body_html=to_html(data.body),
             visibility=data.visibility,
             pinned=data.pinned,
             pin_rank=int(data.pinned),
@@ -202,6 +203,8 @@ async def update(
         patch["ping_role_id"] = await _ping_role(hub, patch["ping_role_id"])
     if "pinned" in patch:
         patch["pin_rank"] = int(patch["pinned"])
+    if "body" in patch:
+        patch["body_html"] = to_html(patch["body"])
     async with in_transaction():
         row.update_from_dict(patch)
         await row.save()
@@ -450,7 +453,7 @@ def _view_of(
         type_name=kind.name,
         title=row.title,
         body=row.body,
-        html=to_html(row.body),
+        html=row.body_html,
         visibility=row.visibility,
         pinned=row.pinned,
         image_url=row.image_url,

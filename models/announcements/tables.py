@@ -44,6 +44,8 @@ class Announcement(Model):
     )
     title = fields.CharField(max_length=TITLE_LENGTH)
     body = fields.TextField()  # markdown
+    # The body as cleaned HTML, made when it is written (not on every read of a list).
+    body_html = fields.TextField(default="")
     visibility = fields.CharEnumField(Visibility, default=Visibility.PUBLIC, max_length=16)
     pinned = fields.BooleanField(default=False)
     pin_rank = fields.IntField(default=0)  # 1 when pinned: the list's first sort key (keyset)

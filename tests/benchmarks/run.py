@@ -1096,7 +1096,8 @@ class Getter:
             self.conn = http.client.HTTPConnection(HOST, self.port, timeout=30)
         started = time.perf_counter()
         try:
-            self.conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+            headers = {"Authorization": f"Bearer {token}"} if token else {}  # "": no login
+            self.conn.request("GET", path, headers=headers)
             response = self.conn.getresponse()
             body = response.read()
         except (OSError, http.client.HTTPException):
@@ -2208,6 +2209,110 @@ def bench_events(tmp: Path, opts: argparse.Namespace) -> tuple[dict[str, Any], l
 # --- main ------------------------------------------------------------------------------------
 
 
+# --- 13. announcements: the list of a hub with 10,000 announcements (cached pages) ----------
+
+ANNOUNCEMENTS = 10_000
+ANNOUNCEMENT_MEMBERS = 200
+MAX_ANNOUNCEMENT_LIST_P99_MS = 10.0
+
+
+def announcement_cases(
+    getter: Getter, base: str, seeded: dict[str, Any]
+) -> dict[str, tuple[list[str], str, float]]:
+    """The list as a visitor without login and as a member reads it: the first page, deep
+    pages (cursors from walking 40 pages), one type, one author."""
+    member = seeded["members"]["tokens"]["member"]
+    listing = f"{base}/announcements?limit=20"
+    cursors, cursor = [], None
+    for _ in range(40):
+        url = listing + (f"&cursor={cursor}" if cursor else "")
+        status, body, _ = getter.get(url, member)
+        if status != 200:
+            raise RuntimeError(f"GET {url} answered {status}: {body[:300]!r}")
+        cursor = json.loads(body)["next_cursor"]
+        if cursor is None:
+            break
+        cursors.append(cursor)
+    seeded_news = seeded["announcements"]
+    target = MAX_ANNOUNCEMENT_LIST_P99_MS
+    return {
+        "first page, no login": ([listing], "", target),
+        "first page, member": ([listing], member, target),
+        "pages 10-40, member": ([f"{listing}&cursor={c}" for c in cursors[9:]], member, target),
+        "one type, member": (
+            [f"{listing}&type={t}" for t in seeded_news["types"]],
+            member,
+            target,
+        ),
+        "one author, no login": ([f"{listing}&author={seeded_news['author']}"], "", target),
+    }
+
+
+def announcements_run(tmp: Path, backend: str, env: dict[str, str], samples: int) -> dict[str, Any]:
+    extra = ["--members", str(ANNOUNCEMENT_MEMBERS), "--announcements", str(ANNOUNCEMENTS)]
+    seeded, run = seeded_list_run(
+        tmp, f"announcements-{backend}", env, extra, announcement_cases, samples
+    )
+    return {"backend": backend, "seeded": seeded["announcements"], **run}
+
+
+def list_checks(label: str, backend: str, run: dict[str, Any]) -> list[Check]:
+    """Print a seeded list run's cases (p50/p99/max against the target) and check each."""
+    print(f"  {'':28} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'target':>8}")
+    checks = []
+    for name, r in run["cases"].items():
+        print(
+            f"  {name:28} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} {r['max_ms']:8.2f}"
+            f" {r['target_p99_ms']:>8g}"
+        )
+        checks.append(
+            Check(
+                f"{backend}: {label}, {name} p99 ms",
+                r["p99_ms"],
+                f"<= {r['target_p99_ms']:g} ms",
+                r["p99_ms"] <= r["target_p99_ms"],
+            )
+        )
+    if run["unexpected"]:
+        print(f"  unexpected answers: {run['unexpected']}")
+    unexpected = sum(run["unexpected"].values())
+    checks.append(
+        Check(
+            f"{backend}: unexpected answers to the {label} lists",
+            unexpected,
+            "== 0",
+            not unexpected,
+        )
+    )
+    return checks
+
+
+def bench_announcements(tmp: Path, opts: argparse.Namespace) -> tuple[dict[str, Any], list[Check]]:
+    where = "SQLite" + (" and PostgreSQL" if opts.postgres else "")
+    print(
+        f"\n[13] announcements ({where}): the list of a hub with {ANNOUNCEMENTS:,} announcements,"
+        f" 20 a page, {DIRECTORY_WARMUP} warm-up + {opts.samples} measured rounds of sequential"
+        " GETs per case (pages are cached until the hub's announcements change)"
+    )
+    env = app_env(tmp, tmp / "announcements.sqlite3", free_port())
+    runs = {"sqlite": announcements_run(tmp, "sqlite", env, opts.samples)}
+    if opts.postgres:
+        with postgres_database(opts.postgres) as url, redis_namespace(opts.redis) as cache:
+            backend = "postgres+redis" if opts.redis else "postgres"
+            extra = {"DRIVERSHUB_DATABASE__URL": url, **cache}
+            env = app_env(tmp, tmp / "unused.sqlite3", free_port(), extra)
+            runs[backend] = announcements_run(tmp, backend, env, opts.samples)
+    checks = []
+    for backend, run in runs.items():
+        s = run["seeded"]
+        print(
+            f"  {backend}: seeded in {run['seed_s']} s ({s['announcements']:,} announcements,"
+            f" {s['pinned']} pinned, {s['members_only']:,} members-only)"
+        )
+        checks += list_checks("announcements", backend, run)
+    return {"runs": runs}, checks
+
+
 PARTS = {
     "throughput": bench_throughput,
     "memory": bench_memory,
@@ -2221,6 +2326,7 @@ PARTS = {
     "notifications": bench_notifications,
     "applications": bench_applications,
     "events": bench_events,
+    "announcements": bench_announcements,
 }
 
 

@@ -579,6 +579,61 @@ async def seed_events(
     }
 
 
+async def seed_announcements(hub: Hub, count: int, authors: list[int]) -> dict[str, Any]:
+    """`count` announcements in `hub` over two years, of 5 types: about 1 % pinned, a fifth
+    members-only, 1 % still scheduled; bodies of a few paragraphs of markdown."""
+    from models.announcements import Announcement, AnnouncementType
+    from models.markdown import to_html
+
+    rng = random.Random(16)
+    now = datetime.now(UTC).replace(microsecond=0)
+    kinds = [
+        await AnnouncementType.create(hub_id=hub.id, key=key, name=key.title())
+        for key in ("news", "events", "maintenance", "recruiting", "rules")
+    ]
+    body = (
+        "## Tonight\n\nWe drive **Berlin → Calais** with the *new* trailers. "
+        "Read the [rules](https://example.org/rules) first.\n\n- lights on\n- no ramming\n"
+    ) * 3
+    html = to_html(body)  # as publishing stores it
+    rows: list[Announcement] = []
+    pinned = members_only = 0
+    for i in range(count):
+        scheduled = rng.random() < 0.01
+        when = (
+            now + timedelta(days=rng.randint(1, 30))
+            if scheduled
+            else now - timedelta(seconds=rng.randrange(2 * 365 * 86_400))
+        )
+        pin = rng.random() < 0.01
+        secret = rng.random() < 0.2
+        pinned += pin
+        members_only += secret
+        rows.append(
+            Announcement(
+                hub_id=hub.id,
+                type_id=kinds[i % len(kinds)].id,
+                title=f"Announcement {i + 1}: convoy news",
+                body=body,
+                body_html=html,
+                visibility="members" if secret else "public",
+                pinned=pin,
+                pin_rank=int(pin),
+                publish_at=when,
+                published=not scheduled,
+                author_id=authors[i % len(authors)],
+            )
+        )
+    await Announcement.bulk_create(rows, batch_size=BATCH)
+    return {
+        "announcements": count,
+        "pinned": pinned,
+        "members_only": members_only,
+        "types": [k.key for k in kinds],
+        "author": authors[0],
+    }
+
+
 async def seed(
     url: str,
     count: int,
@@ -587,6 +642,7 @@ async def seed(
     points: int = 0,
     applications: int = 0,
     events: int = 0,
+    announcements: int = 0,
 ) -> dict[str, Any]:
     """Migrate the database at `url`, create `count` hubs and optionally a user, and with
     `members` that many members in the first hub (with `points`, that many ledger rows)."""
@@ -626,7 +682,10 @@ async def seed(
             result["events"] = await seed_events(
                 hubs[0], events, member_ids, reader.user_id, reader.id
             )
-        if points or applications or events:
+        if announcements:
+            authors = list(range(FIRST_USER_ID, FIRST_USER_ID + min(members, 20)))
+            result["announcements"] = await seed_announcements(hubs[0], announcements, authors)
+        if points or applications or events or announcements:
             connection = connections.get("default")
             if connection.capabilities.dialect == "postgres":
                 await connection.execute_script("VACUUM ANALYZE")
@@ -644,13 +703,23 @@ def main() -> int:
     parser.add_argument("--points", type=int, default=0, help="ledger rows over the members")
     parser.add_argument("--applications", type=int, default=0, help="applications by the members")
     parser.add_argument("--events", type=int, default=0, help="event dates, RSVPs by the members")
+    parser.add_argument("--announcements", type=int, default=0, help="announcements by members")
     args = parser.parse_args()
-    if (args.points or args.applications or args.events) and not args.members:
-        parser.error("--points, --applications and --events need --members")
+    if (args.points or args.applications or args.events or args.announcements) and not (
+        args.members
+    ):
+        parser.error("--points, --applications, --events and --announcements need --members")
     user = tuple(args.user) if args.user else None
     result = asyncio.run(
         seed(  # type: ignore[arg-type]
-            args.url, args.hubs, user, args.members, args.points, args.applications, args.events
+            args.url,
+            args.hubs,
+            user,
+            args.members,
+            args.points,
+            args.applications,
+            args.events,
+            args.announcements,
         )
     )
     sys.stdout.write(json.dumps(result) + "\n")
