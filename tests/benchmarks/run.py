@@ -1969,6 +1969,37 @@ def seeded_list_run(
     return seeded, {"seed_s": seed_s, "cases": results, "unexpected": dict(unexpected)}
 
 
+def list_checks(label: str, backend: str, run: dict[str, Any]) -> list[Check]:
+    """Print a seeded list run's cases (p50/p99/max against the target) and check each."""
+    print(f"  {'':28} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'target':>8}")
+    checks = []
+    for name, r in run["cases"].items():
+        print(
+            f"  {name:28} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} {r['max_ms']:8.2f}"
+            f" {r['target_p99_ms']:>8g}"
+        )
+        checks.append(
+            Check(
+                f"{backend}: {label}, {name} p99 ms",
+                r["p99_ms"],
+                f"<= {r['target_p99_ms']:g} ms",
+                r["p99_ms"] <= r["target_p99_ms"],
+            )
+        )
+    if run["unexpected"]:
+        print(f"  unexpected answers: {run['unexpected']}")
+    unexpected = sum(run["unexpected"].values())
+    checks.append(
+        Check(
+            f"{backend}: unexpected answers to the {label} lists",
+            unexpected,
+            "== 0",
+            not unexpected,
+        )
+    )
+    return checks
+
+
 def applications_run(tmp: Path, backend: str, env: dict[str, str], rounds: int) -> dict[str, Any]:
     extra = ["--members", str(APPLICATION_MEMBERS), "--applications", str(APPLICATIONS)]
     seeded, run = seeded_list_run(
@@ -1995,28 +2026,7 @@ def bench_applications(tmp: Path, opts: argparse.Namespace) -> tuple[dict[str, A
     checks = []
     for backend, run in runs.items():
         print(f"  {backend}: seeded in {run['seed_s']} s ({run['applications']:,} applications)")
-        print(f"  {'':28} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'target':>8}")
-        for name, r in run["cases"].items():
-            print(
-                f"  {name:28} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} {r['max_ms']:8.2f}"
-                f" {r['target_p99_ms']:>8g}"
-            )
-            checks.append(
-                Check(
-                    f"{backend}: applications, {name} p99 ms",
-                    r["p99_ms"],
-                    f"<= {r['target_p99_ms']:g} ms",
-                    r["p99_ms"] <= r["target_p99_ms"],
-                )
-            )
-        checks.append(
-            Check(
-                f"{backend}: unexpected answers to the application lists",
-                sum(run["unexpected"].values()),
-                "== 0",
-                not run["unexpected"],
-            )
-        )
+        checks += list_checks("applications", backend, run)
     return {"runs": runs}, checks
 
 
@@ -2178,30 +2188,7 @@ def bench_events(tmp: Path, opts: argparse.Namespace) -> tuple[dict[str, Any], l
             f" {s['members_only']:,} members-only; {s['rsvps']:,} RSVPs,"
             f" {s['attendance']:,} attendance rows)"
         )
-        print(f"  {'':28} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'target':>8}")
-        for name, r in run["cases"].items():
-            print(
-                f"  {name:28} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} {r['max_ms']:8.2f}"
-                f" {r['target_p99_ms']:>8g}"
-            )
-            checks.append(
-                Check(
-                    f"{backend}: events, {name} p99 ms",
-                    r["p99_ms"],
-                    f"<= {r['target_p99_ms']:g} ms",
-                    r["p99_ms"] <= r["target_p99_ms"],
-                )
-            )
-        if run["unexpected"]:
-            print(f"  unexpected answers: {run['unexpected']}")
-        checks.append(
-            Check(
-                f"{backend}: unexpected answers to the event lists",
-                sum(run["unexpected"].values()),
-                "== 0",
-                not run["unexpected"],
-            )
-        )
+        checks += list_checks("events", backend, run)
         checks += event_click_checks(backend, run["clicks"])
     return {"dates": EVENT_DATES, "rounds": opts.samples, "runs": runs}, checks
 
@@ -2254,37 +2241,6 @@ def announcements_run(tmp: Path, backend: str, env: dict[str, str], samples: int
         tmp, f"announcements-{backend}", env, extra, announcement_cases, samples
     )
     return {"backend": backend, "seeded": seeded["announcements"], **run}
-
-
-def list_checks(label: str, backend: str, run: dict[str, Any]) -> list[Check]:
-    """Print a seeded list run's cases (p50/p99/max against the target) and check each."""
-    print(f"  {'':28} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'target':>8}")
-    checks = []
-    for name, r in run["cases"].items():
-        print(
-            f"  {name:28} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} {r['max_ms']:8.2f}"
-            f" {r['target_p99_ms']:>8g}"
-        )
-        checks.append(
-            Check(
-                f"{backend}: {label}, {name} p99 ms",
-                r["p99_ms"],
-                f"<= {r['target_p99_ms']:g} ms",
-                r["p99_ms"] <= r["target_p99_ms"],
-            )
-        )
-    if run["unexpected"]:
-        print(f"  unexpected answers: {run['unexpected']}")
-    unexpected = sum(run["unexpected"].values())
-    checks.append(
-        Check(
-            f"{backend}: unexpected answers to the {label} lists",
-            unexpected,
-            "== 0",
-            not unexpected,
-        )
-    )
-    return checks
 
 
 def bench_announcements(tmp: Path, opts: argparse.Namespace) -> tuple[dict[str, Any], list[Check]]:
