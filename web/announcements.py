@@ -63,7 +63,7 @@ def _type(request: web.Request) -> int:
     auth=True,
     description="The hub's announcement types, each saying whether you may publish it.",
 )
-async def list_types(request: web.Request) -> web.Response:
+async def list_announcement_types(request: web.Request) -> web.Response:
     """Announcement types."""
     actor, hub = await actor_of(request), await hub_of(request)
     return json_response(TypeList(items=await ops.list_types(actor, hub)))
@@ -79,7 +79,7 @@ async def list_types(request: web.Request) -> web.Response:
     permission=MANAGE,
     description="Needs manage_announcements. 409 type_exists for a key in use.",
 )
-async def create_type(request: web.Request) -> web.Response:
+async def create_announcement_type(request: web.Request) -> web.Response:
     """Add a type."""
     actor, hub = await actor_of(request), await hub_of(request)
     body = await read_json(request, TypeInput)
@@ -95,7 +95,7 @@ async def create_type(request: web.Request) -> web.Response:
     permission=MANAGE,
     description="Needs manage_announcements. Fields left out stay.",
 )
-async def update_type(request: web.Request) -> web.Response:
+async def update_announcement_type(request: web.Request) -> web.Response:
     """Change a type."""
     actor, hub = await actor_of(request), await hub_of(request)
     type_id = _type(request)
@@ -111,7 +111,7 @@ async def update_type(request: web.Request) -> web.Response:
     permission=MANAGE,
     description="Needs manage_announcements. 409 type_in_use while announcements have it.",
 )
-async def delete_type(request: web.Request) -> web.Response:
+async def delete_announcement_type(request: web.Request) -> web.Response:
     """Remove a type."""
     actor, hub = await actor_of(request), await hub_of(request)
     await ops.delete_type(actor, hub, _type(request))
@@ -151,7 +151,7 @@ async def list_announcements(request: web.Request) -> web.Response:
         " channels for announcements get a post (members-only ones never a public channel)."
     ),
 )
-async def publish(request: web.Request) -> web.Response:
+async def publish_announcement(request: web.Request) -> web.Response:
     """Publish an announcement."""
     actor, hub = await actor_of(request), await hub_of(request)
     body = await read_json(request, AnnouncementInput)
