@@ -22,8 +22,6 @@ from models.announcements.schemas import (
     TypeUpdate,
     TypeView,
 )
-from models.errors import NotFound
-from models.i18n import N_
 from models.pagination import Page
 from web.api import Router, json_response, parse_query, path_id, read_json
 from web.auth import actor_of
@@ -44,13 +42,11 @@ async def _reader(request: web.Request) -> Actor:
 
 
 def _announcement(request: web.Request) -> int:
-    missing = NotFound(N_("That announcement does not exist."), code="announcement_not_found")
-    return path_id(request, "announcement", missing)
+    return path_id(request, "announcement", ops.announcement_not_found())
 
 
 def _type(request: web.Request) -> int:
-    missing = NotFound(N_("That announcement type does not exist."), code="type_not_found")
-    return path_id(request, "type", missing)
+    return path_id(request, "type", ops.type_not_found())
 
 
 # Types

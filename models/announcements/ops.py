@@ -48,11 +48,11 @@ PUBLISHED = "announcement.published"  # notification kind and hub-post trigger
 POST_BODY = 3500
 
 
-def _type_missing() -> NotFound:
+def type_not_found() -> NotFound:
     return NotFound(N_("That announcement type does not exist."), code="type_not_found")
 
 
-def _missing() -> NotFound:
+def announcement_not_found() -> NotFound:
     return NotFound(N_("That announcement does not exist."), code="announcement_not_found")
 
 
@@ -107,7 +107,7 @@ async def delete_type(actor: Actor, hub: Hub, type_id: int) -> None:
 async def _type_in(hub: Hub, type_id: int) -> AnnouncementType:
     row = await AnnouncementType.get_or_none(id=type_id, hub_id=hub.id)
     if row is None:
-        raise _type_missing()
+        raise type_not_found()
     return row
 
 
@@ -243,7 +243,7 @@ async def get(actor: Actor, hub: Hub, announcement_id: int) -> AnnouncementView:
     await plugins.enter(actor, hub, KEY, None, write=False)
     row = await Announcement.get_or_none(id=announcement_id, hub_id=hub.id).select_related("type")
     if row is None or not await _may_read(actor, hub, row):
-        raise _missing()
+        raise announcement_not_found()
     return await _view(row, row.type)
 
 
@@ -389,7 +389,7 @@ async def _own(
     or any with manage_announcements; another hub's (or a hidden one) is unknown."""
     row = await Announcement.get_or_none(id=announcement_id, hub_id=hub.id).select_related("type")
     if row is None or not await _may_read(actor, hub, row):
-        raise _missing()
+        raise announcement_not_found()
     staff, held = await _publishing_rights(actor, hub)
     mine = actor.user_id is not None and row.author_id == actor.user_id
     if not staff and not (mine and held & set(row.type.publisher_role_ids or [])):
@@ -470,6 +470,7 @@ __all__ = [
     "KEY",
     "MANAGE",
     "PUBLISHED",
+    "announcement_not_found",
     "create_type",
     "delete",
     "delete_type",
@@ -479,6 +480,7 @@ __all__ = [
     "publish",
     "publish_due",
     "publishable_type",
+    "type_not_found",
     "update",
     "update_type",
 ]
