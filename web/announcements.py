@@ -124,7 +124,8 @@ async def delete_announcement_type(request: web.Request) -> web.Response:
     errors=(401, 403, 404, 422),
     description=(
         "No login needed: pinned first, then newest. Members (with a credential) also see the"
-        " members-only ones; publishers see the scheduled ones with `scheduled=true`."
+        " members-only ones. With `scheduled=true` (a login needed): your own announcements"
+        " waiting for their time, or all of them with manage_announcements."
     ),
 )
 async def list_announcements(request: web.Request) -> web.Response:

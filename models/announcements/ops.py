@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from tortoise.transactions import in_transaction
@@ -29,7 +29,7 @@ from models.announcements.schemas import (
 from models.announcements.tables import Announcement, AnnouncementType, Visibility
 from models.auth import now
 from models.cache import cached, forget
-from models.errors import Conflict, Forbidden, NotFound
+from models.errors import Conflict, Forbidden, NotFound, Unauthorized
 from models.hubs import Hub
 from models.i18n import N_, Lazy
 from models.markdown import split, to_html
@@ -162,8 +162,7 @@ async def publish(actor: Actor, hub: Hub, data: AnnouncementInput) -> Announceme
     kind = await publishable_type(actor, hub, data.type)
     current = now()
     when = data.publish_at or current
-    if data.publish_at is not None and data.publish_at <= current:
-        raise field_error(("publish_at",), Lazy(N_("must be in the future")))  # type: ignore[arg-type]
+    _check_schedule(data.publish_at, current)
     ping = await _ping_role(hub, data.ping_role_id)
     async with in_transaction():
         row = await Announcement.create(
@@ -187,6 +186,16 @@ async def publish(actor: Actor, hub: Hub, data: AnnouncementInput) -> Announceme
     return await _view(row, kind)
 
 
+SCHEDULE_AHEAD = timedelta(days=366)
+
+
+def _check_schedule(when: datetime | None, current: datetime) -> None:
+    if when is not None and when <= current:
+        raise field_error(("publish_at",), Lazy(N_("must be in the future")))  # type: ignore[arg-type]
+    if when is not None and when > current + SCHEDULE_AHEAD:
+        raise field_error(("publish_at",), Lazy(N_("must be within a year from now")))  # type: ignore[arg-type]
+
+
 async def update(
     actor: Actor, hub: Hub, announcement_id: int, data: AnnouncementUpdate
 ) -> AnnouncementView:
@@ -197,8 +206,7 @@ async def update(
     if "publish_at" in patch:
         if row.published:
             raise Conflict(N_("It has gone out already."), code="already_published")
-        if patch["publish_at"] <= now():
-            raise field_error(("publish_at",), Lazy(N_("must be in the future")))  # type: ignore[arg-type]
+        _check_schedule(patch["publish_at"], now())
     if "ping_role_id" in patch:
         patch["ping_role_id"] = await _ping_role(hub, patch["ping_role_id"])
     if "pinned" in patch:
@@ -254,11 +262,11 @@ async def list_announcements(
     staff may ask for the scheduled ones (`scheduled`). Pages are cached per hub, audience
     and query until the hub's announcements change."""
     await plugins.enter(actor, hub, KEY, None, write=False)
-    if query.scheduled:
+    if query.scheduled:  # staff see every waiting one, publishers their own
+        if actor.user_id is None:
+            raise Unauthorized()
         staff, _ = await _publishing_rights(actor, hub)
-        if not staff:
-            raise _denied()
-        return await _page(hub, query, members=True)
+        return await _page(hub, query, members=True, author=None if staff else actor.user_id)
     members = await _sees_members_only(actor, hub)
     version = await cached(_version_key(hub.id), VERSION_TTL, _new_version)
     fingerprint = hashlib.sha256(query.model_dump_json().encode()).hexdigest()[:16]
@@ -289,8 +297,12 @@ async def _changed(hub_id: int) -> None:
     await forget(_version_key(hub_id))
 
 
-async def _page(hub: Hub, query: AnnouncementQuery, *, members: bool) -> Page[AnnouncementView]:
+async def _page(
+    hub: Hub, query: AnnouncementQuery, *, members: bool, author: int | None = None
+) -> Page[AnnouncementView]:
     rows = Announcement.filter(hub_id=hub.id, published=not query.scheduled)
+    if author is not None:
+        rows = rows.filter(author_id=author)
     if not members:
         rows = rows.filter(visibility=Visibility.PUBLIC)
     if query.type is not None:
@@ -403,9 +415,11 @@ async def _own(
 
 
 async def _may_read(actor: Actor, hub: Hub, row: Announcement) -> bool:
+    if actor.user_id is not None and row.author_id == actor.user_id:
+        return True  # its author, whatever they are in the hub now
     if not row.published:
         staff, _ = await _publishing_rights(actor, hub)
-        return staff or (actor.user_id is not None and row.author_id == actor.user_id)
+        return staff
     return row.visibility == Visibility.PUBLIC or await _sees_members_only(actor, hub)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -17,7 +18,7 @@ from models.announcements.tables import (
 )
 from models.i18n import N_
 from models.pagination import PageQuery
-from models.text import Name
+from models.text import Name, Text
 from models.validation import Id, Patch, Problem
 
 MAX_ROLES = 25
@@ -26,7 +27,10 @@ TypeKey = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]*$", max
 
 
 def _http_url(value: str | None) -> str | None:
-    if value and (not value.lower().startswith(("http://", "https://")) or " " in value):
+    if not value:
+        return value
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or " " in value:
         raise Problem(N_("must be an http(s) address"))
     return value
 
@@ -66,9 +70,9 @@ class AnnouncementInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: TypeKey = Field(description="The key of one of the hub's announcement types.")
     title: Name(TITLE_LENGTH)  # type: ignore[valid-type]
-    body: Name(BODY_LENGTH) = Field(description="Markdown.")  # type: ignore[valid-type]
+    body: Text(BODY_LENGTH) = Field(min_length=1, description="Markdown.")  # type: ignore[valid-type]
     visibility: Visibility = Visibility.PUBLIC
-    pinned: bool = False
+    pinned: bool = Field(default=False, strict=True)
     image_url: str = Field(default="", max_length=IMAGE_URL_LENGTH)
     ping_role_id: Id | None = Field(
         default=None,
@@ -86,9 +90,9 @@ class AnnouncementUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     title: Patch[Name(TITLE_LENGTH)] = None  # type: ignore[valid-type]
-    body: Patch[Name(BODY_LENGTH)] = None  # type: ignore[valid-type]
+    body: Patch[Text(BODY_LENGTH)] = Field(default=None, min_length=1)  # type: ignore[valid-type]
     visibility: Patch[Visibility] = None
-    pinned: Patch[bool] = None
+    pinned: Patch[bool] = Field(default=None, strict=True)
     image_url: Patch[str] = Field(default=None, max_length=IMAGE_URL_LENGTH)
     ping_role_id: Id | None = None
     publish_at: Patch[AwareDatetime] = Field(
@@ -104,7 +108,8 @@ class AnnouncementQuery(PageQuery):
     since: AwareDatetime | None = Field(default=None, description="Published at or after.")
     until: AwareDatetime | None = Field(default=None, description="Published before.")
     scheduled: bool = Field(
-        default=False, description="Staff: the ones waiting for their time instead."
+        default=False,
+        description="Those waiting for their time instead: your own (staff: all).",
     )
 
 
