@@ -155,6 +155,21 @@ async def authorize(
     return grant
 
 
+async def sees_members_only(actor: Actor, hub: Hub, permission: str) -> bool:
+    """Whether `actor` sees a package's members-only items: members of the hub, and holders
+    of `permission` (the package's staff; owner and superusers hold every permission)."""
+    from models.members.tables import Member, MemberState
+
+    if actor.user_id is None:
+        return False
+    state = await Member.filter(hub_id=hub.id, user_id=actor.user_id).values_list(
+        "state", flat=True
+    )
+    if state and state[0] == MemberState.MEMBER:
+        return True
+    return (await grant_of(actor, hub)).has(permission)
+
+
 async def _member_of(actor: Actor, hub: Hub) -> Member | None:
     from models.members import Member
 

@@ -37,7 +37,7 @@ from models.members.roles import held_role_ids
 from models.members.tables import Member, MemberState, Role
 from models.notifications.center import notify
 from models.pagination import Page, paginate
-from models.permissions import grant_of, permission_label
+from models.permissions import grant_of, permission_label, sees_members_only
 from models.posts import ops as posts
 from models.validation import field_error
 
@@ -424,14 +424,7 @@ async def _may_read(actor: Actor, hub: Hub, row: Announcement) -> bool:
 
 
 async def _sees_members_only(actor: Actor, hub: Hub) -> bool:
-    if actor.user_id is None:
-        return actor.is_superuser
-    state = await Member.filter(hub_id=hub.id, user_id=actor.user_id).values_list(
-        "state", flat=True
-    )
-    if state and state[0] == MemberState.MEMBER:
-        return True
-    return (await grant_of(actor, hub)).has(MANAGE)
+    return await sees_members_only(actor, hub, MANAGE)
 
 
 async def _ping_role(hub: Hub, role_id: int | None) -> int | None:

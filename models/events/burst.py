@@ -126,6 +126,11 @@ async def _write(occurrence_id: int, asks: list[_Ask]) -> None:
 _SELECT_COUNTS = "SELECT going, maybe, not_going FROM event_occurrences WHERE id = ?"
 
 
+async def counts_now(occurrence_id: int) -> Counts:
+    """A date's counts as stored now."""
+    return Counts(**(await sql.fetch(_SELECT_COUNTS, [occurrence_id]))[0])
+
+
 async def _apply(occurrence_id: int, asks: list[_Ask]) -> list[Answered | Exception]:
     """Decide every ask in arrival order against the stored answers and counts, then write
     the rows and the counts' net change."""

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from models import discord_actions, plugins, sql
+from models import discord_actions, permissions, plugins, sql
 from models.actor import Actor
 from models.discord_actions import ActionKind
 from models.errors import NotFound
@@ -22,7 +22,7 @@ from models.events.settings import EventsSettings
 from models.events.tables import Answer, Event, Occurrence, Visibility
 from models.hubs import Hub
 from models.i18n import N_
-from models.members.tables import Member, MemberState
+from models.members.tables import Member
 from models.permissions import grant_of
 
 KEY = "events"
@@ -95,14 +95,7 @@ async def is_staff(actor: Actor, hub: Hub) -> bool:
 
 async def sees_members_only(actor: Actor, hub: Hub) -> bool:
     """Members (and staff) see members-only events; visitors and strangers do not."""
-    if actor.user_id is None:
-        return False
-    state = await Member.filter(hub_id=hub.id, user_id=actor.user_id).values_list(
-        "state", flat=True
-    )
-    if state and state[0] == MemberState.MEMBER:
-        return True
-    return await is_staff(actor, hub)
+    return await permissions.sees_members_only(actor, hub, MANAGE)
 
 
 def local_time(hub: Hub, when: datetime) -> str:

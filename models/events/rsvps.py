@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from tortoise.expressions import F
 
-from models import plugins, sql
+from models import plugins
 from models.actor import Actor
 from models.auth import now
 from models.errors import Conflict, Forbidden, Unauthorized
@@ -20,7 +20,7 @@ from models.events.common import (
     rsvp_closes_at,
     sees_members_only,
 )
-from models.events.schemas import Counts, RsvpResult
+from models.events.schemas import RsvpResult
 from models.events.tables import Answer, Occurrence, Rsvp, RsvpSource
 from models.hubs import Hub
 from models.i18n import N_
@@ -62,17 +62,10 @@ async def rsvp(
     answered = await burst.answer(row.id, event.slots, actor.user_id, answer, source)
     if answered.change == burst.Change.NEW:
         await _visitor_row(hub, actor.user_id)
-    counts = answered.counts or await _counts(row.id)
+    counts = answered.counts or await burst.counts_now(row.id)
     if edit_post and row.post_message_id is not None:
         await queue_post(hub, row)
     return RsvpResult(occurrence_id=row.id, answer=answer, counts=counts, title=event.title)
-
-
-async def _counts(occurrence_id: int) -> Counts:
-    rows = await sql.fetch(
-        "SELECT going, maybe, not_going FROM event_occurrences WHERE id = ?", [occurrence_id]
-    )
-    return Counts(**rows[0])
 
 
 async def withdraw_as(row: Occurrence, user_id: int, *, only: RsvpSource | None = None) -> bool:
