@@ -27,6 +27,7 @@ from models import accounts, encryption, mfa, ratelimit
 from models.announcements import ops as announcements
 from models.auth import TokenConfig, configure_tokens, tickets
 from models.cache import close_cache, configure_cache
+from models.downloads import ops as downloads
 from models.events import reminders as event_reminders
 from models.keys import load_keyring
 from models.notifications import broadcast, digest, live
@@ -166,6 +167,8 @@ def _start_workers(rt: Runtime) -> None:
     # Scheduled announcements go out once (claimed with a conditional update).
     announcements_due = every(EVENTS_INTERVAL, announcements.publish_due)
     rt.tasks.append(asyncio.create_task(announcements_due, name="scheduled-announcements"))
+    purge_links = every(HOUSEKEEPING_INTERVAL, downloads.purge_links)
+    rt.tasks.append(asyncio.create_task(purge_links, name="purge-download-links"))
     if rt.bot is not None:  # one kind of process runs housekeeping, not every web worker
         grace = rt.settings.auth.account_deletion_grace_days
         purge = every(HOUSEKEEPING_INTERVAL, lambda: accounts.purge_deleted_accounts(grace))

@@ -203,6 +203,13 @@ class RateLimitSettings(Section):
     account_window: int = Field(default=900, ge=1)
 
 
+class DownloadSettings(Section):
+    # Largest uploaded file, in bytes (larger uploads get 413 and nothing is kept).
+    max_file_size: int = Field(default=200 * 1024 * 1024, ge=1024)
+    # Seconds a member's personal download link works.
+    link_ttl: int = Field(default=300, ge=30, le=86400)
+
+
 class NotificationSettings(Section):
     # Notifications to one person within this many seconds go out as one Discord DM.
     dm_window_seconds: float = Field(default=30, ge=0, le=3600)
@@ -241,6 +248,7 @@ class Settings(BaseSettings):
     captcha: CaptchaSettings = CaptchaSettings()
     rate_limit: RateLimitSettings = RateLimitSettings()
     notifications: NotificationSettings = NotificationSettings()
+    downloads: DownloadSettings = DownloadSettings()
     logging: LoggingSettings = LoggingSettings()
     sentry: SentrySettings = SentrySettings()
 

@@ -88,6 +88,22 @@ class Conflict(DomainError):
     default_message = N_("That conflicts with the current state.")
 
 
+class Gone(DomainError):
+    """It existed, and is no longer usable (an expired link)."""
+
+    status = 410
+    code = "gone"
+    default_message = N_("That is no longer available.")
+
+
+class TooLarge(DomainError):
+    """A body (an uploaded file) over the configured size."""
+
+    status = 413
+    code = "too_large"
+    default_message = N_("That is larger than the limit of {limit} bytes.")
+
+
 class RateLimited(DomainError):
     status = 429
     code = "rate_limited"

@@ -387,6 +387,14 @@ BUILTIN: tuple[Package, ...] = (
         cog="cogs.announcements",
     ),
     Package(
+        key="downloads",
+        label=N_("Downloads"),
+        permissions={"manage_downloads": N_("Manage downloads and see their counts")},
+        models=("models.downloads",),
+        router="web.downloads:router",
+        cog="cogs.downloads",
+    ),
+    Package(
         key="events",
         label=N_("Events"),
         permissions={"manage_events": N_("Plan events and confirm attendance")},

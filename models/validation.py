@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, GetCoreSchemaHandler, ValidationError
 from pydantic_core import PydanticCustomError, core_schema
@@ -106,6 +107,17 @@ _FIELD_MESSAGES: dict[str, str] = {
     "model_type": N_("Must be an object."),
     "model_attributes_type": N_("Must be an object."),
 }
+
+
+def http_url(value: str | None) -> str | None:
+    """A pydantic field validator: empty, or an http(s) address with a host (a link a
+    browser follows; never javascript:, data: or a relative path)."""
+    if not value:
+        return value
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or " " in value:
+        raise Problem(N_("must be an http(s) address"))
+    return value
 
 
 def _field_message(error: Any) -> Lazy | str:

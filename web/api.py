@@ -45,6 +45,12 @@ class Endpoint:
     # A hub permission checked (with the plugin and the token's scope) before the body is read.
     permission: str | None = None
     view: Handler | None = None  # the undecorated handler
+    # The body is a file, streamed (application/octet-stream), not JSON.
+    upload: bool = False
+    # Also answers HEAD (download links: download managers probe before they fetch).
+    head: bool = False
+    # May answer 302 to another address (its Location header).
+    redirect: bool = False
     # False: the account's own business (logins, sessions, tokens, MFA): application tokens
     # are refused (403 session_required), so a leaked token cannot take the account over.
     app_tokens: bool = True
@@ -98,6 +104,8 @@ class Router:
     def install(self, app: web.Application) -> None:
         for endpoint in self.endpoints:
             app.router.add_route(endpoint.method, PREFIX + endpoint.path, endpoint.handler)
+            if endpoint.head:
+                app.router.add_route("HEAD", PREFIX + endpoint.path, endpoint.handler)
 
 
 def _check_gates(endpoint: Endpoint) -> None:

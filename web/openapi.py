@@ -118,6 +118,8 @@ def _errors(ep: Endpoint) -> list[int]:
         found |= {401, 403}
     if ep.body is not None:
         found |= WITH_A_BODY
+    if ep.upload:
+        found |= {413}
     if ep.query is not None:
         found.add(422)
     return sorted(found)
@@ -137,8 +139,16 @@ def _operation(ep: Endpoint, refs: dict[Any, dict[str, Any]], defs: dict[str, An
         "parameters": _parameters(ep, query_schema),
         "responses": {str(ep.status): ok} | {str(s): _problem(s) for s in _errors(ep)},
     }
+    if ep.redirect:
+        operation["responses"]["302"] = {
+            "description": "Found: the address is in the Location header.",
+            "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}},
+        }
     if ep.description:
         operation["description"] = ep.description
+    if ep.upload:
+        binary = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+        operation["requestBody"] = {"required": True, "content": binary}
     if ep.body is not None:
         operation["requestBody"] = {
             "required": True,

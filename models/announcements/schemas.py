@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
-from urllib.parse import urlsplit
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -16,23 +15,13 @@ from models.announcements.tables import (
     TYPE_NAME_LENGTH,
     Visibility,
 )
-from models.i18n import N_
 from models.pagination import PageQuery
 from models.text import Name, Text
-from models.validation import Id, Patch, Problem
+from models.validation import Id, Patch, http_url
 
 MAX_ROLES = 25
 RoleIds = Annotated[list[Id], Field(max_length=MAX_ROLES)]
 TypeKey = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=KEY_LENGTH)]
-
-
-def _http_url(value: str | None) -> str | None:
-    if not value:
-        return value
-    parts = urlsplit(value)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or " " in value:
-        raise Problem(N_("must be an http(s) address"))
-    return value
 
 
 class TypeInput(BaseModel):
@@ -82,7 +71,7 @@ class AnnouncementInput(BaseModel):
         default=None, description="When it goes out (in the future); now if left out."
     )
 
-    _image = field_validator("image_url")(_http_url)
+    _image = field_validator("image_url")(http_url)
 
 
 class AnnouncementUpdate(BaseModel):
@@ -99,7 +88,7 @@ class AnnouncementUpdate(BaseModel):
         default=None, description="Only while it has not gone out yet."
     )
 
-    _image = field_validator("image_url")(_http_url)
+    _image = field_validator("image_url")(http_url)
 
 
 class AnnouncementQuery(PageQuery):
