@@ -173,7 +173,8 @@ async def _post(bot: discord.Client, action: DiscordAction) -> None:
 
 
 async def _hub_post(bot: discord.Client, action: DiscordAction) -> None:
-    """Make the record's message show the payload: sent the first time, edited after."""
+    """Make the record's message show the payload: sent the first time, edited after; then
+    the messages that carry on a long text (`more`) follow it."""
     delivery = await _delivery(action)
     if delivery is None:
         return  # its destination was deleted: nothing to post
@@ -181,7 +182,8 @@ async def _hub_post(bot: discord.Client, action: DiscordAction) -> None:
     embed = post_embed(action.payload.get("embed"))
     mentions = post_mentions(action.payload)
     if delivery.message_id is not None:
-        await _edit_hub_post(bot, delivery, content, embed, mentions)
+        if not await _edit_hub_post(bot, delivery, content, embed, mentions):
+            return
     elif delivery.webhook is not None:
         # Webhooks take no nonce: the id recorded at once (and checked above) is the guard.
         hook = discord.Webhook.partial(*delivery.webhook, client=bot)
@@ -192,8 +194,114 @@ async def _hub_post(bot: discord.Client, action: DiscordAction) -> None:
             wait=True,
         )
         await posts.posted(delivery, sent.id, sent.channel.id)
-    else:
-        await _send_hub_post(bot, action, delivery, content, embed, mentions)
+    elif not await _send_hub_post(bot, action, delivery, content, embed, mentions):
+        return
+    more = [post_embed(part) for part in action.payload.get("more") or []]
+    await _continue(bot, action, delivery, [e for e in more if e is not None], mentions)
+
+
+async def _continue(
+    bot: discord.Client,
+    action: DiscordAction,
+    delivery: posts.Delivery,
+    embeds: list[discord.Embed],
+    mentions: discord.AllowedMentions,
+) -> None:
+    """The messages after the post: edited where they exist, sent where they do not (each
+    id recorded at once), and those no longer needed deleted."""
+    existing = [int(i) for i in delivery.record.extra_message_ids or []]
+    kept: list[int] = []
+    for number, embed in enumerate(embeds, start=1):
+        if len(existing) >= number and await _edit_more(bot, delivery, existing[number - 1], embed):
+            kept.append(existing[number - 1])
+            continue
+        kept.append(await _send_more(bot, action, delivery, embed, mentions, number))
+        await posts.continued(delivery, kept + existing[len(kept) :])
+    for surplus in existing[len(embeds) :]:
+        await _delete_message(bot, delivery, surplus)
+    if kept != existing:
+        await posts.continued(delivery, kept)
+
+
+async def _send_more(
+    bot: discord.Client,
+    action: DiscordAction,
+    delivery: posts.Delivery,
+    embed: discord.Embed,
+    mentions: discord.AllowedMentions,
+    number: int,
+) -> int:
+    if delivery.webhook is not None:
+        hook = discord.Webhook.partial(*delivery.webhook, client=bot)
+        sent = await hook.send(embed=embed, allowed_mentions=mentions, wait=True)
+        return sent.id
+    channel_id = _channel_of(delivery)
+    # A nonce of its own per part: a retry gets this part back instead of a second copy.
+    with handle_message_parameters(
+        embed=embed, nonce=f"action-{action.id}-{number}", allowed_mentions=mentions
+    ) as params:
+        message = await bot.http.send_message(channel_id, params=params)
+    await _crosspost(bot, delivery, channel_id, int(message["id"]))
+    return int(message["id"])
+
+
+async def _edit_more(
+    bot: discord.Client, delivery: posts.Delivery, message_id: int, embed: discord.Embed
+) -> bool:
+    """Edit a message that carries on the post; False when it is gone from Discord."""
+    try:
+        if delivery.webhook is not None:
+            hook = discord.Webhook.partial(*delivery.webhook, client=bot)
+            await hook.edit_message(message_id, embed=embed)
+        else:
+            with handle_message_parameters(embed=embed) as params:
+                await bot.http.edit_message(_channel_of(delivery), message_id, params=params)
+    except discord.NotFound as exc:
+        if exc.code not in (UNKNOWN_MESSAGE, UNKNOWN_CHANNEL):
+            raise
+        return False
+    return True
+
+
+async def _delete_message(bot: discord.Client, delivery: posts.Delivery, message_id: int) -> None:
+    try:
+        if delivery.webhook is not None:
+            hook = discord.Webhook.partial(*delivery.webhook, client=bot)
+            await hook.delete_message(message_id)
+        else:
+            await bot.http.delete_message(_channel_of(delivery), message_id)
+    except discord.NotFound as exc:
+        if exc.code not in (UNKNOWN_MESSAGE, UNKNOWN_CHANNEL):
+            raise
+
+
+def _channel_of(delivery: posts.Delivery) -> int:
+    channel_id = delivery.record.channel_id or delivery.destination.channel_id
+    assert channel_id is not None, "a channel post has a channel"
+    return channel_id
+
+
+# Discord publishes at most 10 messages an hour per announcement channel: a crosspost that
+# would wait longer for its turn is given up (the post itself stands) rather than holding up
+# every other action.
+CROSSPOST_WAIT = 15.0
+ALREADY_CROSSPOSTED = 40033
+
+
+async def _crosspost(
+    bot: discord.Client, delivery: posts.Delivery, channel_id: int, message_id: int
+) -> None:
+    """Publish a new message to the servers following its announcement channel, when the
+    destination asks for it. A failure is shown on the destination, never retried."""
+    if not delivery.destination.crosspost or delivery.webhook is not None:
+        return
+    try:
+        await asyncio.wait_for(bot.http.publish_message(channel_id, message_id), CROSSPOST_WAIT)
+    except TimeoutError:
+        await posts.not_crossposted(delivery, "Discord's limit of 10 an hour per channel")
+    except discord.HTTPException as exc:
+        if exc.code != ALREADY_CROSSPOSTED:  # a retry after a crash: it was published
+            await posts.not_crossposted(delivery, exc.text or str(exc))
 
 
 def post_mentions(payload: dict) -> discord.AllowedMentions:
@@ -214,8 +322,9 @@ async def _send_hub_post(
     content: str | None,
     embed: discord.Embed | None,
     mentions: discord.AllowedMentions,
-) -> None:
-    channel_id = delivery.record.channel_id or delivery.destination.channel_id
+) -> bool:
+    """Send the post to its channel; False when Discord says it was sent and deleted since."""
+    channel_id = _channel_of(delivery)
     # Discord drops a second message with the same nonce: a retry after a crash between the
     # send and the record gets the first message back instead of posting again.
     with handle_message_parameters(
@@ -231,8 +340,11 @@ async def _send_hub_post(
                 raise
             # The nonce's message was sent before, and someone deleted it since.
             await posts.gone(delivery)
-            return
+            return False
     await posts.posted(delivery, int(message["id"]), int(message["channel_id"]))
+    delivery.record.channel_id = int(message["channel_id"])
+    await _crosspost(bot, delivery, int(message["channel_id"]), int(message["id"]))
+    return True
 
 
 async def _edit_hub_post(
@@ -241,7 +353,8 @@ async def _edit_hub_post(
     content: str | None,
     embed: discord.Embed | None,
     mentions: discord.AllowedMentions,
-) -> None:
+) -> bool:
+    """Edit the post; False when it is gone from Discord (recorded)."""
     message_id = delivery.message_id
     assert message_id is not None
     try:
@@ -250,7 +363,7 @@ async def _edit_hub_post(
             await hook.edit_message(
                 message_id, content=content, embed=embed, allowed_mentions=mentions
             )
-            return
+            return True
         with handle_message_parameters(
             content=content, embed=embed, allowed_mentions=mentions
         ) as params:
@@ -259,6 +372,8 @@ async def _edit_hub_post(
         if exc.code not in (UNKNOWN_MESSAGE, UNKNOWN_CHANNEL):
             raise
         await posts.gone(delivery)  # deleted in Discord: there is nothing left to edit
+        return False
+    return True
 
 
 async def _delivery(action: DiscordAction) -> posts.Delivery | None:
@@ -273,6 +388,10 @@ async def _delete_hub_post(bot: discord.Client, action: DiscordAction) -> None:
     delivery = await _delivery(action)
     if delivery is None or delivery.message_id is None:
         return  # never sent (a waiting post was replaced by this delete), or gone with it
+    for extra in [int(i) for i in delivery.record.extra_message_ids or []]:
+        await _delete_message(bot, delivery, extra)
+    if delivery.record.extra_message_ids:
+        await posts.continued(delivery, [])
     try:
         if delivery.webhook is not None:
             hook = discord.Webhook.partial(*delivery.webhook, client=bot)

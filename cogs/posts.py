@@ -163,8 +163,14 @@ class PostsCog(
         trigger=_T("What to post"),
         channel=_T("Where to post it"),
         audience=_T("Public, or also members-only items"),
+        crosspost=_T("In an announcement channel: publish each post to following servers"),
     )
-    @app_commands.rename(trigger=_T("trigger"), channel=_T("channel"), audience=_T("audience"))
+    @app_commands.rename(
+        trigger=_T("trigger"),
+        channel=_T("channel"),
+        audience=_T("audience"),
+        crosspost=_T("crosspost"),
+    )
     @app_commands.choices(audience=AUDIENCE_CHOICES)
     async def set(
         self,
@@ -172,6 +178,7 @@ class PostsCog(
         trigger: str,
         channel: discord.TextChannel,
         audience: str | None = None,
+        crosspost: bool | None = None,
     ) -> None:
         hub = await self.hub(interaction)
         actor = (await load_context(interaction)).actor
@@ -184,7 +191,9 @@ class PostsCog(
 
         async def submitted(interaction: discord.Interaction, form: TemplateForm) -> None:
             actor = (await load_context(interaction)).actor  # the submitter, as of the submit
-            row, created = await ops.set_channel(actor, hub, trigger, channel.id, form, audience)
+            row, created = await ops.set_channel(
+                actor, hub, trigger, channel.id, form, audience, crosspost=crosspost
+            )
             text = (
                 N_("From now on, {trigger} is posted in {channel}.")
                 if created

@@ -372,7 +372,7 @@ BUILTIN: tuple[Package, ...] = (
                 {
                     "hub": N_("the hub's name"),
                     "title": N_("the announcement's title"),
-                    "body": N_("its text (the first 3,500 characters)"),
+                    "body": N_("its text (a longer text goes on in more messages)"),
                     "type": N_("its type"),
                     "author": N_("who published it"),
                     "image": N_("its image address"),

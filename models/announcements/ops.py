@@ -44,7 +44,8 @@ from models.validation import field_error
 KEY = "announcements"
 MANAGE = "manage_announcements"
 PUBLISHED = "announcement.published"  # notification kind and hub-post trigger
-# What a hub post shows of the body: an embed's description holds 4,096 characters.
+# A hub post's body goes in pieces of at most this many characters, one message each (an
+# embed's description holds 4,096; the template may add text around the body).
 POST_BODY = 3500
 
 
@@ -218,13 +219,14 @@ async def update(
         await row.save()
         await audit.record(actor, "announcements.changed", hub=hub, target=str(row.id))
         if row.published:
-            variables, pinged = await _post(hub, row, kind)
+            variables, pinged, rest = await _post(hub, row, kind)
             await posts.update_source(
                 hub,
                 _source(row),
                 variables,
                 members_only=row.visibility == Visibility.MEMBERS,
                 mention_roles=pinged,
+                continued=rest,
             )
     await _changed(hub.id)
     return await _view(row, kind)
@@ -357,7 +359,7 @@ async def _go_out(hub: Hub, row: Announcement, kind: AnnouncementType) -> bool:
             {"hub": hub.name, "title": row.title, "type": kind.name, "announcement": row.id},
             hub=hub,
         )
-    variables, pinged = await _post(hub, row, kind)
+    variables, pinged, rest = await _post(hub, row, kind)
     await posts.emit(
         hub,
         PUBLISHED,
@@ -365,12 +367,16 @@ async def _go_out(hub: Hub, row: Announcement, kind: AnnouncementType) -> bool:
         source=_source(row),
         members_only=members_only,
         mention_roles=pinged,
+        continued=rest,
     )
     return True
 
 
-async def _post(hub: Hub, row: Announcement, kind: AnnouncementType) -> tuple[dict, list[int]]:
-    """The hub post's variables, and the only role it may ping (Discord ids)."""
+async def _post(
+    hub: Hub, row: Announcement, kind: AnnouncementType
+) -> tuple[dict, list[int], list[str]]:
+    """The hub post's variables, the only role it may ping (Discord ids), and the rest of a
+    body too long for one message (posted after it, in more messages)."""
     author = (await _names({row.author_id})).get(row.author_id) if row.author_id else None
     body = split(row.body, POST_BODY)
     pinged: list[int] = []
@@ -381,13 +387,13 @@ async def _post(hub: Hub, row: Announcement, kind: AnnouncementType) -> tuple[di
     variables = {
         "hub": hub.name,
         "title": row.title,
-        "body": body[0] + (" …" if len(body) > 1 else "") if body else "",
+        "body": body[0] if body else "",
         "type": kind.name,
         "author": author or "",
         "image": row.image_url,
         "mention": " ".join(f"<@&{r}>" for r in pinged),
     }
-    return variables, pinged
+    return variables, pinged, body[1:]
 
 
 def _source(row: Announcement) -> str:

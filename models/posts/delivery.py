@@ -51,6 +51,21 @@ async def posted(delivery: Delivery, message_id: int, channel_id: int | None) ->
         await PostDestination.filter(id=delivery.destination.id).update(last_error="")
 
 
+async def continued(delivery: Delivery, message_ids: list[int]) -> None:
+    """The messages that carry on the post's text now (recorded as each is sent)."""
+    await PostedMessage.filter(id=delivery.record.id).update(extra_message_ids=message_ids)
+    delivery.record.extra_message_ids = message_ids
+
+
+async def not_crossposted(delivery: Delivery, error: str) -> None:
+    """The post is in the channel but not published to following servers: staff see why on
+    the destination (the post itself is not retried for it)."""
+    text = f"not published to following servers: {error}"
+    await PostDestination.filter(id=delivery.destination.id).update(
+        last_error=cut(text, ERROR_LENGTH)
+    )
+
+
 async def gone(delivery: Delivery) -> None:
     """The message is not in Discord (deleted by us or by someone there)."""
     await PostedMessage.filter(id=delivery.record.id).update(state=PostState.DELETED)

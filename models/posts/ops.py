@@ -166,6 +166,7 @@ async def create_destination(actor: Actor, hub: Hub, data: DestinationInput) -> 
     check_template(trigger, content, embed)
     url = data.webhook_url.get_secret_value() if data.webhook_url else None
     target = _target(hub, data.channel_id, url)
+    _check_crosspost(data.crosspost, target)
     async with in_transaction():
         if await PostDestination.filter(hub_id=hub.id).count() >= MAX_DESTINATIONS:
             raise Conflict(
@@ -180,6 +181,7 @@ async def create_destination(actor: Actor, hub: Hub, data: DestinationInput) -> 
             embed=embed,
             audience=Audience(data.audience),
             enabled=data.enabled,
+            crosspost=data.crosspost,
             created_by_id=actor.user_id,
             **target,
         )
@@ -206,10 +208,13 @@ async def update_destination(
             found.audience = Audience(data.audience or Audience.PUBLIC)
         if "enabled" in changes:
             found.enabled = bool(data.enabled)
+        if "crosspost" in changes:
+            found.crosspost = bool(data.crosspost)
         if "channel_id" in changes or "webhook_url" in changes:
             url = data.webhook_url.get_secret_value() if data.webhook_url else None
             found.update_from_dict(_target(hub, data.channel_id, url))
             found.last_error = ""  # a new place: the old one's error says nothing about it
+        _check_crosspost(found.crosspost, {"webhook_url": found.webhook_url})
         await found.save()
         await audit.record(
             actor,
@@ -219,6 +224,13 @@ async def update_destination(
             details={"before": before, "after": _details(found)},
         )
     return found
+
+
+def _check_crosspost(crosspost: bool, target: Mapping[str, Any]) -> None:
+    """Only the bot's own messages in a channel can be published to following servers."""
+    if crosspost and target.get("webhook_url"):
+        message = Lazy(N_("only a channel destination can publish to following servers"))
+        raise field_error(("crosspost",), message)  # type: ignore[arg-type]
 
 
 async def set_enabled(
@@ -249,6 +261,8 @@ async def set_channel(
     channel_id: int,
     form: TemplateForm,
     audience: str | None = None,
+    *,
+    crosspost: bool | None = None,
 ) -> tuple[PostDestination, bool]:
     """Post `trigger` to a channel with this template: the channel's destination for it
     is changed (and enabled), or made. Returns it, and whether it is new."""
@@ -260,6 +274,7 @@ async def set_channel(
             content=form.content,
             embed=form.embed() or EmbedTemplate(),
             audience=audience or "public",  # type: ignore[arg-type]
+            crosspost=bool(crosspost),
         )
         return await create_destination(actor, hub, data), True
     # The form holds the texts; the embed's colour, link and images stay as they were.
@@ -268,6 +283,8 @@ async def set_channel(
     change: dict[str, Any] = {"content": form.content, "enabled": True, "embed": embed or None}
     if audience is not None:
         change["audience"] = audience
+    if crosspost is not None:
+        change["crosspost"] = crosspost
     update = DestinationUpdate.model_validate(change)
     return await update_destination(actor, hub, found.id, update), False
 
@@ -293,6 +310,7 @@ def _details(row: PostDestination) -> dict[str, Any]:
         "webhook_id": str(row.webhook_id) if row.webhook_id else None,
         "audience": str(row.audience),
         "enabled": row.enabled,
+        "crosspost": row.crosspost,
         "content": row.content,
         "embed": dict(row.embed),
     }
@@ -309,6 +327,7 @@ def destination_view(row: PostDestination) -> DestinationView:
         embed=EmbedTemplate(**row.embed) if row.embed else None,
         audience=row.audience.value,
         enabled=row.enabled,
+        crosspost=row.crosspost,
         broken=bool(row.last_error),
         last_error=row.last_error,
         created_by=row.created_by_id,
@@ -367,14 +386,16 @@ async def emit(
     source: str,
     members_only: bool = False,
     mention_roles: Sequence[int] | None = None,
+    continued: Sequence[str] = (),
 ) -> int:
     """Post `trigger` to each of the hub's enabled destinations for it; return how many.
 
     `source` names the object the post is about ("member:12", "announcement:7"), so
     `update_source`/`delete_source` find its messages. `members_only` items never reach a
     public destination. `mention_roles` (Discord role ids): the only mentions that may
-    ping; None: users and roles (never @everyone). Rendered now, in the hub's language: a
-    post is for a channel.
+    ping; None: users and roles (never @everyone). `continued`: the rest of a `{body}` too
+    long for one message, posted as more messages after it where the template shows the
+    body. Rendered now, in the hub's language: a post is for a channel.
     """
     if templates.trigger_of(trigger) is None:
         raise ValueError(f"no package declares the post trigger {trigger!r}")
@@ -388,8 +409,8 @@ async def emit(
         record = await PostedMessage.create(
             hub_id=hub.id, destination_id=row.id, source=source[:64], channel_id=row.channel_id
         )
-        message = templates.rendered(row.content, row.embed, variables, hub.language)
-        queued += await _queue(hub, row, record, _with_mentions(message, mention_roles))
+        message = _message(row, variables, hub, mention_roles, continued)
+        queued += await _queue(hub, row, record, message)
     return queued
 
 
@@ -400,9 +421,11 @@ async def update_source(
     *,
     members_only: bool = False,
     mention_roles: Sequence[int] | None = None,
+    continued: Sequence[str] = (),
 ) -> int:
-    """Edit every message posted for `source` to show `variables` now; an item that became
-    members-only is deleted from public destinations instead. Returns how many changed."""
+    """Edit every message posted for `source` to show `variables` now (more messages for a
+    longer `continued`, fewer for a shorter one); an item that became members-only is
+    deleted from public destinations instead. Returns how many changed."""
     if hub.guild_id is None:
         return 0
     records = await _live(hub, source)
@@ -411,13 +434,32 @@ async def update_source(
         if members_only and row.audience == Audience.PUBLIC:
             await _queue_delete(hub, record)
             continue
-        message = templates.rendered(row.content, row.embed, variables, hub.language)
-        await _queue(hub, row, record, _with_mentions(message, mention_roles))
+        await _queue(hub, row, record, _message(row, variables, hub, mention_roles, continued))
     return len(records)
 
 
-def _with_mentions(message: dict[str, Any], roles: Sequence[int] | None) -> dict[str, Any]:
-    return message if roles is None else {**message, "mention_roles": [int(r) for r in roles]}
+def _message(
+    row: PostDestination,
+    variables: Mapping[str, Any],
+    hub: Hub,
+    mention_roles: Sequence[int] | None,
+    continued: Sequence[str],
+) -> dict[str, Any]:
+    message = templates.rendered(row.content, row.embed, variables, hub.language)
+    if mention_roles is not None:
+        message["mention_roles"] = [int(r) for r in mention_roles]
+    if continued and _shows_body(row):
+        color = (message.get("embed") or {}).get("color")
+        tint = {} if color is None else {"color": color}
+        message["more"] = [{"description": part, **tint} for part in continued]
+    return message
+
+
+def _shows_body(row: PostDestination) -> bool:
+    """Whether the destination's template shows the `{body}` variable (then the rest of a
+    long body follows the post; a template without it has nothing to continue)."""
+    texts = [row.content, *(v for v in row.embed.values() if isinstance(v, str))]
+    return any("{body}" in text for text in texts)
 
 
 async def delete_source(hub: Hub, source: str) -> int:

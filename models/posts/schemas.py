@@ -69,6 +69,14 @@ class DestinationInput(BaseModel):
         default="public", description="members: members-only items reach it too."
     )
     enabled: bool = True
+    crosspost: bool = Field(
+        default=False,
+        strict=True,
+        description=(
+            "A channel destination in an announcement channel: publish each post to the"
+            " servers following it (Discord allows 10 an hour per channel)."
+        ),
+    )
 
     _check_webhook = field_validator("webhook_url")(_webhook)
 
@@ -83,6 +91,7 @@ class DestinationUpdate(BaseModel):
     embed: EmbedTemplate | None = Field(default=None, description="null: no embed.")
     audience: Patch[AudienceName] = None
     enabled: Patch[bool] = None
+    crosspost: Patch[bool] = Field(default=None, strict=True)
 
     _check_webhook = field_validator("webhook_url")(_webhook)
 
@@ -137,6 +146,7 @@ class DestinationView(BaseModel):
     embed: EmbedTemplate | None
     audience: AudienceName
     enabled: bool
+    crosspost: bool
     broken: bool = Field(description="The last post failed for good: see last_error.")
     last_error: str
     created_by: int | None

@@ -33,6 +33,8 @@ class PostDestination(Model):
     embed = fields.JSONField(default=dict)  # EmbedTemplate fields; empty: no embed
     audience = fields.CharEnumField(Audience, default=Audience.PUBLIC, max_length=8)
     enabled = fields.BooleanField(default=True)
+    # In an announcement channel: publish each post to the servers following the channel.
+    crosspost = fields.BooleanField(default=False)
     # Why the last post failed for good (channel gone, permission missing); cleared by a
     # successful post or by staff changing the destination.
     last_error = fields.CharField(max_length=ERROR_LENGTH, default="")
@@ -67,6 +69,9 @@ class PostedMessage(Model):
     source = fields.CharField(max_length=SOURCE_LENGTH)  # "member:123", "announcement:7"
     channel_id = fields.BigIntField(null=True)
     message_id = fields.BigIntField(null=True)
+    # A text too long for one message goes on in more messages after it (their ids, in
+    # order), edited and deleted with it.
+    extra_message_ids = fields.JSONField(default=list)
     state = fields.CharEnumField(PostState, default=PostState.PENDING, max_length=8)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)

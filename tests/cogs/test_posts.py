@@ -256,3 +256,74 @@ async def test_a_webhook_destination_posts_edits_and_deletes_through_the_webhook
         await ops.delete_source(w.hub, "thing:1")
         await discord.wait_for(lambda: message.deleted, 10, "the delete")
     assert hook.messages == []
+
+
+# Long texts and announcement channels
+
+
+async def test_a_long_body_goes_on_in_more_messages_which_follow_edits_and_deletes(
+    discord: FakeDiscord, start_app: AppFactory
+) -> None:
+    """An announcement longer than one embed: its post is followed by the rest, each piece
+    published to following servers; a shorter edit deletes the surplus, a longer one adds."""
+    from models.announcements import ops as announcements
+    from models.announcements.schemas import AnnouncementInput, AnnouncementUpdate, TypeInput
+
+    w = await world(discord)
+    news = w.guild.create_channel("news", type=5)  # an announcement channel
+    await ops.create_destination(
+        SYSTEM,
+        w.hub,
+        DestinationInput(trigger="announcement.published", channel_id=news.id, crosspost=True),
+    )
+    await announcements.create_type(SYSTEM, w.hub, TypeInput(key="news", name="News"))
+    paragraphs = [f"Paragraph {n}: " + "word " * 380 for n in range(3)]  # ~1,900 characters each
+    async with start_app():
+        made = await announcements.publish(
+            SYSTEM,
+            w.hub,
+            AnnouncementInput(type="news", title="Long read", body="\n\n".join(paragraphs)),
+        )
+        await discord.wait_for(lambda: len(posted(news)) == 3, 10, "the post in three parts")
+        first, second, third = posted(news)
+        assert first.embeds[0]["title"] == "Long read"
+        assert first.embeds[0]["description"].startswith("Paragraph 0")
+        assert second.embeds[0]["description"].startswith("Paragraph 1")
+        assert third.embeds[0]["description"].startswith("Paragraph 2")
+        assert all(m.crossposted for m in (first, second, third))
+        shorter = AnnouncementUpdate(body="\n\n".join([*paragraphs[:2], "The end."]))
+        await announcements.update(SYSTEM, w.hub, made.id, shorter)
+        await discord.wait_for(lambda: third.deleted, 10, "the surplus message deleted")
+        assert [m.id for m in posted(news)] == [first.id, second.id]
+        assert second.embeds[0]["description"].endswith("The end.")
+        await announcements.delete(SYSTEM, w.hub, made.id)
+        await discord.wait_for(lambda: posted(news) == [], 10, "every part deleted")
+    destination_row = await PostDestination.get(trigger="announcement.published")
+    assert destination_row.last_error == ""
+
+
+async def test_crossposting_outside_an_announcement_channel_is_shown_on_the_destination(
+    discord: FakeDiscord, start_app: AppFactory
+) -> None:
+    w = await world(discord)
+    general = w.guild.default_channel
+    row_id = await destination(w.hub, general, crosspost=True)
+    async with start_app():
+        await ops.emit(w.hub, "member.accepted", {"mention": "alice", "number": "1"}, source="m:1")
+        await discord.wait_for(lambda: len(posted(general)) == 1, 10, "the post")
+        row = await discord.wait_for(
+            _with_error(row_id), 10, "the crosspost error on the destination"
+        )
+    (rejected,) = discord.take_errors()
+    assert "crosspost" in rejected
+    assert row.last_error.startswith("not published to following servers")
+    (message,) = posted(general)
+    assert message.content == "Welcome alice, #1!"  # the post itself stands
+
+
+def _with_error(row_id: int):  # type: ignore[no-untyped-def]
+    async def check() -> PostDestination | None:
+        row = await PostDestination.get(id=row_id)
+        return row if row.last_error else None
+
+    return check

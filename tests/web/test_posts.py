@@ -216,3 +216,23 @@ async def test_a_hub_without_a_discord_server_is_refused_naming_the_field_sent(
     response = await client.post(DESTINATIONS, json=new(), headers=owner)
     problem = await problem_of(response, 422, "validation_failed")
     assert [e["field"] for e in problem["errors"]] == ["channel_id"]
+
+
+async def test_crossposting_is_for_channel_destinations_only(client: TestClient) -> None:
+    hub = await _hub()
+    owner = await _owner(hub)
+    refused = await client.post(
+        DESTINATIONS, json=new(channel_id=None, webhook_url=HOOK, crosspost=True), headers=owner
+    )
+    problem = await problem_of(refused, 422, "validation_failed")
+    assert [e["field"] for e in problem["errors"]] == ["crosspost"]
+    created = await _create(client, owner, crosspost=True)
+    assert created["crosspost"] is True
+    to_webhook = await client.patch(
+        f"{DESTINATIONS}/{created['id']}", json={"webhook_url": HOOK}, headers=owner
+    )
+    await problem_of(to_webhook, 422, "validation_failed")
+    off = await client.patch(
+        f"{DESTINATIONS}/{created['id']}", json={"crosspost": False}, headers=owner
+    )
+    assert (await off.json())["crosspost"] is False
