@@ -10,6 +10,7 @@ nonces, login flows), so no request answers 500 because Redis is down.
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -77,6 +78,9 @@ class Cache:
 
     async def get(self, key: str, default: Any = None, **options: Any) -> Any:
         return await _guarded(self.backend.get(key, default, **options))
+
+    async def multi_get(self, keys: list[str], **options: Any) -> list[Any]:
+        return await _guarded(self.backend.multi_get(keys, **options))
 
     async def set(self, key: str, value: Any, **options: Any) -> bool:
         return await _guarded(self.backend.set(key, value, **options))
@@ -177,6 +181,43 @@ async def cached(key: str, ttl: int, load: Callable[[], Awaitable[T]]) -> T:
         except CacheUnavailable as exc:
             went_without("reading", exc)
     return value
+
+
+VERSION_TTL = 24 * 3600
+
+
+async def versioned(version_key: str, key: str, ttl: int, load: Callable[[], Awaitable[T]]) -> T:
+    """`load()`'s result, cached under `key` while `version_key` holds the version it was
+    stored with: one round trip reads both. A writer makes every entry of a version old at
+    once with `forget(version_key)` (after its commit); `ttl` bounds a missed one.
+
+    An entry stored by a reader that loaded before a commit carries the version it read,
+    which the writer's `forget` ends, so it is never served after the change.
+    """
+    try:
+        version, entry = await cache().multi_get([version_key, key])
+    except CacheUnavailable as exc:
+        went_without("reading", exc)
+        return await load()
+    if version is not None and isinstance(entry, dict) and entry.get("v") == version:
+        return entry["value"]  # type: ignore[no-any-return]
+    value = await load()
+    try:
+        if version is None:
+            version = secrets.token_hex(8)
+            if not await _add_quietly(version_key, version):
+                return value  # another reader started a version meanwhile: theirs stands
+        await cache().set(key, {"v": version, "value": value}, ttl=ttl)
+    except CacheUnavailable as exc:
+        went_without("reading", exc)
+    return value
+
+
+async def _add_quietly(key: str, value: Any) -> bool:
+    try:
+        return await cache().add(key, value, ttl=VERSION_TTL)
+    except ValueError:  # it exists
+        return False
 
 
 async def forget(key: str) -> None:

@@ -132,7 +132,8 @@ async def list_announcements(request: web.Request) -> web.Response:
     """Announcements."""
     actor, hub = await _reader(request), await hub_of(request)
     query = parse_query(request, AnnouncementQuery)
-    return json_response(await ops.list_announcements(actor, hub, query))
+    page = await ops.list_announcements_json(actor, hub, query)  # the cached JSON, as is
+    return web.Response(text=page, content_type="application/json")
 
 
 @router.post(

@@ -9,9 +9,7 @@ request claim an announcement with one conditional update of `published`.
 from __future__ import annotations
 
 import hashlib
-import secrets
 from datetime import datetime, timedelta
-from typing import Any
 
 from tortoise.transactions import in_transaction
 
@@ -28,7 +26,7 @@ from models.announcements.schemas import (
 )
 from models.announcements.tables import Announcement, AnnouncementType, Visibility
 from models.auth import now
-from models.cache import cached, forget
+from models.cache import forget, versioned
 from models.errors import Conflict, Forbidden, NotFound, Unauthorized
 from models.hubs import Hub
 from models.i18n import N_, Lazy
@@ -261,37 +259,39 @@ async def list_announcements(
     actor: Actor, hub: Hub, query: AnnouncementQuery
 ) -> Page[AnnouncementView]:
     """Pinned first, then newest. Readers see what went out (members-only ones if members);
-    staff may ask for the scheduled ones (`scheduled`). Pages are cached per hub, audience
-    and query until the hub's announcements change."""
+    staff may ask for the scheduled ones (`scheduled`)."""
+    raw = await list_announcements_json(actor, hub, query)
+    return Page[AnnouncementView].model_validate_json(raw)
+
+
+async def list_announcements_json(actor: Actor, hub: Hub, query: AnnouncementQuery) -> str:
+    """`list_announcements` as the JSON of its page: what the API answers, cached as such
+    per hub, audience and query until the hub's announcements change (no parsing and
+    serialising on a cache hit)."""
     await plugins.enter(actor, hub, KEY, None, write=False)
     if query.scheduled:  # staff see every waiting one, publishers their own
         if actor.user_id is None:
             raise Unauthorized()
         staff, _ = await _publishing_rights(actor, hub)
-        return await _page(hub, query, members=True, author=None if staff else actor.user_id)
+        page = await _page(hub, query, members=True, author=None if staff else actor.user_id)
+        return page.model_dump_json()
     members = await _sees_members_only(actor, hub)
-    version = await cached(_version_key(hub.id), VERSION_TTL, _new_version)
     fingerprint = hashlib.sha256(query.model_dump_json().encode()).hexdigest()[:16]
-    key = f"announcements:{hub.id}:{version}:{'m' if members else 'p'}:{fingerprint}"
+    key = f"announcements:{hub.id}:{'m' if members else 'p'}:{fingerprint}"
 
-    async def load() -> dict[str, Any]:
-        return (await _page(hub, query, members=members)).model_dump(mode="json")
+    async def load() -> str:
+        return (await _page(hub, query, members=members)).model_dump_json()
 
-    return Page[AnnouncementView].model_validate(await cached(key, LIST_TTL, load))
+    return await versioned(_version_key(hub.id), key, LIST_TTL, load)
 
 
-# A list page is cached until the hub's announcements change (a new version key) or LIST_TTL
+# A list page is cached until the hub's announcements change (a new version) or LIST_TTL
 # passes (which bounds a missed invalidation).
 LIST_TTL = 60
-VERSION_TTL = 24 * 3600
 
 
 def _version_key(hub_id: int) -> str:
     return f"announcements:{hub_id}:version"
-
-
-async def _new_version() -> str:
-    return secrets.token_hex(8)
 
 
 async def _changed(hub_id: int) -> None:
@@ -489,6 +489,7 @@ __all__ = [
     "delete_type",
     "get",
     "list_announcements",
+    "list_announcements_json",
     "list_types",
     "publish",
     "publish_due",
