@@ -15,12 +15,12 @@ from models.announcements import ops
 from models.announcements.schemas import (
     AnnouncementInput,
     AnnouncementQuery,
+    AnnouncementTypeInput,
+    AnnouncementTypeList,
+    AnnouncementTypeUpdate,
+    AnnouncementTypeView,
     AnnouncementUpdate,
     AnnouncementView,
-    TypeInput,
-    TypeList,
-    TypeUpdate,
-    TypeView,
 )
 from models.pagination import Page
 from web.api import Router, json_response, parse_query, path_id, read_json
@@ -54,7 +54,7 @@ def _type(request: web.Request) -> int:
 
 @router.get(
     "/hubs/{hub}/announcements/types",
-    response=TypeList,
+    response=AnnouncementTypeList,
     errors=(401, 403, 404),
     auth=True,
     description="The hub's announcement types, each saying whether you may publish it.",
@@ -62,13 +62,13 @@ def _type(request: web.Request) -> int:
 async def list_announcement_types(request: web.Request) -> web.Response:
     """Announcement types."""
     actor, hub = await actor_of(request), await hub_of(request)
-    return json_response(TypeList(items=await ops.list_types(actor, hub)))
+    return json_response(AnnouncementTypeList(items=await ops.list_types(actor, hub)))
 
 
 @router.post(
     "/hubs/{hub}/announcements/types",
-    body=TypeInput,
-    response=TypeView,
+    body=AnnouncementTypeInput,
+    response=AnnouncementTypeView,
     status=201,
     errors=(401, 403, 404, 409, 422),
     auth=True,
@@ -78,14 +78,14 @@ async def list_announcement_types(request: web.Request) -> web.Response:
 async def create_announcement_type(request: web.Request) -> web.Response:
     """Add a type."""
     actor, hub = await actor_of(request), await hub_of(request)
-    body = await read_json(request, TypeInput)
+    body = await read_json(request, AnnouncementTypeInput)
     return json_response(await ops.create_type(actor, hub, body), status=201)
 
 
 @router.patch(
     "/hubs/{hub}/announcements/types/{type}",
-    body=TypeUpdate,
-    response=TypeView,
+    body=AnnouncementTypeUpdate,
+    response=AnnouncementTypeView,
     errors=(401, 403, 404, 422),
     auth=True,
     permission=MANAGE,
@@ -95,7 +95,7 @@ async def update_announcement_type(request: web.Request) -> web.Response:
     """Change a type."""
     actor, hub = await actor_of(request), await hub_of(request)
     type_id = _type(request)
-    body = await read_json(request, TypeUpdate)
+    body = await read_json(request, AnnouncementTypeUpdate)
     return json_response(await ops.update_type(actor, hub, type_id, body))
 
 

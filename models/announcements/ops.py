@@ -18,11 +18,11 @@ from models.actor import Actor
 from models.announcements.schemas import (
     AnnouncementInput,
     AnnouncementQuery,
+    AnnouncementTypeInput,
+    AnnouncementTypeUpdate,
+    AnnouncementTypeView,
     AnnouncementUpdate,
     AnnouncementView,
-    TypeInput,
-    TypeUpdate,
-    TypeView,
 )
 from models.announcements.tables import Announcement, AnnouncementType, Visibility
 from models.auth import now
@@ -62,14 +62,14 @@ def _denied() -> Forbidden:
 # Types
 
 
-async def list_types(actor: Actor, hub: Hub) -> list[TypeView]:
+async def list_types(actor: Actor, hub: Hub) -> list[AnnouncementTypeView]:
     await plugins.enter(actor, hub, KEY, None, write=False)
     rows = await AnnouncementType.filter(hub_id=hub.id).order_by("key")
     staff, held = await _publishing_rights(actor, hub)
     return [_type_view(row, staff or bool(held & set(row.publisher_role_ids))) for row in rows]
 
 
-async def create_type(actor: Actor, hub: Hub, data: TypeInput) -> TypeView:
+async def create_type(actor: Actor, hub: Hub, data: AnnouncementTypeInput) -> AnnouncementTypeView:
     await plugins.enter(actor, hub, KEY, MANAGE, write=True)
     await _check_roles(hub, data.publisher_role_ids)
     if await AnnouncementType.filter(hub_id=hub.id, key=data.key).exists():
@@ -79,7 +79,9 @@ async def create_type(actor: Actor, hub: Hub, data: TypeInput) -> TypeView:
     return _type_view(row, True)
 
 
-async def update_type(actor: Actor, hub: Hub, type_id: int, data: TypeUpdate) -> TypeView:
+async def update_type(
+    actor: Actor, hub: Hub, type_id: int, data: AnnouncementTypeUpdate
+) -> AnnouncementTypeView:
     await plugins.enter(actor, hub, KEY, MANAGE, write=True)
     row = await _type_in(hub, type_id)
     patch = data.model_dump(exclude_unset=True)
@@ -110,8 +112,8 @@ async def _type_in(hub: Hub, type_id: int) -> AnnouncementType:
     return row
 
 
-def _type_view(row: AnnouncementType, may_publish: bool) -> TypeView:
-    return TypeView(
+def _type_view(row: AnnouncementType, may_publish: bool) -> AnnouncementTypeView:
+    return AnnouncementTypeView(
         id=row.id,
         key=row.key,
         name=row.name,

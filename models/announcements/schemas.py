@@ -24,7 +24,7 @@ RoleIds = Annotated[list[Id], Field(max_length=MAX_ROLES)]
 TypeKey = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=KEY_LENGTH)]
 
 
-class TypeInput(BaseModel):
+class AnnouncementTypeInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
     key: TypeKey = Field(description="Short name used in commands and filters: news, event...")
     name: Name(TYPE_NAME_LENGTH)  # type: ignore[valid-type]
@@ -37,13 +37,13 @@ class TypeInput(BaseModel):
     )
 
 
-class TypeUpdate(BaseModel):
+class AnnouncementTypeUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Patch[Name(TYPE_NAME_LENGTH)] = None  # type: ignore[valid-type]
     publisher_role_ids: Patch[RoleIds] = None
 
 
-class TypeView(BaseModel):
+class AnnouncementTypeView(BaseModel):
     id: int
     key: str
     name: str
@@ -51,8 +51,8 @@ class TypeView(BaseModel):
     may_publish: bool = Field(description="Whether you may publish this type.")
 
 
-class TypeList(BaseModel):
-    items: list[TypeView]
+class AnnouncementTypeList(BaseModel):
+    items: list[AnnouncementTypeView]
 
 
 class AnnouncementInput(BaseModel):
@@ -123,10 +123,10 @@ class AnnouncementView(BaseModel):
 __all__ = [
     "AnnouncementInput",
     "AnnouncementQuery",
+    "AnnouncementTypeInput",
+    "AnnouncementTypeList",
+    "AnnouncementTypeUpdate",
+    "AnnouncementTypeView",
     "AnnouncementUpdate",
     "AnnouncementView",
-    "TypeInput",
-    "TypeList",
-    "TypeUpdate",
-    "TypeView",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from models.actor import SYSTEM
 from models.announcements import Announcement, AnnouncementType, ops
-from models.announcements.schemas import AnnouncementInput, TypeInput
+from models.announcements.schemas import AnnouncementInput, AnnouncementTypeInput
 from models.members.roles import RoleInput, create_role, give_role
 from models.members.tables import Member, Role
 from tests.cogs.test_applications import settled
@@ -15,8 +15,8 @@ from tests.fakediscord import FakeDiscord
 
 
 async def _types(hub: object) -> None:
-    await ops.create_type(SYSTEM, hub, TypeInput(key="news", name="News"))  # type: ignore[arg-type]
-    await ops.create_type(SYSTEM, hub, TypeInput(key="maint", name="Maintenance"))  # type: ignore[arg-type]
+    await ops.create_type(SYSTEM, hub, AnnouncementTypeInput(key="news", name="News"))  # type: ignore[arg-type]
+    await ops.create_type(SYSTEM, hub, AnnouncementTypeInput(key="maint", name="Maintenance"))  # type: ignore[arg-type]
 
 
 async def test_a_publisher_announces_through_the_form(

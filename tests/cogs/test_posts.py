@@ -267,7 +267,11 @@ async def test_a_long_body_goes_on_in_more_messages_which_follow_edits_and_delet
     """An announcement longer than one embed: its post is followed by the rest, each piece
     published to following servers; a shorter edit deletes the surplus, a longer one adds."""
     from models.announcements import ops as announcements
-    from models.announcements.schemas import AnnouncementInput, AnnouncementUpdate, TypeInput
+    from models.announcements.schemas import (
+        AnnouncementInput,
+        AnnouncementTypeInput,
+        AnnouncementUpdate,
+    )
 
     w = await world(discord)
     news = w.guild.create_channel("news", type=5)  # an announcement channel
@@ -276,7 +280,7 @@ async def test_a_long_body_goes_on_in_more_messages_which_follow_edits_and_delet
         w.hub,
         DestinationInput(trigger="announcement.published", channel_id=news.id, crosspost=True),
     )
-    await announcements.create_type(SYSTEM, w.hub, TypeInput(key="news", name="News"))
+    await announcements.create_type(SYSTEM, w.hub, AnnouncementTypeInput(key="news", name="News"))
     paragraphs = [f"Paragraph {n}: " + "word " * 380 for n in range(3)]  # ~1,900 characters each
     async with start_app():
         made = await announcements.publish(
