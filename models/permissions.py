@@ -131,6 +131,16 @@ async def _standing(actor: Actor, hub: Hub) -> tuple[Standing | None, list[tuple
     return member, [(sql.as_json(r["permissions"]), int(r["position"])) for r in found]
 
 
+def missing_permission(permission: str) -> Forbidden:
+    """The refusal naming the hub permission the caller lacks (in their language)."""
+    return Forbidden(
+        N_("You need the “{permission_label}” permission in this hub."),
+        code="missing_permission",
+        permission=str(permission),
+        permission_label=permission_label(permission),
+    )
+
+
 async def authorize(
     actor: Actor, hub: Hub, permission: str, *, over_rank: int | None = None
 ) -> Grant:
@@ -141,12 +151,7 @@ async def authorize(
     """
     grant = await grant_of(actor, hub)
     if not grant.has(permission):
-        raise Forbidden(
-            N_("You need the “{permission_label}” permission in this hub."),
-            code="missing_permission",
-            permission=str(permission),
-            permission_label=permission_label(permission),
-        )
+        raise missing_permission(permission)
     if over_rank is not None and not grant.unrestricted and over_rank >= grant.rank:
         raise Forbidden(
             N_("You can only manage roles and members below your highest role."),

@@ -35,7 +35,7 @@ from models.members.roles import held_role_ids
 from models.members.tables import Member, MemberState, Role
 from models.notifications.center import notify
 from models.pagination import Page, paginate
-from models.permissions import grant_of, permission_label, sees_members_only
+from models.permissions import grant_of, missing_permission, sees_members_only
 from models.posts import ops as posts
 from models.validation import field_error
 
@@ -413,12 +413,7 @@ async def _own(
     staff, held = await _publishing_rights(actor, hub)
     mine = actor.user_id is not None and row.author_id == actor.user_id
     if not staff and not (mine and held & set(row.type.publisher_role_ids or [])):
-        raise Forbidden(
-            N_("You need the “{permission_label}” permission in this hub."),
-            code="missing_permission",
-            permission=MANAGE,
-            permission_label=permission_label(MANAGE),
-        )
+        raise missing_permission(MANAGE)
     return row, row.type
 
 

@@ -11,14 +11,14 @@ from models.actor import Actor
 from models.applications.schemas import ApplicationView, MessageView, Person
 from models.applications.tables import Application, ApplicationMessage, ApplicationType
 from models.discord_actions import ActionKind
-from models.errors import Forbidden, NotFound
+from models.errors import NotFound
 from models.hubs import Hub
 from models.i18n import N_
 from models.members.lifecycle import _change
 from models.members.roles import held_role_ids
 from models.members.tables import Member, MemberRole, Role
 from models.pagination import Page
-from models.permissions import grant_of, permission_label
+from models.permissions import grant_of, missing_permission
 from models.text import fold
 from models.users import User
 
@@ -78,12 +78,7 @@ async def may_review(actor: Actor, hub: Hub, app_type: ApplicationType) -> bool:
 
 async def require_review(actor: Actor, hub: Hub, app_type: ApplicationType) -> None:
     if not await may_review(actor, hub, app_type):
-        raise Forbidden(
-            N_("You need the “{permission_label}” permission in this hub."),
-            code="missing_permission",
-            permission=REVIEW,
-            permission_label=permission_label(REVIEW),
-        )
+        raise missing_permission(REVIEW)
 
 
 async def reviewer_user_ids(hub: Hub, app_type: ApplicationType) -> list[int]:

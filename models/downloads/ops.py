@@ -39,7 +39,7 @@ from models.markdown import to_html
 from models.members.roles import held_role_ids
 from models.members.tables import Member, MemberState, Role
 from models.pagination import Page, paginate
-from models.permissions import grant_of, permission_label
+from models.permissions import grant_of, missing_permission
 from models.validation import field_error
 
 KEY = "downloads"
@@ -61,15 +61,6 @@ def download_not_found() -> NotFound:
 
 def link_not_found() -> NotFound:
     return NotFound(N_("That download link does not exist."), code="link_not_found")
-
-
-def _missing_permission() -> Forbidden:
-    return Forbidden(
-        N_("You need the “{permission_label}” permission in this hub."),
-        code="missing_permission",
-        permission=MANAGE,
-        permission_label=permission_label(MANAGE),
-    )
 
 
 @dataclass(frozen=True)
@@ -123,7 +114,7 @@ async def list_downloads(actor: Actor, hub: Hub, query: DownloadQuery) -> Page[D
     if not reader.member:
         raise Forbidden(N_("Only members of this hub can see that."), code="not_a_member")
     if query.min_clicks is not None and not reader.staff:
-        raise _missing_permission()
+        raise missing_permission(MANAGE)
     rows = Download.filter(hub_id=hub.id)
     if query.min_clicks is not None:
         rows = rows.filter(clicks__gte=query.min_clicks)
