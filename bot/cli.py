@@ -84,6 +84,16 @@ def _admin_parsers(sub: argparse._SubParsersAction) -> None:
         "rebuild-points", help="recompute point totals, period sums and ranks from the ledger"
     )
     rebuild.add_argument("slug", nargs="?", help="one hub (default: every hub)")
+    replay = sub.add_parser(
+        "tracker-replay", help="process a hub's failed tracker deliveries again (after a fix)"
+    )
+    replay.add_argument("slug")
+    backfill = sub.add_parser(
+        "tracker-backfill", help="store and process tracker payloads from a file (no doubles)"
+    )
+    backfill.add_argument("slug")
+    backfill.add_argument("kind", choices=["tracksim", "trucky", "custom"])
+    backfill.add_argument("file", help="a JSON array of webhook bodies, or one body per line")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -540,6 +550,34 @@ def _rebuild_points(settings: Settings, args: argparse.Namespace) -> int:
     return _operator(settings, action)
 
 
+def _tracker_replay(settings: Settings, args: argparse.Namespace) -> int:
+    from models.hubs import get_hub
+    from models.tracker import ops
+
+    async def action() -> str:
+        hub = await get_hub(args.slug)
+        return f"{await ops.replay_failed(hub)} failed deliveries made a job now"
+
+    return _operator(settings, action)
+
+
+def _tracker_backfill(settings: Settings, args: argparse.Namespace) -> int:
+    from models.hubs import get_hub
+    from models.tracker import ops
+
+    try:
+        text = Path(args.file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"drivershub: cannot read {args.file}: {exc}", file=sys.stderr)
+        return 1
+
+    async def action() -> str:
+        counts = await ops.backfill(await get_hub(args.slug), args.kind, text)
+        return ", ".join(f"{n} {what}" for what, n in counts.items())
+
+    return _operator(settings, action)
+
+
 COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int | None]] = {
     "run": _run,
     "web": _web,
@@ -563,6 +601,8 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int | None]] = {
     "delete-user": _delete_user,
     "hubs": _hubs,
     "rebuild-points": _rebuild_points,
+    "tracker-replay": _tracker_replay,
+    "tracker-backfill": _tracker_backfill,
 }
 
 if __name__ == "__main__":

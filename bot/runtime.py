@@ -32,6 +32,7 @@ from models.events import reminders as event_reminders
 from models.keys import load_keyring
 from models.notifications import broadcast, digest, live
 from models.notifications import center as notification_center
+from models.tracker import processing as tracker_worker
 from web.app import create_app, no_gateway
 from web.metrics import metrics_app
 
@@ -167,6 +168,8 @@ def _start_workers(rt: Runtime) -> None:
     # Scheduled announcements go out once (claimed with a conditional update).
     announcements_due = every(EVENTS_INTERVAL, announcements.publish_due)
     rt.tasks.append(asyncio.create_task(announcements_due, name="scheduled-announcements"))
+    # Stored tracker deliveries become jobs (leases: any number of processes may run it).
+    rt.tasks.append(asyncio.create_task(tracker_worker.run_forever(), name="tracker-intake"))
     purge_links = every(HOUSEKEEPING_INTERVAL, downloads.purge_links)
     rt.tasks.append(asyncio.create_task(purge_links, name="purge-download-links"))
     if rt.bot is not None:  # one kind of process runs housekeeping, not every web worker

@@ -201,6 +201,14 @@ class RateLimitSettings(Section):
     # Failed logins per account before it is throttled, regardless of IP.
     account_failures: int = Field(default=5, ge=1)
     account_window: int = Field(default=900, ge=1)
+    # Tracker webhooks: per hub, not per sender address (one tracker sends for every hub).
+    tracker_limit: int = Field(default=6000, ge=1)
+    tracker_window: int = Field(default=60, ge=1)
+
+
+class TrackerSettings(Section):
+    # Largest webhook body, in bytes (a job with a long event list is tens of KB).
+    max_body_size: int = Field(default=512 * 1024, ge=1024)
 
 
 class DownloadSettings(Section):
@@ -249,6 +257,7 @@ class Settings(BaseSettings):
     rate_limit: RateLimitSettings = RateLimitSettings()
     notifications: NotificationSettings = NotificationSettings()
     downloads: DownloadSettings = DownloadSettings()
+    tracker: TrackerSettings = TrackerSettings()
     logging: LoggingSettings = LoggingSettings()
     sentry: SentrySettings = SentrySettings()
 

@@ -395,6 +395,14 @@ BUILTIN: tuple[Package, ...] = (
         cog="cogs.downloads",
     ),
     Package(
+        key="tracker",
+        label=N_("Tracker (job logging)"),
+        permissions={"manage_tracker": N_("Connect trackers and manage jobs")},
+        models=("models.tracker",),
+        router="web.tracker:router",
+        cog="cogs.tracker",
+    ),
+    Package(
         key="events",
         label=N_("Events"),
         permissions={"manage_events": N_("Plan events and confirm attendance")},

@@ -31,26 +31,38 @@ def middleware(settings: RateLimitSettings, endpoints: dict) -> web.Middleware:
     (login, register, reset, MFA, token creation) against a smaller one."""
     global_limit = Limit("global", settings.global_limit, settings.global_window)
     auth_limit = Limit("auth", settings.auth_limit, settings.auth_window)
+    tracker_limit = Limit("tracker", settings.tracker_limit, settings.tracker_window)
 
     @web.middleware
     async def limit(request: web.Request, handler: Handler) -> web.StreamResponse:
         endpoint: Endpoint | None = endpoints.get(request.match_info.handler)
         if endpoint is None or endpoint.tag == "system":
             return await handler(request)  # health checks and docs are never limited
+        if endpoint.limit == "tracker":
+            # One tracker address sends for every hub it serves: a budget per hub, not per IP.
+            hub = request.match_info.get("hub", "")
+            verdicts = [await _spend(tracker_limit, f"hub:{hub}", fail_open=True)]
+            return await _within(request, handler, verdicts)
         who = await identity(request)
         verdicts = [await _spend(global_limit, who, fail_open=True)]
         if endpoint.limit == "auth":
             verdicts.append(
                 await _spend(auth_limit, f"{endpoint.handler.__name__}:{who}", fail_open=False)
             )
-        refused = next((v for v in verdicts if v is not None and not v.allowed), None)
-        if refused is not None:
-            raise refused.refuse()
-        response = await handler(request)
-        _add_headers(response, [v for v in verdicts if v is not None])
-        return response
+        return await _within(request, handler, verdicts)
 
     return limit
+
+
+async def _within(
+    request: web.Request, handler: Handler, verdicts: list[Verdict | None]
+) -> web.StreamResponse:
+    refused = next((v for v in verdicts if v is not None and not v.allowed), None)
+    if refused is not None:
+        raise refused.refuse()
+    response = await handler(request)
+    _add_headers(response, [v for v in verdicts if v is not None])
+    return response
 
 
 async def _spend(limit: Limit, key: str, *, fail_open: bool) -> Verdict | None:
