@@ -128,13 +128,13 @@ KEY_TYPES = (str, int, datetime)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _to_key(value: Any) -> Key:
+def cursor_key(value: Any) -> Key:
     if isinstance(value, datetime):
         return (value - _EPOCH) // timedelta(microseconds=1)
     return value
 
 
-def _position(cursor: str, types: Sequence[type]) -> list[Any]:
+def read_position(cursor: str, types: Sequence[type]) -> list[Any]:
     position = decode_cursor(cursor)
     # A cursor from another list (another key shape) is as bad as a forged one.
     wire = [int if kind is datetime else kind for kind in types]
@@ -190,7 +190,7 @@ async def paginate(
     cannot express leaves out (read on until the page is full).
     """
     types = _key_types(rows.model, order, nulls_filtered=nulls_filtered)
-    position = None if query.cursor is None else _position(query.cursor, types)
+    position = None if query.cursor is None else read_position(query.cursor, types)
     # One row more than asked tells whether another page follows, without counting; with
     # `keep`, a quarter more, so a few dropped rows do not cost a second query.
     batch = query.limit + 1 if keep is None else query.limit + 2 + query.limit // 4
@@ -206,5 +206,6 @@ async def paginate(
     page = kept[: query.limit]
     next_cursor = None
     if len(kept) > query.limit:
-        next_cursor = encode_cursor([_to_key(getattr(page[-1], key.lstrip("-"))) for key in order])
+        last = page[-1]
+        next_cursor = encode_cursor([cursor_key(getattr(last, key.lstrip("-"))) for key in order])
     return Page(items=[await _shown(row, view) for row in page], next_cursor=next_cursor)

@@ -83,6 +83,12 @@ def columns(model: type[Model], alias: str, only: Sequence[str] = ()) -> str:
     return ", ".join(f'{alias}."{c}" AS "{alias}.{c}"' for c in names)
 
 
+def plain_columns(alias: str, names: Sequence[str]) -> str:
+    """`alias."column"` for each name: the columns of a join whose names do not clash, read
+    back under their own names."""
+    return ", ".join(f'{alias}."{c}"' for c in names)
+
+
 def part(model: type[M], alias: str, row: dict[str, Any]) -> M:
     """The instance of `model` in a joined row selected with `columns(model, alias)`; with
     `only` some columns it is partial, as after the ORM's `.only()` (saved field by field)."""

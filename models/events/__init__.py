@@ -3,7 +3,8 @@ reminders sent once, attendance that books points, iCal feeds and a Discord mirr
 
 - `tables`: the rows. `schemas`: inputs and views. `recurrence`: a series' occurrence times.
 - `common`: lookups, views, side-effect helpers. `manage`: create, update, cancel, delete.
-- `reading`: lists and details. `rsvps`: answering. `attendance`: points for attendees.
+- `reading`: lists and details (`listing`: the list's page in one statement). `rsvps`:
+  answering. `attendance`: points for attendees.
 - `reminders`: due reminders and ended occurrences. `ical`: feeds. `mirror`: Discord's
   scheduled events. `ops`: every operation in one namespace, for the adapters.
 

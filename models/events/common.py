@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
 from models import discord_actions, permissions, plugins, sql
 from models.actor import Actor
@@ -19,7 +19,7 @@ from models.events.schemas import (
     PlaceView,
 )
 from models.events.settings import EventsSettings
-from models.events.tables import Answer, Event, Occurrence, Visibility
+from models.events.tables import Answer, Event, Game, Occurrence, Recurrence, Visibility
 from models.hubs import Hub
 from models.i18n import N_
 from models.members.tables import Member
@@ -106,22 +106,65 @@ def local_time(hub: Hub, when: datetime) -> str:
     return when.astimezone(zone_of(hub.timezone)).strftime("%Y-%m-%d %H:%M %Z")
 
 
-def rsvp_closes_at(occurrence: Occurrence, event: Event) -> datetime:
+class DateFields(Protocol):
+    """What a date's view reads of the date: an `Occurrence`, or a row of the list."""
+
+    id: int
+    event_id: int
+    index: int
+    meetup_at: datetime
+    departure_at: datetime
+    ends_at: datetime
+    cancelled: bool
+    going: int
+    maybe: int
+    not_going: int
+    discord_event_id: int | None
+    discord_sync_error: str
+    attendance_confirmed_at: datetime | None
+
+
+class SeriesFields(Protocol):
+    """What a date's view reads of its series: an `Event`, or a row of the list."""
+
+    title: str
+    description: str
+    game: Game
+    server: str
+    departure_city: str
+    departure_company: str
+    arrival_city: str
+    arrival_company: str
+    link: str
+    points: int
+    visibility: Visibility
+    slots: int | None
+    rsvp_deadline_minutes: int | None
+    recurrence: Recurrence
+    pinned: bool
+    cancelled_at: datetime | None
+
+
+def rsvp_closes_at(occurrence: DateFields, event: SeriesFields) -> datetime:
     if event.rsvp_deadline_minutes is None:
         return occurrence.departure_at
     return occurrence.meetup_at - timedelta(minutes=event.rsvp_deadline_minutes)
 
 
-def counts_of(occurrence: Occurrence) -> Counts:
+def counts_of(occurrence: DateFields) -> Counts:
     return Counts(going=occurrence.going, maybe=occurrence.maybe, not_going=occurrence.not_going)
 
 
 def occurrence_view(row: Occurrence, my_answer: Answer | None = None) -> OccurrenceView:
     """A row loaded with its event."""
-    event: Event = row.event
+    return date_view(row, row.event, my_answer)
+
+
+def date_view(row: DateFields, event: SeriesFields, my_answer: Answer | None) -> OccurrenceView:
+    """A date with its series as the API shows it."""
     return OccurrenceView(
         id=row.id,
-        event_id=event.id,
+        event_id=row.event_id,
         index=row.index,
         title=event.title,
         description=event.description,

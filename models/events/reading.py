@@ -3,13 +3,17 @@ Members-only events are hidden from everyone but members and staff (404 for one 
 
 from __future__ import annotations
 
-from models import plugins
+from dataclasses import replace
+
+from models import plugins, sql
 from models.actor import Actor
 from models.auth import now
-from models.errors import Forbidden, NotFound
+from models.errors import NotFound
+from models.events import listing
 from models.events.common import (
     KEY,
     MANAGE,
+    date_view,
     event_not_found,
     is_staff,
     occurrence_in,
@@ -17,19 +21,21 @@ from models.events.common import (
     sees_members_only,
 )
 from models.events.schemas import EventQuery, OccurrenceView
-from models.events.tables import Answer, Event, Occurrence, Rsvp
+from models.events.tables import Answer, Event, Rsvp
 from models.hubs import Hub
 from models.i18n import N_
 from models.members.tables import Member
-from models.pagination import Page, paginate
-from models.permissions import permission_label
+from models.pagination import Page
+from models.permissions import missing_permission
+
+_MEMBER_USER = f"SELECT user_id FROM {Member._meta.db_table} WHERE id = ? AND hub_id = ?"  # noqa: S608
 
 
 async def _user_of_member(hub: Hub, member_id: int) -> int:
-    found = await Member.filter(id=member_id, hub_id=hub.id).values_list("user_id", flat=True)
+    found = await sql.fetch(_MEMBER_USER, [member_id, hub.id])  # every filtered list asks
     if not found:
         raise NotFound(N_("That member does not exist."), code="member_not_found")
-    return int(found[0])
+    return int(found[0]["user_id"])
 
 
 async def answers_of(user_id: int | None, occurrence_ids: list[int]) -> dict[int, Answer]:
@@ -42,44 +48,37 @@ async def answers_of(user_id: int | None, occurrence_ids: list[int]) -> dict[int
 
 
 async def list_events(actor: Actor, hub: Hub, query: EventQuery) -> Page[OccurrenceView]:
-    """The hub's dates: upcoming soonest first (past: newest first), pinned series first."""
+    """The hub's dates: upcoming soonest first (past: newest first), pinned series first;
+    `mine`/`rsvp_by` only those answered `answer`, `attended_by` only those attended."""
     await plugins.enter(actor, hub, KEY, None, write=False)
-    current = now()
-    rows = Occurrence.filter(hub_id=hub.id)
-    if not await sees_members_only(actor, hub):
-        rows = rows.filter(members_only=False)
-    order: tuple[str, ...] = ("pin_order", "meetup_at", "id")
-    if query.when == "upcoming":
-        rows = rows.filter(ends_at__gt=current)
-    elif query.when == "past":
-        rows = rows.filter(ends_at__lte=current)
-        order = ("-pin_rank", "-meetup_at", "-id")
-    if query.event is not None:
-        rows = rows.filter(event_id=query.event)
-    answered = actor.user_id if query.mine else None
-    if query.rsvp_by is not None:
-        answered = await _user_of_member(hub, query.rsvp_by)
-        if answered != actor.user_id and not await is_staff(actor, hub):
-            raise Forbidden(  # who answers what is theirs and the planners' to see
-                N_("You need the “{permission_label}” permission in this hub."),
-                code="missing_permission",
-                permission=MANAGE,
-                permission_label=permission_label(MANAGE),
-            )
-    if query.mine or query.rsvp_by is not None:
-        rows = rows.filter(rsvps__user_id=answered or 0, rsvps__answer=query.answer)
-    if query.attended_by is not None:
-        rows = rows.filter(attendance__user_id=await _user_of_member(hub, query.attended_by))
-    page = await paginate(rows, query, order, lambda row: row)
-    # The page's series in one query (joined to every row, each was built again per date).
-    series = {e.id: e for e in await Event.filter(id__in={r.event_id for r in page.items})}
-    for row in page.items:
-        row.event = series[row.event_id]
-    mine = await answers_of(actor.user_id, [row.id for row in page.items])
-    return Page[OccurrenceView](
-        items=[occurrence_view(row, mine.get(row.id)) for row in page.items],
-        next_cursor=page.next_cursor,
+    filters = listing.Filters(
+        hub_id=hub.id,
+        with_members_only=await sees_members_only(actor, hub),
+        when=query.when,
+        current=now(),
+        event_id=query.event,
+        answer=query.answer,
     )
+    if query.mine:
+        filters = replace(filters, answered_by=actor.user_id or 0)
+    if query.rsvp_by is not None:
+        filters = replace(filters, answered_by=await _answerer(actor, hub, query.rsvp_by))
+    if query.attended_by is not None:
+        attendee = await _user_of_member(hub, query.attended_by)
+        filters = replace(filters, attended_by=attendee)
+    rows, next_cursor = await listing.page(filters, actor.user_id, query.limit, query.cursor)
+    return Page[OccurrenceView](
+        items=[date_view(row, row, row.my_answer) for row in rows], next_cursor=next_cursor
+    )
+
+
+async def _answerer(actor: Actor, hub: Hub, member_id: int) -> int:
+    """The user whose answers `rsvp_by` lists: the reader's own, or anyone's for staff."""
+    answered = await _user_of_member(hub, member_id)
+    if answered != actor.user_id and not await is_staff(actor, hub):
+        # Who answers what is theirs and the planners' to see.
+        raise missing_permission(MANAGE)
+    return answered
 
 
 async def get_occurrence(actor: Actor, hub: Hub, occurrence_id: int) -> OccurrenceView:
