@@ -8,9 +8,12 @@ is as unknown as a missing one (404).
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
-from aiohttp import web
+from aiohttp import ClientPayloadError, hdrs, web
+from multidict import CIMultiDict
 
 from core.storage import LocalFiles, UnknownFile
 from models.downloads import ops
@@ -22,7 +25,8 @@ from models.downloads.schemas import (
     LinkView,
     UploadQuery,
 )
-from models.errors import TooLarge
+from models.errors import BadRequest, TooLarge
+from models.i18n import N_
 from models.pagination import Page
 from web.api import Router, json_response, parse_query, path_id, read_json
 from web.auth import actor_of
@@ -71,6 +75,7 @@ async def follow_download_link(request: web.Request) -> web.StreamResponse:
         path = _files(request).path(target.file_key)
     except UnknownFile:
         raise ops.download_not_found() from None
+    served = _ranges_we_serve(request, path)
     headers = {
         "Content-Type": target.content_type or "application/octet-stream",
         "Content-Disposition": _attachment(target.file_name),
@@ -79,7 +84,41 @@ async def follow_download_link(request: web.Request) -> web.StreamResponse:
         "Content-Security-Policy": "sandbox; default-src 'none'",
         **no_store,
     }
-    return web.FileResponse(path, chunk_size=CHUNK, headers=headers)
+    return _File(served, path, chunk_size=CHUNK, headers=headers)
+
+
+class _File(web.FileResponse):
+    """A file response that answers `served` (the request as _ranges_we_serve left it)."""
+
+    def __init__(self, served: web.Request, path: Path, **options: Any) -> None:
+        super().__init__(path, **options)
+        self._served = served
+
+    async def prepare(self, request: web.BaseRequest) -> Any:
+        return await super().prepare(self._served)
+
+
+def _ranges_we_serve(request: web.Request, path: Path) -> web.Request:
+    """The request without its Range where a part would be wrong or refused: a resume
+    (If-Range) naming another version of the file by ETag (aiohttp compares only dates:
+    a client would splice two files), and several ranges at once (aiohttp answers 416).
+    Without the Range the whole file is sent (200), as HTTP allows."""
+    wanted = request.headers.get(hdrs.RANGE, "")
+    if not wanted:
+        return request
+    if_range = request.headers.get(hdrs.IF_RANGE, "").strip()
+    stale = if_range.startswith(('"', "W/")) and if_range != _etag(path)
+    if "," not in wanted and not stale:
+        return request
+    headers = CIMultiDict(request.headers)
+    del headers[hdrs.RANGE]
+    return request.clone(headers=headers)
+
+
+def _etag(path: Path) -> str:
+    """The strong ETag aiohttp gives a file (its modification time and size)."""
+    st = path.stat()
+    return f'"{st.st_mtime_ns:x}-{st.st_size:x}"'
 
 
 def _attachment(name: str) -> str:
@@ -199,16 +238,20 @@ async def upload_download_file(request: web.Request) -> web.Response:
     limit = request.app[SETTINGS].downloads.max_file_size
     if request.content_length is not None and request.content_length > limit:
         raise TooLarge(limit=limit)  # before a byte is read
-    view = await ops.upload(
-        actor,
-        hub,
-        download_id,
-        request.content.iter_chunked(CHUNK),
-        file_name=query.name,
-        content_type=request.headers.get("Content-Type", ""),
-        store=_files(request),
-        max_size=limit,
-    )
+    try:
+        view = await ops.upload(
+            actor,
+            hub,
+            download_id,
+            request.content.iter_chunked(CHUNK),
+            file_name=query.name,
+            content_type=request.headers.get("Content-Type", ""),
+            store=_files(request),
+            max_size=limit,
+        )
+    except (ClientPayloadError, ConnectionResetError):
+        # The sender went away mid-file: nothing was kept, and no one is left to answer.
+        raise BadRequest(N_("The upload was cut off."), code="upload_incomplete") from None
     return json_response(view)
 
 

@@ -113,8 +113,8 @@ async def list_downloads(actor: Actor, hub: Hub, query: DownloadQuery) -> Page[D
     reader = await _reader(actor, hub)
     if not reader.member:
         raise Forbidden(N_("Only members of this hub can see that."), code="not_a_member")
-    if query.min_clicks is not None and not reader.staff:
-        raise missing_permission(MANAGE)
+    if (query.min_clicks is not None or query.sort == "clicks") and not reader.staff:
+        raise missing_permission(MANAGE)  # the order alone would tell the hidden counts
     rows = Download.filter(hub_id=hub.id)
     if query.min_clicks is not None:
         rows = rows.filter(clicks__gte=query.min_clicks)
@@ -223,6 +223,7 @@ async def upload(
                 file_size=stored.size,
                 file_sha256=stored.sha256,
                 content_type=_content_type(content_type),
+                updated_at=now(),  # a bulk update skips auto_now
             )
             if not changed:  # deleted while the file streamed in
                 raise download_not_found()

@@ -56,7 +56,9 @@ class DownloadUpdate(BaseModel):
 class DownloadQuery(PageQuery):
     sort: Literal["position", "clicks", "newest"] = Field(
         default="position",
-        description="Pinned first, then by the staff's order, by downloads, or newest.",
+        description=(
+            "Pinned first, then by the staff's order, by downloads (staff only), or newest."
+        ),
     )
     min_clicks: int | None = Field(
         default=None, ge=0, description="Only items downloaded at least this often (staff)."
