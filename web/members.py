@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, Field
 
+from models import plugins
 from models.errors import NotFound
 from models.hubs import Hub
 from models.i18n import N_
@@ -164,7 +165,11 @@ def _no_member() -> NotFound:
 async def member_id_of(request: web.Request, hub: Hub) -> int:
     """The `{member}` id, or the caller's own row for `@me`."""
     if request.match_info["member"] == "@me":
-        mine = await directory.my_membership(await actor_of(request), hub)
+        actor = await actor_of(request)
+        mine = await directory.my_membership(actor, hub)
+        if mine is None:  # a first visit: entering the hub records them as a visitor
+            await plugins.enter(actor, hub, "members", None, write=False)
+            mine = await directory.my_membership(actor, hub)
         if mine is None:
             raise _no_member()
         return mine.id

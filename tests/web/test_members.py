@@ -193,6 +193,15 @@ async def test_a_stranger_cannot_read_the_directory_but_becomes_a_visitor(
     await problem_of(other, 403, "not_a_member")
 
 
+async def test_asking_for_your_own_row_first_records_the_visit(client: TestClient) -> None:
+    hub = await _hub()
+    newcomer = await User.create(username="nina")
+    mine = await client.get(f"{API}/road-kings/members/@me", headers=await _headers(newcomer))
+    assert mine.status == 200, await mine.text()
+    assert (await mine.json())["state"] == "visitor"
+    assert await Member.filter(hub_id=hub.id, user_id=newcomer.id).count() == 1
+
+
 # Membership
 
 
