@@ -188,6 +188,7 @@ def app_env(
         # All benchmark traffic comes from one address: the limiter still counts every request
         # (its cost is measured) but never refuses one.
         DRIVERSHUB_RATE_LIMIT__GLOBAL_LIMIT=str(10**9),
+        DRIVERSHUB_RATE_LIMIT__TRACKER_LIMIT=str(10**9),
     )
     env.update(extra or {})
     return env
@@ -2269,6 +2270,132 @@ def bench_announcements(tmp: Path, opts: argparse.Namespace) -> tuple[dict[str, 
     return {"runs": runs}, checks
 
 
+# --- 14. tracker intake: signed job webhooks at 32 concurrent senders, then processing ----
+
+TRACKER_JOBS = 5_000
+TRACKER_DRIVERS = 2_000
+TRACKER_SENDERS = 32
+MIN_TRACKER_INTAKE_PER_S = 500.0  # on PostgreSQL
+MAX_TRACKER_ANSWER_P99_MS = 50.0
+MIN_TRACKER_PROCESSED_PER_S = 100.0
+
+
+def tracker_run(tmp: Path, backend: str, env: dict[str, str]) -> dict[str, Any]:
+    """Seed drivers, serve the hub (API and workers), and run tracker_intake.py at it."""
+    env = {**env, **AUTH_ENV}
+    seeded = run_seed(
+        env["DRIVERSHUB_DATABASE__URL"],
+        1,
+        ["--members", str(TRACKER_DRIVERS), "--drivers"],
+        env,
+        600,
+    )
+    steam_file = tmp / f"steam-{backend}.json"
+    steam_file.write_text(json.dumps(seeded["drivers"]["steam_ids"]))
+    port = int(env["DRIVERSHUB_WEB__PORT"])
+    log_file = tmp / f"tracker-{backend}.log"
+    with spawned([drivershub_exe(), "run"], log_file, env) as app:
+        wait_ready(app, port, "/api/v1/ready", log_file)
+        args = [
+            sys.executable,
+            str(HERE / "tracker_intake.py"),
+            *("--port", str(port), "--hub", seeded["slugs"][0]),
+            *("--token", seeded["members"]["tokens"]["staff"]),
+            *("--steam-ids", str(steam_file), "--jobs", str(TRACKER_JOBS)),
+            *("--concurrency", str(TRACKER_SENDERS), "--rate", str(MIN_TRACKER_INTAKE_PER_S)),
+        ]
+        out = subprocess.run(  # noqa: S603
+            args, cwd=ROOT, capture_output=True, text=True, timeout=1200, check=False
+        )
+    if out.returncode != 0:
+        raise RuntimeError(f"tracker_intake.py failed:\n{out.stderr[-3000:]}\n{log_tail(log_file)}")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    errors = sum(1 for line in log_tail(log_file, 400).splitlines() if " ERROR " in line)
+    return {
+        "backend": backend,
+        "drivers": seeded["drivers"]["drivers"],
+        "log_errors": errors,
+        **result,
+    }
+
+
+def tracker_checks(backend: str, run: dict[str, Any]) -> list[Check]:
+    intake, paced = run["intake"], run["paced"]
+    jobs = run["jobs"]
+    refused = sum(
+        n for phase in (intake, paced) for status, n in phase["statuses"].items() if status != "202"
+    )
+    doubled = jobs["jobs"] - jobs["distinct_ids"]
+    expected = run["distinct_sent"] + run["warmup"] + run["paced_distinct"]
+    missing = expected - jobs["distinct_ids"]
+    print(
+        f"  {backend}: {intake['sent']:,} deliveries ({run['distinct_sent']:,} jobs, the rest"
+        f" resent) in {intake['seconds']} s = {intake['per_second']:,} a second;"
+        f" answers p50 {intake['p50_ms']} ms, p99 {intake['p99_ms']} ms, max {intake['max_ms']} ms;"
+        f" outcomes {intake['outcomes']}; every job made {run['processing_s']} s after the"
+        f" first was sent ({run['processed_per_second']:,} a second,"
+        f" {run['drain_after_sending_s']} s after the last); {jobs['jobs']:,} jobs,"
+        f" {jobs['matched']:,} matched to a driver"
+    )
+    print(
+        f"  {backend}, paced at {paced['rate']:g} a second: {paced['sent']:,} deliveries in"
+        f" {paced['seconds']} s; answers p50 {paced['p50_ms']} ms, p99 {paced['p99_ms']} ms,"
+        f" max {paced['max_ms']} ms (from when each was due)"
+    )
+    checks = [
+        Check(
+            f"{backend}: tracker answer p99 ms at {paced['rate']:g} a second",
+            paced["p99_ms"],
+            f"<= {MAX_TRACKER_ANSWER_P99_MS:g} ms",
+            paced["p99_ms"] <= MAX_TRACKER_ANSWER_P99_MS,
+        ),
+        Check(
+            f"{backend}: jobs processed a second",
+            run["processed_per_second"],
+            f">= {MIN_TRACKER_PROCESSED_PER_S:g}",
+            run["processed_per_second"] >= MIN_TRACKER_PROCESSED_PER_S,
+        ),
+        Check(
+            f"{backend}: refused deliveries, doubled and missing jobs, log errors",
+            refused + doubled + missing + run["log_errors"],
+            "== 0",
+            refused + doubled + missing + run["log_errors"] == 0,
+        ),
+    ]
+    if backend != "sqlite":  # the intake target is PostgreSQL's (SQLite: one writer)
+        checks.append(
+            Check(
+                f"{backend}: acknowledged deliveries a second",
+                intake["per_second"],
+                f">= {MIN_TRACKER_INTAKE_PER_S:g}",
+                intake["per_second"] >= MIN_TRACKER_INTAKE_PER_S,
+            )
+        )
+    return checks
+
+
+def bench_tracker(tmp: Path, opts: argparse.Namespace) -> tuple[dict[str, Any], list[Check]]:
+    where = "SQLite" + (" and PostgreSQL" if opts.postgres else "")
+    print(
+        f"\n[14] tracker intake ({where}): {TRACKER_JOBS:,} signed TrackSim job webhooks (5 %"
+        f" resent) from {TRACKER_SENDERS} concurrent senders to one `drivershub run` process,"
+        f" {TRACKER_DRIVERS:,} members, as fast as it answers; until the worker has made every"
+        f" job; then as many again paced at {MIN_TRACKER_INTAKE_PER_S:g} a second (answer times)"
+    )
+    env = app_env(tmp, tmp / "tracker.sqlite3", free_port())
+    runs = {"sqlite": tracker_run(tmp, "sqlite", env)}
+    if opts.postgres:
+        with postgres_database(opts.postgres) as url, redis_namespace(opts.redis) as cache:
+            backend = "postgres+redis" if opts.redis else "postgres"
+            extra = {"DRIVERSHUB_DATABASE__URL": url, **cache}
+            env = app_env(tmp, tmp / "unused.sqlite3", free_port(), extra)
+            runs[backend] = tracker_run(tmp, backend, env)
+    checks = []
+    for backend, run in runs.items():
+        checks += tracker_checks(backend, run)
+    return {"runs": runs}, checks
+
+
 PARTS = {
     "throughput": bench_throughput,
     "memory": bench_memory,
@@ -2283,6 +2410,7 @@ PARTS = {
     "applications": bench_applications,
     "events": bench_events,
     "announcements": bench_announcements,
+    "tracker": bench_tracker,
 }
 
 

@@ -88,6 +88,7 @@ LINKED_DISCORD_ROLE = 990_000_000_000_000_000
 HUB_ROLES = 12  # the last one (STAFF_PERMISSIONS) is the staff reader's
 STAFF_PERMISSIONS = [
     *("manage_members", "send_notices", "review_applications", "manage_events"),
+    "manage_tracker",
 ]
 BATCH = 1000
 
@@ -634,6 +635,20 @@ async def seed_announcements(hub: Hub, count: int, authors: list[int]) -> dict[s
     }
 
 
+async def seed_drivers(hub: Hub) -> dict[str, Any]:
+    """A "Drivers" role with the driver permission for every member with a Steam id (the
+    accounts tracker jobs count for); their Steam ids."""
+    role = await Role.create(hub_id=hub.id, name="Drivers", position=1, permissions=["driver"])
+    rows = await Member.filter(
+        hub_id=hub.id, state=MemberState.MEMBER, user__steam_id__not_isnull=True
+    ).values_list("id", "user__steam_id")
+    await MemberRole.bulk_create(
+        [MemberRole(member_id=member_id, role_id=role.id) for member_id, _ in rows],
+        batch_size=BATCH,
+    )
+    return {"drivers": len(rows), "steam_ids": [str(steam) for _, steam in rows]}
+
+
 async def seed(
     url: str,
     count: int,
@@ -643,6 +658,7 @@ async def seed(
     applications: int = 0,
     events: int = 0,
     announcements: int = 0,
+    drivers: bool = False,
 ) -> dict[str, Any]:
     """Migrate the database at `url`, create `count` hubs and optionally a user, and with
     `members` that many members in the first hub (with `points`, that many ledger rows)."""
@@ -685,7 +701,9 @@ async def seed(
         if announcements:
             authors = list(range(FIRST_USER_ID, FIRST_USER_ID + min(members, 20)))
             result["announcements"] = await seed_announcements(hubs[0], announcements, authors)
-        if points or applications or events or announcements:
+        if drivers:
+            result["drivers"] = await seed_drivers(hubs[0])
+        if points or applications or events or announcements or drivers:
             connection = connections.get("default")
             if connection.capabilities.dialect == "postgres":
                 await connection.execute_script("VACUUM ANALYZE")
@@ -704,6 +722,9 @@ def main() -> int:
     parser.add_argument("--applications", type=int, default=0, help="applications by the members")
     parser.add_argument("--events", type=int, default=0, help="event dates, RSVPs by the members")
     parser.add_argument("--announcements", type=int, default=0, help="announcements by members")
+    parser.add_argument(
+        "--drivers", action="store_true", help="the driver permission for members with Steam"
+    )
     args = parser.parse_args()
     if (args.points or args.applications or args.events or args.announcements) and not (
         args.members
@@ -720,6 +741,7 @@ def main() -> int:
             args.applications,
             args.events,
             args.announcements,
+            args.drivers,
         )
     )
     sys.stdout.write(json.dumps(result) + "\n")
