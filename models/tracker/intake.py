@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -70,14 +71,50 @@ def secrets_of(connection: TrackerConnection, current: datetime | None = None) -
     return found
 
 
-def _allowed(connection: TrackerConnection, address: str) -> bool:
-    if not connection.allowed_ips:
+@dataclass(frozen=True)
+class Door:
+    """What checking a delivery needs of a connection: its secrets (unsealed) and addresses."""
+
+    secrets: list[str]
+    allowed_ips: list[str]
+    until: float  # monotonic time this process stops trusting it
+
+
+# Every delivery needs its connection's secrets: kept in the process for a few seconds
+# instead of a query and an unsealing per webhook. A changed secret or address list
+# applies here at once and in other processes within DOOR_TTL (the previous secret stays
+# valid through a rotation anyway).
+DOOR_TTL = 5.0
+_doors: dict[tuple[int, str], Door] = {}
+
+
+async def _door(hub: Hub, kind: TrackerKind) -> Door:
+    key = (hub.id, kind.value)
+    door = _doors.get(key)
+    if door is not None and door.until > time.monotonic():
+        return door
+    connection = await connection_of(hub, kind)
+    allowed = [str(net) for net in connection.allowed_ips or []]
+    door = Door(secrets_of(connection), allowed, time.monotonic() + DOOR_TTL)
+    if len(_doors) > 10_000:  # hubs that stopped sending
+        _doors.clear()
+    _doors[key] = door
+    return door
+
+
+def forget_door(hub: Hub, kind: TrackerKind) -> None:
+    """The connection changed: this process reads it again at the next delivery."""
+    _doors.pop((hub.id, kind.value), None)
+
+
+def _allowed(allowed_ips: list[str], address: str) -> bool:
+    if not allowed_ips:
         return True
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return False
-    return any(ip in ipaddress.ip_network(net, strict=False) for net in connection.allowed_ips)
+    return any(ip in ipaddress.ip_network(net, strict=False) for net in allowed_ips)
 
 
 async def receive(
@@ -90,10 +127,10 @@ async def receive(
     failed intake with the reason).
     """
     plugins.require_enabled(hub, KEY)
-    connection = await connection_of(hub, kind)
-    if not _allowed(connection, address):
+    door = await _door(hub, kind)
+    if not _allowed(door.allowed_ips, address):
         raise Forbidden(N_("This address may not send tracker webhooks."), code="ip_not_allowed")
-    if not verified(kind, raw, headers, secrets_of(connection)):
+    if not verified(kind, raw, headers, door.secrets):
         raise Unauthorized(N_("The webhook signature is missing or wrong."), code="bad_signature")
     try:
         body = json_input.load(raw)
@@ -146,6 +183,7 @@ __all__ = [
     "KEY",
     "Receipt",
     "connection_of",
+    "forget_door",
     "kind_of",
     "receive",
     "record_failure",

@@ -99,6 +99,7 @@ async def connect(
             await row.save()
             action = "tracker.secret_rotated"
         await audit.record(actor, action, hub=hub, target=kind.value)
+    intake.forget_door(hub, kind)
     view = _connection_view(hub, row, base_url)
     return view.model_copy(update={"secret": made})
 
@@ -109,6 +110,7 @@ async def disconnect(actor: Actor, hub: Hub, raw_kind: str) -> None:
     deleted = await TrackerConnection.filter(hub_id=hub.id, kind=kind).delete()
     if not deleted:
         raise tracker_not_found()
+    intake.forget_door(hub, kind)
     await audit.record(actor, "tracker.disconnected", hub=hub, target=kind.value)
 
 

@@ -40,8 +40,9 @@ from models.users import User
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=60)
-BATCH = 50
+BATCH = 25  # small enough that webhooks waiting for the database are not held up long
 IDLE_WAIT = 5.0  # seconds between looks when nothing woke the worker
+BUSY_PAUSE = 0.05  # seconds between batches while webhooks arrive
 DRIVER = "driver"  # the permission a member needs for a job to count
 
 # Why a job counts for no member (staff may assign it).
@@ -73,15 +74,21 @@ async def claim(limit: int = BATCH) -> list[TrackerIntake]:
 async def run_once(limit: int = BATCH) -> int:
     """Process what is pending; how many rows were handled."""
     rows = await claim(limit)
-    hubs: dict[int, Hub] = {}
+    by_hub: dict[int, list[TrackerIntake]] = {}
     for row in rows:
-        hub = hubs.get(row.hub_id) or await Hub.get(id=row.hub_id)
-        hubs[row.hub_id] = hub
+        by_hub.setdefault(row.hub_id, []).append(row)
+    for hub_id, batch in by_hub.items():
+        hub = await Hub.get(id=hub_id)
         try:
-            await process(hub, row)
-        except Exception as exc:  # a bug must not stop the batch: the row says what broke
-            log.exception("tracker intake %s failed unexpectedly", row.id)
-            await _failed(row, f"internal error: {exc!r}")
+            await process_batch(hub, batch)
+        except Exception:  # a bug must not lose the batch: one by one, each row says why
+            log.exception("tracker batch of hub %s failed; processing it row by row", hub_id)
+            for row in batch:
+                try:
+                    await process_batch(hub, [row])
+                except Exception as exc:
+                    log.exception("tracker intake %s failed unexpectedly", row.id)
+                    await _failed(row, f"internal error: {exc!r}")
     return len(rows)
 
 
@@ -93,6 +100,10 @@ async def run_forever() -> None:
         except Exception:  # the database may be briefly away; the leases keep rows safe
             log.exception("tracker worker failed; retrying")
             handled = 0
+        if handled and intake.stored.is_set():
+            # Deliveries keep arriving: their answers go first (the backlog waits its turn;
+            # it is stored, so it is not lost).
+            await asyncio.sleep(BUSY_PAUSE)
         if handled:
             continue
         with contextlib.suppress(TimeoutError):
@@ -100,79 +111,167 @@ async def run_forever() -> None:
 
 
 async def process(hub: Hub, row: TrackerIntake) -> Job | None:
-    """Make (or find) the job of one stored delivery and mark the row done, or failed with
-    the reason."""
-    try:
-        body = json.loads(row.payload)
-        if not isinstance(body, dict):
-            raise JobError("the body is not a JSON object")
-        data = normalise(row.kind, row.event, body)
-    except (ValueError, KeyError, JobError) as exc:
-        await _failed(row, str(exc) or type(exc).__name__)
-        return None
-    job = await _save(hub, row, data)
-    await TrackerIntake.filter(id=row.id).update(
-        state=IntakeState.DONE, error="", processed_at=now(), lease_until=None
-    )
-    return job
+    """Make (or find) the job of one stored delivery (a replay); None if it failed."""
+    return (await process_batch(hub, [row])).get(row.id)
 
 
-async def _save(hub: Hub, row: TrackerIntake, data: JobData) -> Job:
-    existing = await Job.get_or_none(
-        hub_id=hub.id, tracker=row.kind, tracker_job_id=data.tracker_job_id
+async def process_batch(hub: Hub, rows: list[TrackerIntake]) -> dict[int, Job]:
+    """Make the jobs of a hub's stored deliveries, reading what they need in a few queries
+    for the whole batch; each row ends done (with its job) or failed (with the reason)."""
+    parsed: list[tuple[TrackerIntake, JobData]] = []
+    for row in rows:
+        try:
+            parsed.append((row, _parse(row)))
+        except (ValueError, KeyError, JobError) as exc:
+            await _failed(row, str(exc) or type(exc).__name__)
+    made = await _existing(hub, parsed)
+    fresh = [(row, data) for row, data in parsed if row.id not in made]
+    if fresh:
+        matches = await _matches(hub, fresh)
+        made |= await _create(hub, fresh, matches)
+    if made:
+        await TrackerIntake.filter(id__in=list(made)).update(
+            state=IntakeState.DONE, error="", processed_at=now(), lease_until=None
+        )
+    return made
+
+
+def _parse(row: TrackerIntake) -> JobData:
+    body = json.loads(row.payload)
+    if not isinstance(body, dict):
+        raise JobError("the body is not a JSON object")
+    return normalise(row.kind, row.event, body)
+
+
+async def _existing(hub: Hub, parsed: list[tuple[TrackerIntake, JobData]]) -> dict[int, Job]:
+    """Rows whose job exists already (a replay, an outlived lease): one job each."""
+    found: dict[int, Job] = {}
+    for kind in {row.kind for row, _ in parsed}:
+        ids = [data.tracker_job_id for row, data in parsed if row.kind == kind]
+        jobs = {
+            job.tracker_job_id: job
+            for job in await Job.filter(hub_id=hub.id, tracker=kind, tracker_job_id__in=ids)
+        }
+        for row, data in parsed:
+            if row.kind == kind and data.tracker_job_id in jobs:
+                found[row.id] = jobs[data.tracker_job_id]
+    return found
+
+
+Match = tuple[User | None, Member | None, str]
+
+
+async def _matches(hub: Hub, parsed: list[tuple[TrackerIntake, JobData]]) -> dict[int, Match]:
+    """`match` for every row of a batch: the accounts, rows and choices in one query each."""
+    steam_ids = {data.steam_id for _, data in parsed if data.steam_id}
+    users = {u.steam_id: u for u in await User.filter(steam_id__in=steam_ids)} if steam_ids else {}
+    user_ids = [u.id for u in users.values()]
+    members = (
+        {m.user_id: m for m in await Member.filter(hub_id=hub.id, user_id__in=user_ids)}
+        if user_ids
+        else {}
     )
-    if existing is not None:
-        return existing  # processed before (a replay, an outlived lease): one job
-    user, member, reason = await match(hub, row.kind, data.steam_id)
-    fields = dict(vars(data))
-    try:
-        async with in_transaction():
-            job = await Job.create(
-                hub_id=hub.id,
-                tracker=row.kind,
-                intake_id=row.id,
-                user_id=user.id if user else None,
-                member_id=member.id if member else None,
-                unmatched=reason,
-                currency=data.currency,
-                **fields,
+    choices = (
+        dict(
+            await TrackerChoice.filter(hub_id=hub.id, user_id__in=user_ids).values_list(
+                "user_id", "kind"
             )
-            if member is not None:
-                await _remember_choice(hub, member.user_id, row.kind)
-    except IntegrityError:  # made by a concurrent worker meanwhile
-        return await Job.get(hub_id=hub.id, tracker=row.kind, tracker_job_id=data.tracker_job_id)
-    return job
+        )
+        if user_ids
+        else {}
+    )
+    drivers: dict[int, bool] = {}
+    found: dict[int, Match] = {}
+    for row, data in parsed:
+        user = users.get(data.steam_id) if data.steam_id else None
+        member = members.get(user.id) if user else None
+        if user is not None and user.id not in drivers and member is not None:
+            drivers[user.id] = (await grant_of(Actor(user_id=user.id), hub)).has(DRIVER)
+        found[row.id] = _verdict(row.kind, user, member, drivers, choices)
+    return found
 
 
-async def match(
-    hub: Hub, kind: TrackerKind, steam_id: int | None
-) -> tuple[User | None, Member | None, str]:
-    """Who a job counts for: the account with the Steam id, if it is a member of the hub
-    with the driver permission who drives with this tracker; else why not."""
-    user = await User.get_or_none(steam_id=steam_id) if steam_id else None
+def _verdict(
+    kind: TrackerKind,
+    user: User | None,
+    member: Member | None,
+    drivers: dict[int, bool],
+    choices: dict[int, str],
+) -> Match:
     if user is None:
         return None, None, UNKNOWN_DRIVER
-    member = await Member.get_or_none(hub_id=hub.id, user_id=user.id)
     if member is None or member.state != MemberState.MEMBER:
         return user, None, NOT_A_MEMBER
-    if not (await grant_of(Actor(user_id=user.id), hub)).has(DRIVER):
+    if not drivers.get(user.id):
         return user, None, NOT_A_DRIVER
-    choice = await TrackerChoice.get_or_none(hub_id=hub.id, user_id=user.id)
-    if choice is not None and choice.kind != kind:
+    chosen = choices.get(user.id)
+    if chosen is not None and chosen != kind:
         return user, None, OTHER_TRACKER
     return user, member, ""
 
 
-async def _remember_choice(hub: Hub, user_id: int, kind: TrackerKind) -> None:
-    """A driver's first counted job names the tracker they drive with (until they or staff
-    switch): the same drive reported by a second tracker then does not count twice."""
+async def _create(
+    hub: Hub, parsed: list[tuple[TrackerIntake, JobData]], matches: dict[int, Match]
+) -> dict[int, Job]:
+    """The batch's jobs in one insert; the drivers' first tracker remembered. A job made by
+    a concurrent worker meanwhile sends the batch one row at a time."""
+    jobs = [_job(hub, row, data, matches[row.id]) for row, data in parsed]
+    first: dict[int, TrackerKind] = {}
+    for row, _ in parsed:
+        member = matches[row.id][1]
+        if member is not None:
+            first.setdefault(member.user_id, row.kind)
     try:
         async with in_transaction():
-            await TrackerChoice.get_or_create(
-                hub_id=hub.id, user_id=user_id, defaults={"kind": kind}
-            )
+            await Job.bulk_create(jobs)
+            if first:
+                await _remember_choices(hub, first)
     except IntegrityError:
-        pass  # chosen concurrently: that choice stands
+        if len(parsed) == 1:  # made meanwhile: that one stands
+            row, data = parsed[0]
+            return {
+                row.id: await Job.get(
+                    hub_id=hub.id, tracker=row.kind, tracker_job_id=data.tracker_job_id
+                )
+            }
+        made: dict[int, Job] = {}
+        for row, data in parsed:
+            made |= await _create(hub, [(row, data)], {row.id: matches[row.id]})
+        return made
+    saved = await Job.filter(hub_id=hub.id, intake_id__in=[row.id for row, _ in parsed])
+    return {job.intake_id: job for job in saved}  # type: ignore[misc]
+
+
+def _job(hub: Hub, row: TrackerIntake, data: JobData, matched: Match) -> Job:
+    user, member, reason = matched
+    return Job(
+        hub_id=hub.id,
+        tracker=row.kind,
+        intake_id=row.id,
+        user_id=user.id if user else None,
+        member_id=member.id if member else None,
+        unmatched=reason,
+        currency=data.currency,
+        **vars(data),
+    )
+
+
+async def _remember_choices(hub: Hub, first: dict[int, TrackerKind]) -> None:
+    """A driver's first counted job names the tracker they drive with (until they or staff
+    switch): the same drive reported by a second tracker then does not count twice. A
+    choice made meanwhile stands."""
+    chosen = set(
+        await TrackerChoice.filter(hub_id=hub.id, user_id__in=list(first)).values_list(
+            "user_id", flat=True
+        )
+    )
+    new = [
+        TrackerChoice(hub_id=hub.id, user_id=user_id, kind=kind)
+        for user_id, kind in first.items()
+        if user_id not in chosen
+    ]
+    if new:
+        await TrackerChoice.bulk_create(new, ignore_conflicts=True)
 
 
 async def _failed(row: TrackerIntake, reason: str) -> None:
@@ -187,8 +286,8 @@ __all__ = [
     "OTHER_TRACKER",
     "UNKNOWN_DRIVER",
     "claim",
-    "match",
     "process",
+    "process_batch",
     "run_forever",
     "run_once",
 ]

@@ -2278,6 +2278,9 @@ TRACKER_SENDERS = 32
 MIN_TRACKER_INTAKE_PER_S = 500.0  # on PostgreSQL
 MAX_TRACKER_ANSWER_P99_MS = 50.0
 MIN_TRACKER_PROCESSED_PER_S = 100.0
+# SQLite has one writer, shared by the webhooks and the worker: its answer times are taken
+# at a rate it sustains (still far beyond a VTC's busiest hour), PostgreSQL's at the target.
+SQLITE_PACED_RATE = 200.0
 
 
 def tracker_run(tmp: Path, backend: str, env: dict[str, str]) -> dict[str, Any]:
@@ -2294,6 +2297,7 @@ def tracker_run(tmp: Path, backend: str, env: dict[str, str]) -> dict[str, Any]:
     steam_file.write_text(json.dumps(seeded["drivers"]["steam_ids"]))
     port = int(env["DRIVERSHUB_WEB__PORT"])
     log_file = tmp / f"tracker-{backend}.log"
+    rate = SQLITE_PACED_RATE if backend == "sqlite" else MIN_TRACKER_INTAKE_PER_S
     with spawned([drivershub_exe(), "run"], log_file, env) as app:
         wait_ready(app, port, "/api/v1/ready", log_file)
         args = [
@@ -2302,7 +2306,7 @@ def tracker_run(tmp: Path, backend: str, env: dict[str, str]) -> dict[str, Any]:
             *("--port", str(port), "--hub", seeded["slugs"][0]),
             *("--token", seeded["members"]["tokens"]["staff"]),
             *("--steam-ids", str(steam_file), "--jobs", str(TRACKER_JOBS)),
-            *("--concurrency", str(TRACKER_SENDERS), "--rate", str(MIN_TRACKER_INTAKE_PER_S)),
+            *("--concurrency", str(TRACKER_SENDERS), "--rate", str(rate)),
         ]
         out = subprocess.run(  # noqa: S603
             args, cwd=ROOT, capture_output=True, text=True, timeout=1200, check=False
@@ -2380,7 +2384,8 @@ def bench_tracker(tmp: Path, opts: argparse.Namespace) -> tuple[dict[str, Any], 
         f"\n[14] tracker intake ({where}): {TRACKER_JOBS:,} signed TrackSim job webhooks (5 %"
         f" resent) from {TRACKER_SENDERS} concurrent senders to one `drivershub run` process,"
         f" {TRACKER_DRIVERS:,} members, as fast as it answers; until the worker has made every"
-        f" job; then as many again paced at {MIN_TRACKER_INTAKE_PER_S:g} a second (answer times)"
+        f" job; then as many again paced at {MIN_TRACKER_INTAKE_PER_S:g} a second"
+        f" ({SQLITE_PACED_RATE:g} on SQLite) for the answer times"
     )
     env = app_env(tmp, tmp / "tracker.sqlite3", free_port())
     runs = {"sqlite": tracker_run(tmp, "sqlite", env)}
