@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint install bench messages faults
+.PHONY: run test lint install bench messages faults faults-tracker
 
 install: $(STAMP)
 
@@ -49,3 +49,8 @@ FAULTS_ARGS ?=
 
 faults: $(STAMP)
 	$(BIN)/python -m tests.faults.run $(FAULTS_ARGS)
+
+# The database restarted while trackers send (tests/faults/tracker.py): a PostgreSQL cluster
+# of its own (initdb, pg_ctl; as the postgres user under root), not the shared server.
+faults-tracker: $(STAMP)
+	$(BIN)/python -m tests.faults.tracker

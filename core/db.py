@@ -8,11 +8,25 @@ from pathlib import Path
 import asyncpg
 from tortoise import Tortoise, connections
 from tortoise.backends.asyncpg.client import AsyncpgDBClient
+from tortoise.exceptions import DBConnectionError
 from tortoise.migrations.api import migrate
 from tortoise.migrations.autodetector import MigrationAutodetector
 
 from core.migration_freeze import freeze_migration
 from models import tortoise_config
+
+# What a request meets while the database is away (restarting, failing over, unreachable):
+# a 503 to retry, not a 500 with a traceback. asyncpg's own errors for a dropped or refused
+# connection, and the socket errors under them.
+DATABASE_AWAY: tuple[type[BaseException], ...] = (
+    DBConnectionError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
+    ConnectionRefusedError,
+)
 
 log = logging.getLogger(__name__)
 

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from core.db import DATABASE_AWAY
 from core.logs import request_id
 from models.errors import DomainError
 from web import problems
@@ -72,6 +73,15 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         if exc.status < 400:
             raise
         return problems.from_http(request, exc)
+    except DATABASE_AWAY as exc:
+        log.warning("database unavailable on %s %s: %r", request.method, request.path, exc)
+        return problems.problem(
+            request,
+            503,
+            "database_unavailable",
+            "The database is not reachable right now. Try again shortly.",
+            headers={"Retry-After": str(problems.RETRY_AFTER_UNAVAILABLE)},
+        )
     except Exception:
         reference = request_id.get()
         log.exception("unhandled error on %s %s", request.method, request.path)

@@ -20,6 +20,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
+from core.db import DATABASE_AWAY
 from models.actor import Actor
 from models.auth import now
 from models.hubs import Hub
@@ -97,7 +98,11 @@ async def run_forever() -> None:
         intake.stored.clear()
         try:
             handled = await run_once()
-        except Exception:  # the database may be briefly away; the leases keep rows safe
+        except DATABASE_AWAY as exc:  # a restart: the leases keep the rows safe
+            log.warning("tracker worker: the database is away (%r); retrying", exc)
+            handled = 0
+            await asyncio.sleep(1)
+        except Exception:
             log.exception("tracker worker failed; retrying")
             handled = 0
         if handled and intake.stored.is_set():

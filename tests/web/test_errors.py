@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 
+import asyncpg
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
@@ -32,9 +33,15 @@ async def crash(request: web.Request) -> web.Response:
     raise RuntimeError("secret-internal-state in /srv/drivershub/models/hubs.py")
 
 
+async def database_away(request: web.Request) -> web.Response:
+    # What asyncpg raises for a connection the restarting server dropped.
+    raise asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed in the middle")
+
+
 def _test_routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/test/convoys", echo_convoy)
     app.router.add_get("/api/v1/test/crash", crash)
+    app.router.add_get("/api/v1/test/database-away", database_away)
 
 
 @pytest.fixture
@@ -73,6 +80,14 @@ async def test_unexpected_error_is_a_500_problem_without_internals(
         assert leak not in text
     # The operator still gets the traceback, under the same reference.
     assert any(r.exc_info and "secret-internal-state" in str(r.exc_info[1]) for r in caplog.records)
+
+
+async def test_a_database_that_is_away_is_a_503_to_retry(app_client: TestClient) -> None:
+    """A restart or fail-over of the database drops connections: clients are told to retry
+    (as trackers and the website do), not shown a 500 (tests/faults/tracker.py restarts one)."""
+    response = await app_client.get("/api/v1/test/database-away")
+    await problem_of(response, 503, "database_unavailable")
+    assert response.headers["Retry-After"] == "5"
 
 
 # Request bodies (web.api.read_json)
