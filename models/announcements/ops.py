@@ -31,7 +31,7 @@ from models.errors import Conflict, Forbidden, NotFound, Unauthorized
 from models.hubs import Hub
 from models.i18n import N_, Lazy
 from models.markdown import split, to_html
-from models.members.roles import held_role_ids
+from models.members.roles import check_hub_roles, held_role_ids
 from models.members.tables import Member, MemberState, Role
 from models.notifications.center import notify
 from models.pagination import Page, paginate
@@ -71,7 +71,7 @@ async def list_types(actor: Actor, hub: Hub) -> list[AnnouncementTypeView]:
 
 async def create_type(actor: Actor, hub: Hub, data: AnnouncementTypeInput) -> AnnouncementTypeView:
     await plugins.enter(actor, hub, KEY, MANAGE, write=True)
-    await _check_roles(hub, data.publisher_role_ids)
+    await check_hub_roles(hub, {"publisher_role_ids": data.publisher_role_ids})
     if await AnnouncementType.filter(hub_id=hub.id, key=data.key).exists():
         raise Conflict(N_("A type with this key exists."), code="type_exists")
     row = await AnnouncementType.create(hub_id=hub.id, **data.model_dump())
@@ -86,7 +86,7 @@ async def update_type(
     row = await _type_in(hub, type_id)
     patch = data.model_dump(exclude_unset=True)
     if "publisher_role_ids" in patch:
-        await _check_roles(hub, patch["publisher_role_ids"])
+        await check_hub_roles(hub, {"publisher_role_ids": patch["publisher_role_ids"]})
     row.update_from_dict(patch)
     await row.save()
     await audit.record(actor, "announcements.type_changed", hub=hub, target=row.key)
@@ -120,14 +120,6 @@ def _type_view(row: AnnouncementType, may_publish: bool) -> AnnouncementTypeView
         publisher_role_ids=list(row.publisher_role_ids or []),
         may_publish=may_publish,
     )
-
-
-async def _check_roles(hub: Hub, role_ids: list[int]) -> None:
-    found = set(await Role.filter(hub_id=hub.id, id__in=role_ids).values_list("id", flat=True))
-    unknown = [r for r in role_ids if r not in found]
-    if unknown:
-        message = Lazy(N_("not roles of this hub: {ids}"), ids=", ".join(map(str, unknown)))
-        raise field_error(("publisher_role_ids",), message)  # type: ignore[arg-type]
 
 
 async def _publishing_rights(actor: Actor, hub: Hub) -> tuple[bool, set[int]]:

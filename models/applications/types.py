@@ -29,9 +29,9 @@ from models.errors import Conflict, Forbidden
 from models.hubs import Hub
 from models.i18n import N_
 from models.members.bans import refuse_if_banned
+from models.members.roles import check_hub_roles
 from models.members.tables import Member, MemberState, Role
 from models.users import User
-from models.validation import field_error
 
 TYPES_PER_HUB = 50
 
@@ -85,14 +85,7 @@ async def get_type(
 
 async def _check_roles(hub: Hub, values: dict[str, Any]) -> None:
     """Every role a type names is a role of this hub (422 naming the field)."""
-    named = {role for name in ROLE_FIELDS for role in values.get(name) or []}
-    if not named:
-        return
-    known = set(await Role.filter(hub_id=hub.id, id__in=list(named)).values_list("id", flat=True))
-    for name in ROLE_FIELDS:
-        for index, role in enumerate(values.get(name) or []):
-            if role not in known:
-                raise field_error((name, index), N_("No role of this hub has that id."))
+    await check_hub_roles(hub, {name: values.get(name) for name in ROLE_FIELDS})
 
 
 def _stored(values: dict[str, Any]) -> dict[str, Any]:

@@ -36,8 +36,8 @@ from models.errors import Forbidden, Gone, Invalid, NotFound, TooLarge
 from models.hubs import Hub
 from models.i18n import N_, Lazy
 from models.markdown import to_html
-from models.members.roles import held_role_ids
-from models.members.tables import Member, MemberState, Role
+from models.members.roles import check_hub_roles, held_role_ids
+from models.members.tables import Member, MemberState
 from models.pagination import Page, paginate
 from models.permissions import grant_of, missing_permission
 from models.validation import field_error
@@ -137,7 +137,7 @@ async def get(actor: Actor, hub: Hub, download_id: int) -> DownloadView:
 
 async def create(actor: Actor, hub: Hub, data: DownloadInput) -> DownloadView:
     await plugins.enter(actor, hub, KEY, MANAGE, write=True)
-    await _check_roles(hub, data.role_ids)
+    await check_hub_roles(hub, {"role_ids": data.role_ids})
     async with in_transaction():
         row = await Download.create(
             hub_id=hub.id,
@@ -163,7 +163,7 @@ async def update(
     row = await _in_hub(hub, download_id)
     patch = data.model_dump(exclude_unset=True)
     if "role_ids" in patch:
-        await _check_roles(hub, patch["role_ids"])
+        await check_hub_roles(hub, {"role_ids": patch["role_ids"]})
     if "description" in patch:
         patch["description_html"] = to_html(patch["description"])
     if "pinned" in patch:
@@ -268,14 +268,6 @@ async def _in_hub(hub: Hub, download_id: int) -> Download:
     if row is None:
         raise download_not_found()
     return row
-
-
-async def _check_roles(hub: Hub, role_ids: list[int]) -> None:
-    found = set(await Role.filter(hub_id=hub.id, id__in=role_ids).values_list("id", flat=True))
-    unknown = [r for r in role_ids if r not in found]
-    if unknown:
-        message = Lazy(N_("not roles of this hub: {ids}"), ids=", ".join(map(str, unknown)))
-        raise field_error(("role_ids",), message)  # type: ignore[arg-type]
 
 
 # Links

@@ -8,6 +8,7 @@ role changed by hand in Discord is reconciled (`reconcile_discord_roles`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -23,7 +24,7 @@ from models.members.lifecycle import KEY, _change, member_in
 from models.members.tables import REASON_LENGTH, Member, MemberRole, MemberState, Role
 from models.permissions import Permission, authorize, permission_catalog
 from models.text import Name, fold
-from models.validation import Patch, Problem
+from models.validation import Patch, Problem, field_error
 
 MANAGE_ROLES = "manage_roles"
 MAX_POSITION = 1_000_000
@@ -376,3 +377,16 @@ async def held_role_ids(hub: Hub, user_id: int | None) -> set[int]:
     if member is None:
         return set()
     return {role.id for role in await member.effective_roles()}
+
+
+async def check_hub_roles(hub: Hub, fields: Mapping[str, Sequence[int] | None]) -> None:
+    """Every role id each field names is a role of this hub: a 422 naming the field and the
+    position of the first that is not (another hub's role is as unknown as a missing one)."""
+    named = {role for ids in fields.values() for role in ids or []}
+    if not named:
+        return
+    known = set(await Role.filter(hub_id=hub.id, id__in=list(named)).values_list("id", flat=True))
+    for name, ids in fields.items():
+        for index, role in enumerate(ids or []):
+            if role not in known:
+                raise field_error((name, index), N_("No role of this hub has that id."))

@@ -98,7 +98,7 @@ async def test_types_are_managed_by_staff_with_clear_errors(client: TestClient) 
         TYPES, json={"key": "x", "name": "X", "publisher_role_ids": [999999]}, headers=w["staff"]
     )
     problem = await problem_of(unknown, 422, "validation_failed")
-    assert [e["field"] for e in problem["errors"]] == ["publisher_role_ids"]
+    assert [e["field"] for e in problem["errors"]] == ["publisher_role_ids.0"]
     bad_key = await client.post(TYPES, json={"key": "Bad Key", "name": "X"}, headers=w["staff"])
     await problem_of(bad_key, 422, "validation_failed")
     denied = await client.post(TYPES, json={"key": "y", "name": "Y"}, headers=w["writer"])

@@ -162,7 +162,7 @@ async def test_bad_input_is_refused_per_field(client: TestClient) -> None:
         FILES, json={"title": "X", "role_ids": [999999]}, headers=w["staff"]
     )
     problem = await problem_of(foreign, 422, "validation_failed")
-    assert [e["field"] for e in problem["errors"]] == ["role_ids"]
+    assert [e["field"] for e in problem["errors"]] == ["role_ids.0"]
     denied = await client.post(FILES, json={"title": "X"}, headers=w["member"])
     await problem_of(denied, 403, "missing_permission")
     item = await _item(client, w["staff"])
