@@ -26,6 +26,7 @@ LISTED = 10
 NAMES = {"tracksim": "TrackSim", "trucky": "Trucky", "custom": N_("another tracker")}
 
 
+@app_commands.guild_only()
 class TrackerCog(PluginCog, group_name=_T("tracker"), group_description=_T("Your job tracker")):
     """/tracker: what drivers use."""
 

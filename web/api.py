@@ -51,6 +51,8 @@ class Endpoint:
     head: bool = False
     # May answer 302 to another address (its Location header).
     redirect: bool = False
+    # Serves files: may answer 206 with the Range asked for.
+    ranges: bool = False
     # False: the account's own business (logins, sessions, tokens, MFA): application tokens
     # are refused (403 session_required), so a leaked token cannot take the account over.
     app_tokens: bool = True

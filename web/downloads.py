@@ -55,6 +55,7 @@ def _files(request: web.Request) -> LocalFiles:
     content_type="application/octet-stream",
     head=True,
     redirect=True,
+    ranges=True,
     errors=(404, 410),
     description=(
         "No login: a personal link from `POST …/downloads/{download}/link`. A link item"

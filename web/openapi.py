@@ -144,6 +144,8 @@ def _operation(ep: Endpoint, refs: dict[Any, dict[str, Any]], defs: dict[str, An
             "description": "Found: the address is in the Location header.",
             "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}},
         }
+    if ep.ranges:
+        operation["responses"]["206"] = {"description": "Partial Content: the Range asked for."}
     if ep.description:
         operation["description"] = ep.description
     if ep.upload:

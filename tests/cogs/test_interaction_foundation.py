@@ -217,9 +217,11 @@ async def test_help_lists_only_the_commands_the_caller_can_use(
     events = {"/event list", "/event info"}  # likewise
     # Publishers are holders of a type's roles: /announce is offered to all, checked on use.
     announcements = {"/announce", "/announcements"}
+    downloads = {"/downloads"}  # every member's; what they may download is checked on use
+    tracker = {"/tracker use", "/tracker jobs"}  # a driver's own
     assert for_driver.ephemeral
     demo = {"/demo announce", "/demo board", "/demo form", "/demo slow"}
-    plugins_on = demo | applications | events | announcements
+    plugins_on = demo | applications | events | announcements | downloads | tracker
     assert listed(for_driver) == plugins_on | {"/help", "/hub info", "/login"} | drivers_core
     staff_members = {
         "/audit",

@@ -294,7 +294,9 @@ async def test_a_long_body_goes_on_in_more_messages_which_follow_edits_and_delet
         assert first.embeds[0]["description"].startswith("Paragraph 0")
         assert second.embeds[0]["description"].startswith("Paragraph 1")
         assert third.embeds[0]["description"].startswith("Paragraph 2")
-        assert all(m.crossposted for m in (first, second, third))
+        await discord.wait_for(
+            lambda: all(m.crossposted for m in (first, second, third)), 10, "every part published"
+        )
         shorter = AnnouncementUpdate(body="\n\n".join([*paragraphs[:2], "The end."]))
         await announcements.update(SYSTEM, w.hub, made.id, shorter)
         await discord.wait_for(lambda: third.deleted, 10, "the surplus message deleted")
